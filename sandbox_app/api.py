@@ -1,0 +1,67 @@
+"""The JSON API: the captured inbox, delivery stats and the mail server's live settings."""
+
+from flask import Blueprint, abort, current_app, request
+
+from .mailserver import DebugMailServer
+from .mailserver_settings import SettingsError
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def attached_mail_server() -> DebugMailServer:
+    """The debug mail server this app sends to, or a 503 when it runs without one."""
+    server = current_app.extensions.get("debug_mail_server")
+    if server is None:
+        abort(503, "this app has no debug mail server attached (it sends to an outside SMTP server)")
+    return server
+
+
+@bp.get("/messages")
+def list_messages():
+    """Every captured message, oldest first."""
+    messages = [m.to_dict() for m in attached_mail_server().messages]
+    return {"count": len(messages), "messages": messages}
+
+
+@bp.delete("/messages")
+def clear_messages():
+    """Empty the captured inbox."""
+    return {"deleted": attached_mail_server().clear()}
+
+
+@bp.get("/stats")
+def get_stats():
+    """Per pattern: accepted, delivered, failed, retried, last error."""
+    return current_app.extensions["sandbox_stats"].snapshot()
+
+
+@bp.delete("/stats")
+def reset_stats():
+    """Start every pattern's counters from zero."""
+    current_app.extensions["sandbox_stats"].reset()
+    return current_app.extensions["sandbox_stats"].snapshot()
+
+
+def smtp_state(server: DebugMailServer) -> dict:
+    """The mail server's address, settings and counters as JSON-ready data."""
+    return {"address": server.address, "settings": server.settings.to_dict(), "counters": server.counters()}
+
+
+@bp.get("/smtp")
+def get_smtp():
+    """The debug mail server's live settings and counters."""
+    return smtp_state(attached_mail_server())
+
+
+@bp.put("/smtp")
+def put_smtp():
+    """Change some settings (the keys given), e.g. {"delay": 0.3}; 400 names a bad key."""
+    server = attached_mail_server()
+    changes = request.get_json(silent=True)
+    if not isinstance(changes, dict):
+        abort(400, 'send a JSON object of settings, e.g. {"delay": 0.3}')
+    try:
+        server.configure(**changes)
+    except SettingsError as error:
+        abort(400, str(error))
+    return smtp_state(server)

@@ -1,0 +1,254 @@
+"""The debug mail server: real SMTP on loopback (aiosmtpd) that captures and never relays."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+from .mailserver_settings import Fault, MailServerSettings
+from .mailstore import CapturedMessage, MessageStore
+
+LOOPBACK = "127.0.0.1"
+TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
+
+
+def free_port(host: str = LOOPBACK, port: int = 0) -> int:
+    """`port` if it is free right now, else OSError; any free port when it is 0.
+
+    aiosmtpd cannot bind port 0 itself, and on a taken port it only fails after its
+    ready timeout: probing first answers at once.
+    """
+    with socket.create_server((host, port)) as probe:
+        return probe.getsockname()[1]
+
+
+class CaptureHandler:
+    """aiosmtpd handler: applies the live delay and faults, then captures the message."""
+
+    def __init__(self, server: DebugMailServer) -> None:
+        self.server = server
+
+    async def handle_MAIL(self, smtp, session, envelope, address, mail_options):
+        """Accept the envelope sender unless a MAIL fault fires."""
+        reply = await self.server.inject_fault("MAIL", smtp)
+        if reply:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, smtp, session, envelope, address, rcpt_options):
+        """Accept any recipient (nothing is relayed) unless a RCPT fault fires."""
+        reply = await self.server.inject_fault("RCPT", smtp)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
+    async def handle_DATA(self, smtp, session, envelope):
+        """Wait the configured delay, then capture the message unless a DATA fault fires."""
+        await asyncio.sleep(self.server.message_delay())
+        reply = await self.server.inject_fault("DATA", smtp)
+        if reply:
+            return reply
+        raw = envelope.original_content or envelope.content
+        message_id = self.server.store.add(envelope.mail_from, envelope.rcpt_tos, raw)
+        return f"250 Message {message_id} captured (the sandbox never relays)"
+
+
+class SandboxSMTP(SMTP):
+    """aiosmtpd's SMTP session plus the sandbox's connection limit and connect delay."""
+
+    def __init__(self, handler: CaptureHandler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._mail_server = handler.server
+        self._admitted = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        starting = self.transport is None  # not the STARTTLS re-entry
+        super().connection_made(transport)
+        if starting:
+            self._admitted = self._mail_server.admit(self)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._admitted:
+            self._mail_server.release(self)
+            self._admitted = False
+        super().connection_lost(error)
+
+    async def _handle_client(self) -> None:
+        if not self._admitted:
+            await self.push(TOO_MANY_CONNECTIONS)
+            self.transport.close()
+            return
+        delay = self._mail_server.settings.connect_delay
+        if delay:
+            await asyncio.sleep(delay)  # a slow greeting: what connection reuse saves
+        await super()._handle_client()
+
+
+class SandboxController(Controller):
+    """aiosmtpd's threaded controller building SandboxSMTP sessions."""
+
+    def factory(self) -> SandboxSMTP:
+        return SandboxSMTP(self.handler, **self.SMTP_kwargs)
+
+
+class DebugMailServer:
+    """A real SMTP server on 127.0.0.1 that captures mail and can be slow or faulty on purpose."""
+
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        maildir: str | Path | None = None,
+        **settings: Any,
+    ) -> None:
+        self.host = LOOPBACK  # never reachable from other machines: it must not become a relay
+        self.requested_port = port
+        self.port: int | None = None
+        self.store = MessageStore(maildir)
+        self._settings = MailServerSettings().updated(settings)
+        self._random = random.Random(self._settings.seed)
+        self._sessions: set[SandboxSMTP] = set()
+        self._counters = self._zero_counters()
+        self._controller: SandboxController | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------
+    def start(self) -> DebugMailServer:
+        """Listen on the loopback port (a free one when port is 0); return self."""
+        if self._controller is not None:
+            return self
+        port = free_port(self.host, self.requested_port)
+        controller = SandboxController(
+            CaptureHandler(self),
+            hostname=self.host,
+            port=port,
+            server_hostname="sandbox.invalid",  # skips a reverse DNS lookup per session
+            ready_timeout=10.0,
+        )
+        controller.start()
+        self._controller, self.port = controller, port
+        self.reset_counters()  # forget aiosmtpd's start-up probe connection
+        return self
+
+    def stop(self) -> None:
+        """Close every session, stop listening and end the server's thread."""
+        controller, self._controller = self._controller, None
+        if controller is None:
+            return
+        # Close sessions first: newer Pythons wait for open connections on shutdown.
+        controller.loop.call_soon_threadsafe(self._abort_sessions)
+        controller.stop()
+
+    def _abort_sessions(self) -> None:
+        for session in list(self._sessions):
+            if session.transport is not None:
+                session.transport.abort()
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is listening."""
+        return self._controller is not None
+
+    @property
+    def address(self) -> str:
+        """host:port, as an SMTP client dials it."""
+        return f"{self.host}:{self.port}"
+
+    def __enter__(self) -> DebugMailServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"listening on {self.address}" if self.running else "stopped"
+        return f"<DebugMailServer {state}, {len(self.store)} message(s) captured>"
+
+    # -- settings --------------------------------------------------------
+    @property
+    def settings(self) -> MailServerSettings:
+        """The current settings (an immutable snapshot)."""
+        return self._settings
+
+    def configure(self, **changes: Any) -> MailServerSettings:
+        """Change settings while running, e.g. configure(delay=0.3); returns the new settings."""
+        with self._lock:
+            new = self._settings.updated(changes)
+            if "seed" in changes or "faults" in changes or "delay_range" in changes:
+                self._random = random.Random(new.seed)  # a reproducible run starts here
+            self._settings = new
+            return new
+
+    def message_delay(self) -> float:
+        """Seconds to wait before answering DATA: fixed, or drawn from the seeded range."""
+        settings = self._settings
+        if settings.delay_range:
+            return self._random.uniform(*settings.delay_range)
+        return settings.delay
+
+    async def inject_fault(self, stage: str, smtp: SandboxSMTP) -> str | None:
+        """The fault reply for this stage when its fault fires, else None; may drop the line."""
+        fault: Fault | None = self._settings.faults.get(stage)
+        if fault is None or self._random.random() >= fault.probability:
+            return None
+        self._counters["faults"][stage] = self._counters["faults"].get(stage, 0) + 1
+        if fault.drop:
+            self._counters["dropped"] += 1
+            smtp.transport.abort()
+            await asyncio.Event().wait()  # cancelled by connection_lost; no reply is sent
+        return fault.reply(stage)
+
+    # -- connections -----------------------------------------------------
+    def admit(self, session: SandboxSMTP) -> bool:
+        """Count a new connection; False when it is over the limit (it will get 421)."""
+        limit = self._settings.max_connections
+        if limit is not None and len(self._sessions) >= limit:
+            self._counters["refused"] += 1
+            return False
+        self._sessions.add(session)
+        self._counters["connections"] += 1
+        self._counters["peak_connections"] = max(self._counters["peak_connections"], len(self._sessions))
+        return True
+
+    def release(self, session: SandboxSMTP) -> None:
+        """Forget a closed connection."""
+        self._sessions.discard(session)
+
+    @staticmethod
+    def _zero_counters() -> dict[str, Any]:
+        return {"connections": 0, "refused": 0, "peak_connections": 0, "dropped": 0, "faults": {}}
+
+    def reset_counters(self) -> None:
+        """Start counting connections and faults from zero."""
+        self._counters = self._zero_counters()
+
+    def counters(self) -> dict[str, Any]:
+        """Connections accepted, refused with 421, open now and at peak; faults fired per stage."""
+        counters = dict(self._counters, faults=dict(self._counters["faults"]))
+        counters["open_connections"] = len(self._sessions)
+        return counters
+
+    # -- the inbox -------------------------------------------------------
+    @property
+    def messages(self) -> list[CapturedMessage]:
+        """The captured messages, oldest first."""
+        return self.store.all()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[CapturedMessage]:
+        """Wait until `count` messages are captured; raises TimeoutError with the count seen."""
+        return self.store.wait_for(count, timeout)
+
+    def clear(self) -> int:
+        """Empty the inbox; return how many messages it held."""
+        return self.store.clear()

@@ -1,0 +1,10 @@
+"""The blocking pattern: `mail.send` runs inside the request, so the response waits for SMTP."""
+
+from ..mailer import counted, mail
+
+
+def send_email(app, msg):
+    """Send, then answer: this worker is busy until the mail server replies."""
+    with counted("blocking"):
+        mail.send(msg)  # connect, MAIL, RCPT, DATA, QUIT: every round trip happens right here
+    return 200

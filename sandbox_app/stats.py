@@ -1,0 +1,59 @@
+"""Per-pattern delivery counters: accepted, delivered, failed, retried, last error."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class PatternCounters:
+    """What happened to the mail one sending pattern was given."""
+
+    accepted: int = 0
+    delivered: int = 0
+    failed: int = 0
+    retried: int = 0
+    last_error: str | None = None
+
+
+class DeliveryStats:
+    """Thread-safe counters for every sending pattern (requests and mail threads update them)."""
+
+    def __init__(self, patterns: list[str]) -> None:
+        self._patterns = list(patterns)
+        self._lock = threading.Lock()
+        self._counters = {name: PatternCounters() for name in self._patterns}
+
+    def _count(self, pattern: str, field: str, error: str | None = None) -> None:
+        with self._lock:
+            counters = self._counters[pattern]
+            setattr(counters, field, getattr(counters, field) + 1)
+            if error is not None:
+                counters.last_error = error
+
+    def accepted(self, pattern: str) -> None:
+        """A request handed this pattern a valid message."""
+        self._count(pattern, "accepted")
+
+    def delivered(self, pattern: str) -> None:
+        """The mail server accepted a message sent by this pattern."""
+        self._count(pattern, "delivered")
+
+    def failed(self, pattern: str, error: str) -> None:
+        """A message sent by this pattern is lost for good."""
+        self._count(pattern, "failed", error)
+
+    def retried(self, pattern: str, error: str) -> None:
+        """A send failed and will be tried again."""
+        self._count(pattern, "retried", error)
+
+    def snapshot(self) -> dict[str, dict]:
+        """The counters as JSON-ready data, keyed by pattern."""
+        with self._lock:
+            return {name: asdict(counters) for name, counters in self._counters.items()}
+
+    def reset(self) -> None:
+        """Start every counter from zero."""
+        with self._lock:
+            self._counters = {name: PatternCounters() for name in self._patterns}

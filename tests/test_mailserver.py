@@ -1,0 +1,172 @@
+"""The debug mail server over real SMTP: capture, delay, faults, limits, settings."""
+
+import smtplib
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from sandbox_app.mailserver import DebugMailServer
+from sandbox_app.mailserver_settings import SettingsError
+
+RAW = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: Hi there\r\n\r\nLine one\r\nLine two\r\n"
+
+
+def send(server, raw=RAW, rcpt=("b@example.com",), timeout=5):
+    """Send one message over a fresh SMTP connection."""
+    with smtplib.SMTP(server.host, server.port, timeout=timeout) as client:
+        client.sendmail("a@example.com", list(rcpt), raw)
+
+
+def test_captures_envelope_headers_and_body(mail_server):
+    send(mail_server, rcpt=("b@example.com", "c@example.com"))
+    (message,) = mail_server.wait_for(1, timeout=2)
+    assert message.mail_from == "a@example.com"
+    assert message.rcpt_tos == ("b@example.com", "c@example.com")
+    assert message.subject == "Hi there"
+    assert message.body == "Line one\nLine two\n"
+    assert ("Subject", "Hi there") in message.headers
+    assert message.size == len(RAW)
+    assert message.received_at == pytest.approx(time.time(), abs=5)
+    assert message.to_dict()["rcpt_tos"] == ["b@example.com", "c@example.com"]
+
+
+def test_binds_loopback_only(mail_server):
+    assert mail_server.host == "127.0.0.1"
+    with socket.create_connection(("127.0.0.1", mail_server.port), timeout=2) as conn:
+        assert conn.recv(100).startswith(b"220 ")
+
+
+def test_clear_and_wait_for(mail_server):
+    send(mail_server)
+    send(mail_server)
+    assert len(mail_server.wait_for(2, timeout=2)) == 2
+    assert mail_server.clear() == 2
+    assert mail_server.messages == []
+    with pytest.raises(TimeoutError, match="captured 0"):
+        mail_server.wait_for(1, timeout=0.1)
+
+
+def test_maildir_copy(tmp_path):
+    with DebugMailServer(maildir=tmp_path / "Maildir") as server:
+        send(server)
+        server.wait_for(1, timeout=2)
+    files = list((tmp_path / "Maildir" / "new").iterdir())
+    assert len(files) == 1
+    assert files[0].read_bytes().replace(b"\r\n", b"\n") == RAW.replace(b"\r\n", b"\n")
+
+
+def test_fixed_delay_applies_per_message(mail_server):
+    mail_server.configure(delay=0.2)
+    started = time.perf_counter()
+    send(mail_server)
+    assert time.perf_counter() - started >= 0.2
+
+
+def test_seeded_delay_range_reproduces(mail_server):
+    def delays():
+        mail_server.configure(delay_range=[0.0, 1.0], seed=42)
+        return [mail_server.message_delay() for _ in range(5)]
+
+    first = delays()
+    assert first == delays()
+    assert all(0.0 <= d <= 1.0 for d in first) and len(set(first)) == 5
+
+
+@pytest.mark.parametrize(
+    ("stage", "code", "error"),
+    [
+        ("MAIL", 451, smtplib.SMTPSenderRefused),
+        ("RCPT", 550, smtplib.SMTPRecipientsRefused),
+        ("DATA", 452, smtplib.SMTPDataError),
+    ],
+)
+def test_fault_reply_per_stage(mail_server, stage, code, error):
+    mail_server.configure(faults={stage: {"code": code}})
+    with pytest.raises(error) as raised:
+        send(mail_server)
+    assert str(code) in str(raised.value)
+    assert mail_server.messages == []
+    assert mail_server.counters()["faults"] == {stage: 1}
+
+
+def test_drop_connection(mail_server):
+    mail_server.configure(faults={"DATA": {"drop": True}})
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        send(mail_server)
+    assert mail_server.counters()["dropped"] == 1
+    assert mail_server.messages == []
+
+
+def test_fault_probability_is_seeded(mail_server):
+    def outcomes():
+        mail_server.configure(faults={"DATA": {"code": 451, "probability": 0.5}}, seed=7)
+        results = []
+        for _ in range(12):
+            try:
+                send(mail_server)
+                results.append("ok")
+            except smtplib.SMTPDataError:
+                results.append("451")
+        return results
+
+    first = outcomes()
+    assert first == outcomes()
+    assert "ok" in first and "451" in first
+
+
+def test_connection_limit_answers_421_under_burst(mail_server):
+    mail_server.configure(max_connections=3, delay=0.3)
+
+    def attempt(_):
+        try:
+            send(mail_server)
+            return "sent"
+        except smtplib.SMTPConnectError as error:
+            return error.smtp_code
+
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(attempt, range(12)))
+    assert results.count("sent") >= 3
+    assert 421 in results
+    counters = mail_server.counters()
+    assert counters["peak_connections"] <= 3
+    assert counters["refused"] == results.count(421)
+    assert len(mail_server.messages) == results.count("sent")
+
+
+def test_connect_delay_slows_the_greeting(mail_server):
+    mail_server.configure(connect_delay=0.15)
+    started = time.perf_counter()
+    with smtplib.SMTP(mail_server.host, mail_server.port, timeout=5):
+        assert time.perf_counter() - started >= 0.15
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"delay": -1}, "'delay' must be between"),
+        ({"delay": "slow"}, "'delay' must be a number"),
+        ({"faults": {"HELO": {"code": 451}}}, "stage must be one of"),
+        ({"faults": {"DATA": {"code": 250}}}, "from 400 to 599"),
+        ({"faults": {"DATA": {}}}, "exactly one of"),
+        ({"faults": {"DATA": {"code": 451, "probability": 2}}}, "between 0 and 1"),
+        ({"max_connections": 0}, "positive whole number"),
+        ({"delay_range": [2, 1]}, "must not exceed"),
+        ({"speed": 1}, "unknown setting"),
+    ],
+)
+def test_bad_settings_are_refused_and_change_nothing(mail_server, changes, message):
+    before = mail_server.settings
+    with pytest.raises(SettingsError, match=message):
+        mail_server.configure(**changes)
+    assert mail_server.settings == before
+
+
+def test_stop_frees_the_port():
+    server = DebugMailServer().start()
+    port = server.port
+    server.stop()
+    with socket.create_server(("127.0.0.1", port)):
+        pass
