@@ -1,6 +1,7 @@
 """Shared fixtures: a real debug mail server, the app sending to it, a running sandbox."""
 
 import threading
+import time
 
 import pytest
 
@@ -44,3 +45,14 @@ def sandbox():
 def thread_names():
     """A function listing the names of the threads alive now."""
     return lambda: sorted(t.name for t in threading.enumerate())
+
+
+def eventually(condition, timeout=5.0, interval=0.01):
+    """Poll `condition` until it returns something truthy; return it, or fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result or time.monotonic() > deadline:
+            assert result, f"condition still false after {timeout} s"
+            return result
+        time.sleep(interval)

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from conftest import EMAIL
+from conftest import EMAIL, eventually
 from sandbox_app.compose import MAX_BODY_BYTES
 
 
@@ -45,9 +45,7 @@ def test_stats_count_each_pattern(client, mail_server):
     client.post("/send/blocking", json=EMAIL)
     client.post("/send/threaded", json=EMAIL)
     mail_server.wait_for(2, timeout=5)
-    deadline = time.monotonic() + 5
-    while client.get("/api/stats").json["threaded"]["delivered"] < 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    eventually(lambda: client.get("/api/stats").json["threaded"]["delivered"] == 1)
     stats = client.get("/api/stats").json
     expected = {"accepted": 1, "delivered": 1, "failed": 0, "retried": 0, "last_error": None}
     assert stats["blocking"] == expected
@@ -147,9 +145,7 @@ def test_threaded_failure_is_counted_and_logged_not_lost_silently(app, client, m
     mail_server.configure(faults={"RCPT": {"code": 550, "message": "No such user"}})
     response = client.post("/send/threaded", json=EMAIL)
     assert response.status_code == 202  # the request could not know
-    deadline = time.monotonic() + 5
-    while client.get("/api/stats").json["threaded"]["failed"] == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    eventually(lambda: client.get("/api/stats").json["threaded"]["failed"] == 1)
     stats = client.get("/api/stats").json["threaded"]
     assert (stats["accepted"], stats["delivered"], stats["failed"]) == (1, 0, 1)
     assert stats["last_error"] == "recipient refused: 550 No such user"

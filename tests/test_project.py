@@ -1,0 +1,36 @@
+"""Project files agree with each other."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+tomllib = pytest.importorskip("tomllib")
+
+ROOT = Path(__file__).resolve().parent.parent
+# conda-forge names that differ from PyPI's.
+CONDA_TO_PYPI = {"matplotlib-base": "matplotlib", "redis-py": "redis"}
+
+
+def split_requirement(text):
+    """('name', 'specifier') from 'name>=1,<2'."""
+    for index, char in enumerate(text):
+        if char in "<>=!~ ":
+            return text[:index].strip().lower(), text[index:].replace(" ", "")
+    return text.strip().lower(), ""
+
+
+def test_environment_yml_lists_the_runtime_dependencies_of_pyproject():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    from_pyproject = dict(split_requirement(r) for r in pyproject["project"]["dependencies"])
+    conda = [d for d in environment["dependencies"] if isinstance(d, str)]
+    from_conda = {}
+    for requirement in conda:
+        name, spec = split_requirement(requirement)
+        if name not in ("python", "pip"):
+            from_conda[CONDA_TO_PYPI.get(name, name)] = spec
+    assert from_conda == from_pyproject
+    pip_section = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
+    assert pip_section == ["-e ."]
+    assert environment["channels"] == ["conda-forge"]
