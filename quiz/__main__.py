@@ -1,0 +1,8 @@
+"""`python -m quiz`: play the course quiz in the terminal."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

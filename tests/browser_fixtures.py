@@ -1,0 +1,389 @@
+"""Pytest plugin: a real Chromium (Playwright) and real JupyterLab servers for browser tests.
+
+Enable it with ``pytest_plugins = ["browser_fixtures"]`` in conftest.py. Fixtures:
+
+- ``chromium`` (session): a headless Playwright ``Browser`` running Debian's chromium.
+- ``jupyter_lab_factory`` (session): ``start(root_dir=None, *, base_url="/", extra_args=())``
+  starts a JupyterLab and returns a ``LabServer``; every one is stopped at the end. The
+  default root_dir is a temporary copy of ``notebooks/`` without outputs, so everything a
+  test sees on the page was produced by its own run.
+- ``jupyter_lab`` (session): the default server, shared by the session.
+- ``lab_page`` (function): a fresh page in its own browser context; kernels it started
+  are shut down afterwards, and a screenshot is kept in tmp_path if the test fails.
+
+Helpers for JupyterLab (and Notebook 7) pages: ``open_notebook``, ``run_all_cells``,
+``wait_for_kernel_idle``. The ``chromium`` fixture raises Playwright's ``expect`` timeout to
+``EXPECT_TIMEOUT_MS`` for the whole session (kernel round trips on a loaded machine).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import nbformat
+import psutil
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Headless in a container as root: no sandbox, no GPU, and nothing phoning home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+EXPECT_TIMEOUT_MS = 20_000
+# The open notebook's panel: JupyterLab keeps other tabs in the DOM, hidden.
+NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+
+
+# --- JupyterLab servers --------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class LabServer:
+    """A running JupyterLab: where it is, how to reach its API, how to stop it."""
+
+    process: subprocess.Popen
+    port: int
+    token: str
+    root_dir: Path
+    base_url: str
+    log_path: Path
+    _children: set[int] = field(default_factory=set, repr=False)
+
+    @property
+    def url(self) -> str:
+        """The server's root URL, base_url included, ending in '/' (no token)."""
+        return f"http://127.0.0.1:{self.port}{self.base_url}"
+
+    def lab_url(self, path: str = "") -> str:
+        """The URL that opens path (relative to root_dir) in JupyterLab, logged in."""
+        # ?reset: start from an empty workspace, whatever an earlier page left open.
+        target = f"lab/tree/{quote(path)}" if path else "lab"
+        return f"{self.url}{target}?reset&token={self.token}"
+
+    def notebook_url(self, path: str) -> str:
+        """The URL that opens a notebook in the classic Notebook 7 interface, logged in."""
+        return f"{self.url}notebooks/{quote(path)}?token={self.token}"
+
+    def api(self, method: str, path: str, body: dict | None = None, timeout: float = 10):
+        """Call the REST API (path like 'api/kernels'); the parsed JSON reply, or None."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            payload = response.read()
+        return json.loads(payload) if payload else None
+
+    def kernel_ids(self) -> set[str]:
+        """The ids of the kernels running now."""
+        return {kernel["id"] for kernel in self.api("GET", "api/kernels")}
+
+    def shutdown_kernels(self, keep: set[str] = frozenset()) -> None:
+        """Shut down every kernel except those in keep (and forget their sessions)."""
+        for session in self.api("GET", "api/sessions"):
+            if session["kernel"]["id"] not in keep:
+                self.api("DELETE", f"api/sessions/{session['id']}")
+        for kernel_id in self.kernel_ids() - set(keep):
+            self.api("DELETE", f"api/kernels/{kernel_id}")
+
+    def log(self) -> str:
+        """What the server printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def descendants(self) -> list[psutil.Process]:
+        """The server's child processes now (kernels and their children)."""
+        try:
+            return psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self, timeout: float = 20) -> None:
+        """Stop the server and its kernels; kill whatever is left after timeout."""
+        # Kernels run in sessions of their own (so a Ctrl-C in a terminal spares them):
+        # remember them now, as they are re-parented once the server is gone.
+        children = self.descendants()
+        if self.process.poll() is None:
+            # SIGTERM makes jupyter_server shut its kernels down before it exits.
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        _gone, alive = psutil.wait_procs(children, timeout=timeout)
+        for process in alive:
+            process.kill()
+        psutil.wait_procs(alive, timeout=5)
+        self._children = {process.pid for process in children}
+
+    def leftover_processes(self) -> list[psutil.Process]:
+        """After stop(): the server's former children still running (should be none)."""
+        leftovers = []
+        for pid in self._children:
+            try:
+                process = psutil.Process(pid)
+                if process.status() != psutil.STATUS_ZOMBIE:
+                    leftovers.append(process)
+            except psutil.NoSuchProcess:
+                pass
+        return leftovers
+
+
+def start_lab(
+    root_dir: Path,
+    state_dir: Path,
+    *,
+    base_url: str = "/",
+    extra_args: tuple[str, ...] = (),
+    timeout: float = 60,
+) -> LabServer:
+    """Start `python -m jupyter lab` on a free loopback port with a random token; wait until it answers."""
+    if not base_url.startswith("/") or not base_url.endswith("/"):
+        raise ValueError(f"base_url must start and end with '/', not {base_url!r}")
+    for _attempt in range(3):  # another process may take the free port before the server does
+        server = _launch(Path(root_dir), Path(state_dir), base_url, extra_args)
+        try:
+            _wait_until_ready(server, timeout)
+            return server
+        except _PortTaken:
+            server.stop()
+    raise RuntimeError("JupyterLab could not get a free port in 3 attempts")
+
+
+class _PortTaken(Exception):
+    pass
+
+
+def _launch(root_dir: Path, state_dir: Path, base_url: str, extra_args) -> LabServer:
+    port, token = free_port(), secrets.token_hex(16)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    # Keep the developer's own Jupyter settings, workspaces and runtime files out of the test.
+    env = dict(os.environ)
+    for name, sub in [
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("JUPYTER_DATA_DIR", "data"),  # the notebook trust database and signing key
+        ("JUPYTERLAB_SETTINGS_DIR", "lab-settings"),
+        ("JUPYTERLAB_WORKSPACES_DIR", "lab-workspaces"),
+        ("IPYTHONDIR", "ipython"),
+    ]:
+        env[name] = str(state_dir / sub)
+    # No "get notified about Jupyter news?" pop-up over the page under test, no update checks.
+    notification = state_dir / "lab-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True, exist_ok=True)
+    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    command = [
+        sys.executable, "-m", "jupyter", "lab",
+        "--no-browser",
+        "--allow-root",  # CI runs as root; jupyter refuses without it
+        f"--ServerApp.token={token}",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",  # a taken port must fail, not move silently
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.root_dir={root_dir}",
+        f"--ServerApp.base_url={base_url}",
+        *extra_args,
+    ]
+    log_path = state_dir / f"jupyter-lab-{port}.log"
+    with open(log_path, "wb") as log:
+        # A log file, not a pipe: a pipe nobody reads fills up and blocks the server.
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    return LabServer(process, port, token, root_dir, base_url, log_path)
+
+
+def _wait_until_ready(server: LabServer, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            log = server.log()
+            if "already in use" in log:
+                raise _PortTaken
+            raise RuntimeError(f"JupyterLab exited with {server.process.returncode}:\n{log[-3000:]}")
+        try:
+            server.api("GET", "api/status", timeout=2)
+            return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"JupyterLab did not answer within {timeout:.0f} s:\n{server.log()[-3000:]}")
+
+
+def copy_notebooks(target: Path, strip_outputs: bool = False) -> Path:
+    """Copy notebooks/ to target (optionally without outputs, so every output on the page is new)."""
+    shutil.copytree(NOTEBOOKS_DIR, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    if strip_outputs:
+        for path in target.glob("*.ipynb"):
+            strip_notebook_outputs(path)
+    return target
+
+
+def strip_notebook_outputs(path: Path) -> None:
+    """Remove outputs, execution counts and saved widget state from a notebook file."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    nb.metadata.pop("widgets", None)
+    nbformat.write(nb, path)
+
+
+# --- JupyterLab pages ----------------------------------------------------------------------
+
+
+def open_notebook(page, server: LabServer, path: str, *, ui: str = "lab", timeout: float = 60) -> None:
+    """Open a notebook in JupyterLab (ui="lab") or Notebook 7 (ui="notebook"); wait for an idle kernel."""
+    urls = {"lab": server.lab_url, "notebook": server.notebook_url}
+    page.goto(urls[ui](path))
+    page.wait_for_selector(f"{NOTEBOOK} .jp-Notebook", timeout=timeout * 1000)
+    wait_for_kernel_idle(page, timeout)
+
+
+def wait_for_kernel_idle(page, timeout: float = 60) -> None:
+    """Wait until the open notebook has a kernel and that kernel is idle."""
+    # The execution indicator says "idle" before any kernel exists; the kernel name says
+    # "No Kernel" until one is attached. Running cells before both are right opens a
+    # "Select Kernel" dialog instead.
+    page.wait_for_function(
+        """panel => {
+            const root = document.querySelector(panel);
+            const status = root && root.querySelector('.jp-Notebook-ExecutionIndicator');
+            const name = root && root.querySelector('[data-jp-item-name="kernelName"]');
+            return Boolean(status && name && status.dataset.status === 'idle'
+                           && name.textContent.trim() && name.textContent.trim() !== 'No Kernel');
+        }""",
+        arg=NOTEBOOK,
+        timeout=timeout * 1000,
+    )
+
+
+# Prompt numbers of the open notebook's code cells (null for "[ ]:" and "[*]:").
+_PROMPTS_JS = """selector => [...document.querySelectorAll(selector)].map(p => {
+    const match = /\\[(\\d+)\\]/.exec(p.textContent);
+    return p.textContent.includes('*') ? '*' : (match ? Number(match[1]) : null);
+})"""
+
+
+def run_all_cells(page, timeout: float = 60) -> None:
+    """Run all cells from the Run menu, as a learner does; fail with the error if one raised."""
+    prompts = f"{NOTEBOOK} .jp-CodeCell .jp-InputArea-prompt"
+    before = [n for n in page.evaluate(_PROMPTS_JS, prompts) if isinstance(n, int)]
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+    page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+    # Done when nothing is queued ("[*]") and every cell has a number newer than before the
+    # click; "stopped" when a cell raised, as Run All leaves the cells after it unrun.
+    outcome = page.wait_for_function(
+        f"""([selector, baseline]) => {{
+            const numbers = ({_PROMPTS_JS})(selector);
+            if (numbers.length === 0 || numbers.includes('*')) return false;
+            const ran = numbers.filter(n => typeof n === 'number' && n > baseline).length;
+            return ran === numbers.length ? 'done' : (ran > 0 ? 'stopped' : false);
+        }}""",
+        arg=[prompts, max(before, default=0)],
+        timeout=timeout * 1000,
+    ).json_value()
+    if outcome != "done":
+        outputs = page.locator(f"{NOTEBOOK} .jp-OutputArea-output").all_inner_texts()
+        raise AssertionError("Run All stopped at a cell that raised:\n" + "\n".join(outputs)[-3000:])
+    wait_for_kernel_idle(page, timeout)
+
+
+# --- fixtures ------------------------------------------------------------------------------
+
+
+def pytest_configure(config):
+    """Register the marker, so `-m "not browser"` can leave the slow tests out."""
+    config.addinivalue_line("markers", "browser: drives a real browser (and usually a real JupyterLab)")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Chromium driven by Playwright, shared by the session."""
+    from playwright.sync_api import expect, sync_playwright
+
+    # Each check on a widget waits for a kernel round trip; on a busy 2-core CI machine
+    # that can pass Playwright's 5 s default. Only failing tests wait longer.
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium (as .ci/run does) or set CHROMIUM_PATH")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def jupyter_lab_factory(tmp_path_factory):
+    """start(root_dir=None, *, base_url='/', extra_args=()) -> LabServer; all stopped at session end."""
+    servers: list[LabServer] = []
+
+    def start(root_dir: Path | None = None, **options) -> LabServer:
+        if root_dir is None:
+            root_dir = copy_notebooks(tmp_path_factory.mktemp("notebooks"), strip_outputs=True)
+        server = start_lab(root_dir, tmp_path_factory.mktemp("jupyter-state"), **options)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in reversed(servers):
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def jupyter_lab(jupyter_lab_factory):
+    """A JupyterLab on a temporary copy of notebooks/ without outputs, shared by the session."""
+    return jupyter_lab_factory()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Remember each phase's report on the test item, so fixtures can see a failure."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def lab_page(chromium, jupyter_lab, request, tmp_path):
+    """A new page in its own browser context; shuts down the kernels it started afterwards."""
+    kernels_before = jupyter_lab.kernel_ids()
+    context = chromium.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        shot = tmp_path / "failure.png"
+        page.screenshot(path=shot, full_page=True)
+        print(f"screenshot of the failure: {shot}")
+    context.close()
+    jupyter_lab.shutdown_kernels(keep=kernels_before)

@@ -1,0 +1,185 @@
+"""The question bank: the course's own file, and every way a bank file can be malformed."""
+
+import copy
+import re
+
+import pytest
+import yaml
+
+from quiz.bank import DEFAULT_BANK, BankError, check_bank, load_bank, parse_bank
+
+SOURCE = "test.yaml"
+
+
+def valid_bank():
+    """A small bank that passes the schema, to break one field at a time."""
+    return {
+        "title": "Tiny quiz",
+        "questions": [
+            {
+                "id": "first",
+                "prompt": "Pick the right one.",
+                "options": [
+                    {"key": "right", "text": "The right one", "feedback": "Yes."},
+                    {"key": "wrong", "text": "The wrong one", "feedback": "No, because."},
+                ],
+                "answer": "right",
+                "explanation": "Because it is.",
+            },
+            {
+                "id": "second",
+                "prompt": "And this one?",
+                "code": "print('hi')\n",
+                "options": [
+                    {"key": "a", "text": "A", "feedback": "Right."},
+                    {"key": "b", "text": "B", "feedback": "Wrong."},
+                ],
+                "answer": "a",
+                "explanation": "A it is.",
+            },
+        ],
+    }
+
+
+def broken(change):
+    """A copy of the valid bank after change(data) broke something."""
+    data = copy.deepcopy(valid_bank())
+    change(data)
+    return data
+
+
+def second(data):
+    return data["questions"][1]
+
+
+# (what is wrong, how to break it, the pieces the error message must contain)
+MALFORMED = [
+    ("only an unknown field", lambda d: d.clear() or d.update(x=1), ["field 'x' is not allowed"]),
+    ("no title", lambda d: d.pop("title"), ["field 'title' must be text, not nothing"]),
+    ("title not text", lambda d: d.update(title=3), ["field 'title' must be text, not a number"]),
+    ("no questions", lambda d: d.pop("questions"), ["field 'questions' must be a non-empty list"]),
+    ("empty questions", lambda d: d.update(questions=[]), ["field 'questions' must be a non-empty list"]),
+    ("questions not a list", lambda d: d.update(questions={"a": 1}), ["field 'questions'"]),
+    ("unknown top-level field", lambda d: d.update(author="me"), ["field 'author' is not allowed"]),
+    ("question not a mapping", lambda d: d["questions"].append("why?"), ["question 3", "must be a mapping", "not text"]),
+    ("question without id", lambda d: second(d).pop("id"), ["question 2", "field 'id' is missing"]),
+    ("id not text", lambda d: second(d).update(id=7), ["question 2", "field 'id' must be text, not a number"]),
+    ("id with capitals", lambda d: second(d).update(id="Second"), ["question 2 ('Second')", "field 'id'", "lowercase"]),
+    ("duplicate id", lambda d: second(d).update(id="first"), ["question 2 ('first')", "field 'id'", "earlier question"]),
+    ("no prompt", lambda d: second(d).pop("prompt"), ["('second')", "field 'prompt' is missing"]),
+    ("empty prompt", lambda d: second(d).update(prompt="   "), ["('second')", "field 'prompt' must not be empty"]),
+    ("prompt not text", lambda d: second(d).update(prompt=["a"]), ["('second')", "field 'prompt' must be text, not a list"]),
+    ("code not text", lambda d: second(d).update(code=1), ["('second')", "field 'code' must be text"]),
+    ("no options", lambda d: second(d).pop("options"), ["('second')", "field 'options' is missing"]),
+    ("options not a list", lambda d: second(d).update(options="a, b"), ["('second')", "field 'options' must be a list"]),
+    ("one option only", lambda d: second(d)["options"].pop(), ["('second')", "at least 2 options"]),
+    ("option not a mapping", lambda d: second(d)["options"].append("C"), ["('second'): option 3", "must be a mapping"]),
+    ("option without key", lambda d: second(d)["options"][1].pop("key"), ["('second'): option 2", "field 'key' is missing"]),
+    ("option without text", lambda d: second(d)["options"][1].pop("text"), ["option 2", "field 'text' is missing"]),
+    ("option without feedback", lambda d: second(d)["options"][0].pop("feedback"), ["option 1", "field 'feedback' is missing"]),
+    ("empty feedback", lambda d: second(d)["options"][0].update(feedback=""), ["option 1", "field 'feedback' must not be empty"]),
+    ("option field typo", lambda d: second(d)["options"][0].update(feedbak="x"), ["option 1", "field 'feedbak' is not allowed"]),
+    ("duplicate option key", lambda d: second(d)["options"][1].update(key="a"), ["option 2", "field 'key'", "earlier option"]),
+    ("duplicate option text", lambda d: second(d)["options"][1].update(text="A"), ["option 2", "field 'text'", "same"]),
+    ("no answer", lambda d: second(d).pop("answer"), ["('second')", "field 'answer' is missing"]),
+    ("answer not an option", lambda d: second(d).update(answer="c"), ["('second')", "field 'answer'", "'c'", "(a, b)"]),
+    ("answer is yes", lambda d: second(d).update(answer=True), ["('second')", "field 'answer' must be text, not true/false"]),
+    ("no explanation", lambda d: second(d).pop("explanation"), ["('second')", "field 'explanation' is missing"]),
+    ("field typo", lambda d: second(d).update(explaination="x"), ["('second')", "field 'explaination' is not allowed"]),
+]
+
+
+def test_the_course_bank_loads_with_its_three_questions():
+    bank = load_bank()
+    assert bank.title == "Flask-Mail performance quiz"
+    assert [q.id for q in bank.questions] == ["blocking", "threaded", "verify"]
+    assert load_bank(DEFAULT_BANK) == bank
+
+
+def test_the_course_bank_asks_what_the_issue_asks():
+    bank = load_bank()
+    blocking = bank.question("blocking")
+    assert "blocks" in blocking.answer or "response" in blocking.option(blocking.answer).text.lower()
+    wrong_texts = " ".join(o.text for o in blocking.options if o.key != blocking.answer).lower()
+    for topic in ("css", "layout", "javascript"):
+        assert topic in wrong_texts
+    threaded = bank.question("threaded").option(bank.question("threaded").answer).text
+    for fact in ("at once", "as long", "app context"):
+        assert fact in threaded
+    assert "Network tab" in bank.question("verify").option(bank.question("verify").answer).text
+
+
+def test_every_option_of_the_course_bank_has_its_own_feedback():
+    for question in load_bank().questions:
+        feedbacks = [option.feedback for option in question.options]
+        assert len(set(feedbacks)) == len(feedbacks), question.id
+        assert len(question.options) == 4, question.id
+
+
+def test_the_correct_options_are_not_all_in_the_same_place():
+    # In bank order (the default), a learner must not be able to guess by position.
+    positions = {[o.key for o in q.options].index(q.answer) for q in load_bank().questions}
+    assert len(positions) > 1
+
+
+def test_the_valid_example_passes():
+    bank = check_bank(valid_bank(), SOURCE)
+    assert bank.question(2).code == "print('hi')"  # trailing blank lines dropped
+    assert bank.question("first").option("wrong").feedback == "No, because."
+
+
+@pytest.mark.parametrize(("case", "change", "pieces"), MALFORMED, ids=[case for case, _, _ in MALFORMED])
+def test_a_malformed_bank_names_the_question_and_the_field(case, change, pieces):
+    with pytest.raises(BankError) as raised:
+        check_bank(broken(change), SOURCE)
+    message = str(raised.value)
+    assert message.startswith(f"{SOURCE}:")
+    for piece in pieces:
+        assert piece in message, f"{case}: {piece!r} not in {message!r}"
+
+
+def test_a_bank_that_is_not_a_mapping_is_refused():
+    with pytest.raises(BankError, match=r"^test\.yaml: the bank must be a mapping"):
+        check_bank(["a", "b"], SOURCE)
+
+
+def test_invalid_yaml_names_the_file_and_line(tmp_path):
+    path = tmp_path / "bank.yaml"
+    path.write_text("title: x\nquestions: [\n  - id: a\n")
+    with pytest.raises(BankError, match=r"^bank\.yaml: not valid YAML at line 3, column 3: expected the node content"):
+        load_bank(path)
+
+
+def test_duplicate_yaml_keys_are_refused_not_silently_overwritten():
+    text = yaml.safe_dump(valid_bank(), sort_keys=False).replace("title: Tiny quiz\n", "title: Tiny quiz\ntitle: Other\n")
+    with pytest.raises(BankError, match=r"^test\.yaml: not valid YAML at line 2, column 1: duplicate key 'title'$"):
+        parse_bank(text, SOURCE)
+
+
+def test_a_missing_file_is_a_bank_error(tmp_path):
+    with pytest.raises(BankError, match=re.escape(str(tmp_path / "nope.yaml"))):
+        load_bank(tmp_path / "nope.yaml")
+
+
+def test_a_file_that_is_not_utf8_is_a_bank_error(tmp_path):
+    path = tmp_path / "latin.yaml"
+    path.write_bytes("title: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(BankError, match="not UTF-8"):
+        load_bank(path)
+
+
+def test_a_bank_file_round_trips_through_yaml(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(valid_bank(), sort_keys=False))
+    assert load_bank(path) == check_bank(valid_bank(), "tiny.yaml")
+
+
+def test_questions_are_found_by_id_or_number_and_unknown_ones_are_named():
+    bank = check_bank(valid_bank(), SOURCE)
+    assert bank.question(1) is bank.question("first")
+    with pytest.raises(ValueError, match="numbered 1 to 2"):
+        bank.question(3)
+    with pytest.raises(ValueError, match="the questions are: first, second"):
+        bank.question("third")
+    with pytest.raises(ValueError, match="choose one of: right, wrong"):
+        bank.question("first").option("maybe")
