@@ -1,0 +1,234 @@
+"""A real JupyterHub on loopback: DummyAuthenticator, SimpleLocalProcessSpawner, configurable-http-proxy.
+
+`start_hub(root)` returns a running `Hub`; `Hub.stop()` ends it with every process it started.
+Learners are the hub's users; each gets a home folder of their own under `root/homes/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from browser_fixtures import free_port
+
+# configurable-http-proxy, the hub's proxy, is a Node program: .ci/run installs it with npm.
+CHP_COMMAND = "configurable-http-proxy"
+SINGLEUSER = str(Path(sys.executable).with_name("jupyterhub-singleuser"))
+
+HUB_CONFIG = """\
+c = get_config()  # noqa: F821
+c.JupyterHub.bind_url = "http://127.0.0.1:{port}/"
+c.JupyterHub.hub_bind_url = "http://127.0.0.1:{hub_port}/"
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
+c.ConfigurableHTTPProxy.command = [{chp!r}]
+c.ConfigurableHTTPProxy.pid_file = {state!r} + "/proxy.pid"
+c.JupyterHub.db_url = "sqlite:///" + {state!r} + "/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = {state!r} + "/cookie_secret"
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = {password!r}
+c.Authenticator.allow_all = True
+# The test's own access: a service whose token may create users, start servers, make tokens.
+c.JupyterHub.services = [{{"name": "course-test", "api_token": {api_token!r}}}]
+c.JupyterHub.load_roles = [{{
+    "name": "course-test",
+    "services": ["course-test"],
+    "scopes": ["admin:users", "admin:servers", "tokens", "access:servers"],
+}}]
+# Every learner runs as this Unix user, in a home folder of their own (as HOME).
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = {homes!r} + "/{{username}}"
+c.Spawner.cmd = [{singleuser!r}]
+c.Spawner.args = ["--allow-root"]  # CI runs as root
+c.Spawner.ip = "127.0.0.1"
+c.Spawner.default_url = "/lab"
+c.Spawner.environment = {{"PATH": {path!r}}}
+c.Spawner.start_timeout = 90
+c.Spawner.http_timeout = 90
+"""
+
+
+class HubError(RuntimeError):
+    """The hub did not start or did not do what was asked, with its log."""
+
+
+@dataclass
+class Hub:
+    """A running JupyterHub: where it is, a token for its API, the learners' homes, `stop()`."""
+
+    process: subprocess.Popen
+    port: int
+    api_token: str
+    password: str
+    homes: Path
+    log_path: Path
+    _started: list[psutil.Process] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        """The hub's public URL (its proxy), ending in '/'."""
+        return f"http://127.0.0.1:{self.port}/"
+
+    def user_url(self, name: str) -> str:
+        """The learner's server URL (what JUPYTERHUB_SERVICE_PREFIX says inside it)."""
+        return f"{self.url}user/{name}/"
+
+    def home(self, name: str) -> Path:
+        """The learner's home folder (created on first use)."""
+        path = self.homes / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def log(self) -> str:
+        """What the hub, its proxy and the learners' servers printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def request(self, method: str, url: str, body: dict | None = None, token: str | None = None, timeout=20):
+        """An HTTP request with a token; (status, parsed JSON or text)."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            url, data=data, method=method,
+            headers={"Authorization": f"token {token or self.api_token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                status, payload = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, payload = error.code, error.read()
+        text = payload.decode(errors="replace")
+        try:
+            return status, json.loads(text) if text else None
+        except json.JSONDecodeError:
+            return status, text
+
+    def api(self, method: str, path: str, body: dict | None = None):
+        """Call the hub's REST API (path like 'users/ana'); the parsed reply, or HubError."""
+        status, reply = self.request(method, f"{self.url}hub/api/{path}", body)
+        if status >= 400:
+            raise HubError(f"{method} hub/api/{path}: {status} {reply}\n{self.log()[-3000:]}")
+        return reply
+
+    def start_servers(self, names: list[str], timeout: float = 90) -> None:
+        """Create these learners if needed and start their servers together; wait until all are ready."""
+        for name in names:
+            if self.request("GET", f"{self.url}hub/api/users/{name}")[0] == 404:
+                self.api("POST", f"users/{name}")
+            self.api("POST", f"users/{name}/server")
+        deadline = time.monotonic() + timeout
+        waiting = list(names)
+        while waiting and time.monotonic() < deadline:
+            waiting = [n for n in waiting if not self.api("GET", f"users/{n}")["servers"].get("", {}).get("ready")]
+            if waiting:
+                time.sleep(0.2)
+        if waiting:
+            raise HubError(f"servers not ready within {timeout:.0f} s: {waiting}\n{self.log()[-3000:]}")
+
+    def user_token(self, name: str) -> str:
+        """A new API token of the learner's (it reaches their server, as their browser cookie does)."""
+        return self.api("POST", f"users/{name}/tokens", {"expires_in": 600, "note": "course test"})["token"]
+
+    def processes(self) -> list[psutil.Process]:
+        """The hub's descendants now: its proxy, the learners' servers, their kernels and sandboxes."""
+        try:
+            return psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self, timeout: float = 30) -> list[psutil.Process]:
+        """Stop the hub (it stops the servers and the proxy); return any process that had to be killed."""
+        # The learners' servers run in sessions of their own: note them while they are children.
+        self._started.extend(p for p in self.processes() if p not in self._started)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        _gone, alive = psutil.wait_procs(self._started, timeout=timeout)
+        for process in alive:
+            process.kill()
+        psutil.wait_procs(alive, timeout=5)
+        return alive
+
+    def note_processes(self) -> None:
+        """Remember the hub's descendants now, so stop() can wait for them all."""
+        self._started.extend(p for p in self.processes() if p not in self._started)
+
+
+def configurable_http_proxy() -> str | None:
+    """The path of configurable-http-proxy, or None if npm never installed it."""
+    return shutil.which(CHP_COMMAND)
+
+
+def start_hub(root: Path, timeout: float = 60) -> Hub:
+    """Start a JupyterHub under root (state, homes, log) on free loopback ports; wait until it answers."""
+    chp = configurable_http_proxy()
+    if chp is None:
+        raise HubError("configurable-http-proxy is not installed: npm install -g configurable-http-proxy (.ci/run does)")
+    for _attempt in range(3):  # another process may take a free port before the hub binds it
+        hub = _launch(root, chp)
+        try:
+            _wait_until_ready(hub, timeout)
+            return hub
+        except _PortTaken:
+            hub.stop()
+    raise HubError("JupyterHub could not get free ports in 3 attempts")
+
+
+class _PortTaken(Exception):
+    pass
+
+
+def _launch(root: Path, chp: str) -> Hub:
+    state = root / f"hub-{secrets.token_hex(4)}"
+    homes = root / "homes"
+    state.mkdir(parents=True)
+    homes.mkdir(exist_ok=True)
+    port, api_token, password = free_port(), secrets.token_hex(16), secrets.token_hex(8)
+    config = state / "jupyterhub_config.py"
+    config.write_text(
+        HUB_CONFIG.format(
+            port=port, hub_port=free_port(), proxy_api_port=free_port(), chp=chp, state=str(state),
+            password=password, api_token=api_token, homes=str(homes), singleuser=SINGLEUSER,
+            path=os.environ.get("PATH", "/usr/bin:/bin"),
+        )
+    )
+    log_path = state / "jupyterhub.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "JPY_"))}
+    with open(log_path, "wb") as log:  # a file, not a pipe nobody reads
+        process = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub", "-f", str(config)],
+            cwd=state, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+        )
+    return Hub(process, port, api_token, password, homes, log_path)
+
+
+def _wait_until_ready(hub: Hub, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if hub.process.poll() is not None:
+            if "address already in use" in hub.log().lower():
+                raise _PortTaken
+            raise HubError(f"JupyterHub exited with {hub.process.returncode}:\n{hub.log()[-3000:]}")
+        try:
+            status, _ = hub.request("GET", f"{hub.url}hub/api/", timeout=2)
+            if status == 200:
+                hub.note_processes()  # the proxy
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    hub.stop()
+    raise HubError(f"JupyterHub did not answer within {timeout:.0f} s:\n{hub.log()[-3000:]}")
