@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import api, pages, send
 from .compose import MAX_BODY_BYTES
 from .errors import register_error_handlers
 from .mailer import mail
-from .patterns import PATTERNS
+from .patterns import COUNTED_PATTERNS
+from .patterns import init_app as init_patterns
 from .stats import DeliveryStats
 
 __all__ = ["create_app", "start", "stop", "current", "measure"]
@@ -32,16 +35,25 @@ def create_app(test_config: dict[str, Any] | None = None, *, mail_server=None) -
     if test_config:
         app.config.from_mapping(test_config)
     mail.init_app(app)
-    app.extensions["sandbox_stats"] = DeliveryStats(list(PATTERNS))
+    app.extensions["sandbox_stats"] = DeliveryStats(COUNTED_PATTERNS)
+    init_patterns(app)  # the pool, the queue and the bulk route
     if mail_server is not None:
         app.extensions["debug_mail_server"] = mail_server
     app.register_blueprint(send.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     register_error_handlers(app)
+    # Behind jupyter-server-proxy the app lives under a path such as /user/ana/proxy/5000/,
+    # which the proxy strips and sends as X-Forwarded-Prefix: url_for then keeps every link
+    # inside it. Only loopback clients reach the app; the one proxy hop in front is trusted.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_prefix=1)
     return app
 
 
 # Imported last: the runner builds apps with create_app above.
 from .measure import measure  # noqa: E402
 from .runner import current, start, stop  # noqa: E402
+
+# In a notebook, a cell run before the sandbox started says so in one line (see notebook.py).
+if "IPython" in sys.modules:
+    from . import notebook  # noqa: E402,F401

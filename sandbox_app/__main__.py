@@ -8,25 +8,47 @@ import sys
 import threading
 
 from . import runner
+from .consumer import ConsumerError
+from .mailqueue import DEFAULT_WORKERS as DEFAULT_QUEUE_WORKERS
+from .mailqueue import check_queue_name
 from .mailserver import LOOPBACK
 
 
 def serve(args: argparse.Namespace) -> int:
     """Run app + debug mail server until SIGINT or SIGTERM."""
+    if args.smtp_server and (args.smtp_port or args.smtp_delay):
+        print("error: --smtp-server sends to an outside mail server; --smtp-port and --smtp-delay "
+              "configure the debug one: give one or the other", file=sys.stderr)
+        return 2
+    queue_config = {"QUEUE_URL": args.queue_url, "QUEUE_NAME": args.queue_name}
     try:
         sandbox = runner.start(
             host=args.host, port=args.port, smtp_port=args.smtp_port,
-            smtp_delay=args.smtp_delay, workers=args.workers, echo_log=True,
+            smtp_delay=None if args.smtp_server else args.smtp_delay, workers=args.workers, echo_log=True,
+            smtp_server=args.smtp_server, config={k: v for k, v in queue_config.items() if v},
         )
     except OSError as error:
         print(f"error: {error.strerror or error}", file=sys.stderr)
         return 2
+    mail_queue = sandbox.app.extensions["sandbox_queue"]
+    if args.queue_workers:
+        try:
+            sandbox.start_consumer(args.queue_workers)
+        except ConsumerError as error:
+            sandbox.stop()
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     stop_requested = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
     signal.signal(signal.SIGINT, lambda *_: stop_requested.set())
     print("Mail sandbox running. Press Ctrl-C to stop.")
     print(f"  app:         {sandbox.url}")
-    print(f"  mail server: smtp://{sandbox.mail_server.address} (captures mail, never relays)")
+    if sandbox.mail_server is not None:
+        print(f"  mail server: smtp://{sandbox.mail_server.address} (captures mail, never relays)")
+    else:
+        print(f"  mail server: smtp://{sandbox.smtp_address} (outside: the app only sends to it)")
+    consumer = f"consumer pid {mail_queue.consumer.pid}" if mail_queue.consumer else "no consumer started"
+    print(f"  queue:       {mail_queue.name} on {mail_queue.url or 'SQLite'} ({consumer})")
     if args.host != LOOPBACK:
         print(f"  note: the app listens on {args.host}, beyond this machine's loopback", file=sys.stderr)
     sys.stdout.flush()
@@ -63,6 +85,37 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+def smtp_address(text: str) -> str:
+    """argparse type: host:port of an outside SMTP server."""
+    try:
+        runner.parse_smtp_address(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def queue_name(text: str) -> str:
+    """argparse type: a queue name that can name a file and Redis keys."""
+    try:
+        return check_queue_name(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def queue_url(text: str) -> str:
+    """argparse type: a redis:// URL."""
+    if not text.startswith(("redis://", "rediss://", "unix://")):
+        raise argparse.ArgumentTypeError(f"expected a redis:// URL, got {text!r}")
+    return text
+
+
+def workers_count(text: str) -> int:
+    """argparse type: a whole number of workers, 0 or more."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number (0 or more), got {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line: serve by default, or a subcommand."""
     parser = argparse.ArgumentParser(prog="python -m sandbox_app", description=__doc__)
@@ -71,11 +124,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--smtp-port", type=port_number, default=0, help="mail server port, 0 = any free port")
     parser.add_argument("--smtp-delay", type=non_negative, default=0.0, help="seconds the mail server waits per message")
     parser.add_argument("--workers", type=positive_int, default=runner.DEFAULT_WORKERS, help="app worker threads")
+    parser.add_argument(
+        "--smtp-server", type=smtp_address, metavar="HOST:PORT",
+        help="send to this outside SMTP server instead of starting the debug mail server",
+    )
+    parser.add_argument("--queue-url", type=queue_url, help="Redis URL for the queue pattern (default: SQLite file)")
+    parser.add_argument("--queue-name", type=queue_name, help="queue name, to share a queue with other processes")
+    parser.add_argument(
+        "--queue-workers", type=workers_count, default=DEFAULT_QUEUE_WORKERS,
+        help=f"threads of the queue's consumer process, 0 = start no consumer (default {DEFAULT_QUEUE_WORKERS})",
+    )
     parser.set_defaults(func=serve)
     subcommands = parser.add_subparsers(title="subcommands", metavar="{bench}")
     from . import bench
 
-    bench.add_parser(subcommands, non_negative=non_negative, positive_int=positive_int)
+    bench.add_parser(subcommands, non_negative=non_negative, positive_int=positive_int, queue_url=queue_url)
     return parser
 
 

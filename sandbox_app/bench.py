@@ -7,15 +7,20 @@ import json
 import smtplib
 import sys
 import time
+import urllib.error
+import urllib.request
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 
 from . import runner
+from .consumer import ConsumerError
 from .mailserver import LOOPBACK, DebugMailServer, free_port
-from .measure import DEFAULT_EMAIL, measure, measure_send
+from .measure import DEFAULT_EMAIL, blocks_worker, measure, measure_send, percentile
 from .patterns import PATTERNS
+
+BULK = "bulk"
 
 SETTLE_TIMEOUT = 30.0
 
@@ -34,7 +39,7 @@ def settle(sandbox, pattern: str, accepted: int, timeout: float) -> dict:
 def bench_pattern(sandbox, pattern: str, requests: int, concurrency: int, delay: float, progress: bool) -> dict:
     """One row of the table: response percentiles, throughput, and what became of the mail."""
     stats = sandbox.app.extensions["sandbox_stats"]
-    measure_send(sandbox, pattern, concurrency, warmup=0)  # warm this pattern's code path
+    measure_send(sandbox, pattern, concurrency, warmup=0, concurrency=concurrency)  # warm this pattern's code path
     settle(sandbox, pattern, stats.snapshot()[pattern]["accepted"], SETTLE_TIMEOUT)
     stats.reset()
     started = time.perf_counter()
@@ -50,7 +55,7 @@ def bench_pattern(sandbox, pattern: str, requests: int, concurrency: int, delay:
         "delivered": counters["delivered"],
         "lost": requests - counters["delivered"],
         # The response waited for the mail server: the worker was held for the whole send.
-        "blocks_worker": bool(delay) and samples.p50_ms >= 0.8 * delay * 1000,
+        "blocks_worker": blocks_worker(samples, delay),
     }
 
 
@@ -71,16 +76,102 @@ def bench_ping(sandbox, requests: int, concurrency: int, progress: bool) -> dict
     }
 
 
-def run_table(delay: float, requests: int, concurrency: int, patterns: list[str], progress: bool) -> list[dict]:
-    """Measure /ping and each pattern on one fresh sandbox."""
-    runner.stop()
-    sandbox = runner.start(smtp_delay=delay)
+def bulk_messages(count: int) -> list[str]:
+    """`count` distinct recipients, as a newsletter would have."""
+    return [f"reader{number}@example.com" for number in range(1, count + 1)]
+
+
+def send_bulk(sandbox, recipients: list[str], reuse: bool) -> dict:
+    """POST /send/bulk once; the report it answers (delivered, connections, seconds, per-message ms)."""
+    email = {**DEFAULT_EMAIL, "to": recipients, "reuse": reuse}
+    request = urllib.request.Request(
+        sandbox.url + "send/bulk", data=json.dumps(email).encode(), method="POST",
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
     try:
-        rows = [bench_ping(sandbox, requests, concurrency, progress)]
-        rows += [bench_pattern(sandbox, p, requests, concurrency, delay, progress) for p in patterns]
+        with urllib.request.urlopen(request, timeout=60 + 2 * len(recipients)) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:  # 502/503: nothing delivered; the body still reports
+        with error:
+            return json.load(error)
+
+
+def bench_bulk(sandbox, messages: int, connect_delay: float) -> dict:
+    """The bulk row: `messages` mails with one connection each, then over one reused connection.
+
+    Only the connection costs: the mail server waits `connect_delay` before each greeting and
+    nothing per message, so the difference is the connections saved.
+    """
+    server = sandbox.mail_server
+    saved = server.settings
+    server.configure(delay=0.0, delay_range=None, connect_delay=connect_delay)
+    try:
+        send_bulk(sandbox, bulk_messages(2), reuse=True)  # warm the code path
+        each = send_bulk(sandbox, bulk_messages(messages), reuse=False)
+        reused = send_bulk(sandbox, bulk_messages(messages), reuse=True)
+    finally:
+        server.configure(delay=saved.delay, delay_range=saved.delay_range, connect_delay=saved.connect_delay)
+    message_ms = reused.get("message_ms") or [0.0]
+    return {
+        "pattern": BULK,
+        # Per message over the reused connection: a bulk send is one request for all of them.
+        "p50_ms": round(percentile(message_ms, 50), 2),
+        "p95_ms": round(percentile(message_ms, 95), 2),
+        "p99_ms": round(percentile(message_ms, 99), 2),
+        "rps": round(messages / reused["seconds"], 1) if reused.get("seconds") else 0.0,
+        "delivered": reused.get("delivered", 0),
+        "lost": messages - reused.get("delivered", 0),
+        "blocks_worker": True,
+        "messages": messages,
+        "connect_delay_s": connect_delay,
+        "connections": reused.get("connections"),
+        "seconds": reused.get("seconds"),
+        "seconds_one_connection_each": each.get("seconds"),
+        "delivered_one_connection_each": each.get("delivered", 0),
+        "speedup": round(each["seconds"] / reused["seconds"], 1) if reused.get("seconds") else None,
+    }
+
+
+def measure_rows(
+    sandbox,
+    delay: float,
+    requests: int,
+    concurrency: int,
+    patterns: list[str],
+    progress: bool = False,
+    bulk_count: int = 100,
+    connect_delay: float = 0.05,
+) -> list[dict]:
+    """/ping and each pattern (bulk last) on this sandbox, with the mail server waiting `delay` per message."""
+    if not sandbox.running:
+        raise runner.SandboxNotRunning()
+    sandbox.mail_server.configure(delay=delay)
+    if "queue" in patterns:
+        sandbox.start_consumer()  # its own process, as in production; ready before timing starts
+    rows = [bench_ping(sandbox, requests, concurrency, progress)]
+    rows += [bench_pattern(sandbox, p, requests, concurrency, delay, progress) for p in patterns if p != BULK]
+    if BULK in patterns:
+        rows.append(bench_bulk(sandbox, bulk_count, connect_delay))
+    return rows
+
+
+def run_table(
+    delay: float,
+    requests: int,
+    concurrency: int,
+    patterns: list[str],
+    progress: bool,
+    bulk_count: int = 100,
+    connect_delay: float = 0.05,
+    queue_url: str | None = None,
+) -> list[dict]:
+    """Measure /ping and each pattern on one fresh sandbox (its queue on Redis when `queue_url` is given)."""
+    runner.stop()
+    sandbox = runner.start(smtp_delay=delay, config={"QUEUE_URL": queue_url} if queue_url else None)
+    try:
+        return measure_rows(sandbox, delay, requests, concurrency, patterns, progress, bulk_count, connect_delay)
     finally:
         sandbox.stop()
-    return rows
 
 
 def format_table(rows: list[dict]) -> str:
@@ -88,6 +179,8 @@ def format_table(rows: list[dict]) -> str:
     header = f"{'pattern':<10} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'req/s':>8} {'delivered':>10} {'lost':>5}  blocks the worker"
     lines = [header, "-" * len(header)]
     for row in rows:
+        if row["pattern"] == BULK:
+            continue  # its own block: see format_bulk
         delivered = "-" if row["delivered"] is None else row["delivered"]
         lost = "-" if row["lost"] is None else row["lost"]
         blocks = "-" if row["pattern"] == "ping" else ("yes" if row["blocks_worker"] else "no")
@@ -98,16 +191,35 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def format_bulk(row: dict) -> str:
+    """The bulk comparison: the same messages with one connection each, and over one connection."""
+    lines = [
+        f"bulk: {row['messages']} messages, mail server connect delay {row['connect_delay_s'] * 1000:g} ms, "
+        "no per-message delay",
+        f"  {'mail.send per message':<24}{row['messages']:>5} connections  {row['seconds_one_connection_each']:8.2f} s"
+        f"  delivered {row['delivered_one_connection_each']}",
+        f"  {'mail.connect() reused':<24}{row['connections']:>5} connection{'s' if row['connections'] != 1 else ' '}"
+        f"  {row['seconds']:8.2f} s  delivered {row['delivered']}",
+        f"  connection reuse: {row['speedup']:g}x faster",
+    ]
+    return "\n".join(lines)
+
+
 def headline(rows: list[dict]) -> list[str]:
-    """The figures the course promises: blocking/threaded and threaded - ping, at the median."""
+    """The figures the course promises, from this run: ratios and gaps at the median."""
     by_name = {row["pattern"]: row for row in rows}
     lines = []
     if "blocking" in by_name and "threaded" in by_name:
         ratio = by_name["blocking"]["p50_ms"] / by_name["threaded"]["p50_ms"]
-        lines.append(f"blocking / threaded (p50): {ratio:.0f}x")
-    if "threaded" in by_name:
-        gap = by_name["threaded"]["p50_ms"] - by_name["ping"]["p50_ms"]
-        lines.append(f"threaded - ping (p50):     {gap:.2f} ms")
+        lines.append(f"blocking / threaded (p50):       {ratio:.0f}x")
+    for name in ("threaded", "pool", "queue"):
+        if name in by_name:
+            gap = by_name[name]["p50_ms"] - by_name["ping"]["p50_ms"]
+            lines.append(f"{name + ' - ping (p50):':<33}{gap:.2f} ms")
+    for name in ("threaded", "pool", "queue"):
+        if name in by_name and "blocking" in by_name and by_name["blocking"]["rps"]:
+            ratio = by_name[name]["rps"] / by_name["blocking"]["rps"]
+            lines.append(f"{name + ' / blocking (req/s):':<33}{ratio:.1f}x")
     return lines
 
 
@@ -150,23 +262,36 @@ def capture_rates(messages: int = 500, rounds: int = 3) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """The bench subcommand."""
-    patterns = args.patterns.split(",") if args.patterns else list(PATTERNS)
-    unknown = [p for p in patterns if p not in PATTERNS]
+    choices = [*PATTERNS, BULK]
+    patterns = args.patterns.split(",") if args.patterns else choices
+    unknown = [p for p in patterns if p not in choices]
     if unknown:
-        print(f"error: unknown pattern(s): {', '.join(unknown)}; choose from {', '.join(PATTERNS)}", file=sys.stderr)
+        print(f"error: unknown pattern(s): {', '.join(unknown)}; choose from {', '.join(choices)}", file=sys.stderr)
         return 2
-    rows = run_table(args.smtp_delay, args.requests, args.concurrency, patterns, progress=not args.json)
+    try:
+        rows = run_table(
+            args.smtp_delay, args.requests, args.concurrency, patterns, progress=True,  # tqdm writes to stderr
+            bulk_count=args.bulk_messages, connect_delay=args.connect_delay, queue_url=args.queue_url,
+        )
+    except ConsumerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     capture = capture_rates() if args.capture else None
     if args.json:
         print(json.dumps({"rows": rows, "capture": capture} if capture else rows, indent=2))
         return 0
     print(
         f"SMTP delay {args.smtp_delay:g} s, {args.requests} requests per pattern, "
-        f"{args.concurrency} client(s) at once, {runner.DEFAULT_WORKERS} app workers\n"
+        f"{args.concurrency} client(s) at once, {runner.DEFAULT_WORKERS} app workers"
+        + (f", queue on {args.queue_url}" if args.queue_url else "") + "\n"
     )
     print(format_table(rows))
     print()
     print("\n".join(headline(rows)))
+    bulk = next((row for row in rows if row["pattern"] == BULK), None)
+    if bulk:
+        print()
+        print(format_bulk(bulk))
     if capture:
         print(
             f"\ncapture rate over one connection: sandbox {capture['sandbox_per_s']}/s, "
@@ -175,13 +300,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(subcommands, *, non_negative, positive_int) -> None:
+def add_parser(subcommands, *, non_negative, positive_int, queue_url) -> None:
     """Register `bench` on the main command line."""
     parser = subcommands.add_parser("bench", help="measure every pattern and print the comparison table")
     parser.add_argument("--smtp-delay", type=non_negative, default=0.3, help="seconds per message (default 0.3)")
     parser.add_argument("--requests", type=positive_int, default=30, help="requests per pattern (default 30)")
     parser.add_argument("--concurrency", type=positive_int, default=1, help="clients at once (default 1)")
-    parser.add_argument("--patterns", default="", help="comma-separated patterns (default: all)")
+    parser.add_argument("--patterns", default="", help="comma-separated patterns (default: all, and bulk)")
+    parser.add_argument(
+        "--bulk-messages", type=positive_int, default=100, help="messages in the bulk comparison (default 100)"
+    )
+    parser.add_argument(
+        "--connect-delay", type=non_negative, default=0.05,
+        help="seconds the mail server waits per connection in the bulk comparison (default 0.05)",
+    )
+    parser.add_argument("--queue-url", type=queue_url, help="measure the queue on this Redis (default: SQLite)")
     parser.add_argument("--capture", action="store_true", help="also compare the capture rate with aiosmtpd's Sink")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.set_defaults(func=run)

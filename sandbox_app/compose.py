@@ -53,7 +53,11 @@ def read_fields(request: Request) -> dict:
 
 def parse_email_request(request: Request) -> EmailRequest:
     """Validate to, subject and body; raise a 400 or 413 that says what is wrong."""
-    data = read_fields(request)
+    return email_from_fields(read_fields(request))
+
+
+def email_from_fields(data: dict) -> EmailRequest:
+    """Validate the fields of one email (as parse_email_request); the bulk route checks each recipient so."""
     missing = [name for name in FIELDS if name not in data]
     if missing:
         raise BadRequest(f"missing field(s): {', '.join(missing)} (send to, subject and body)")

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from flask import current_app
 from flask_mail import Connection, Mail
 
+from .server_timing import smtp_clock
+
 
 class TimeoutConnection(Connection):
     """A Flask-Mail connection whose socket gives up after MAIL_TIMEOUT seconds."""
@@ -57,7 +59,8 @@ def counted(pattern: str, *, reraise: bool = True) -> Iterator[None]:
     """Count the send in the block as delivered or failed (and log the failure)."""
     stats = current_app.extensions["sandbox_stats"]
     try:
-        yield
+        with smtp_clock():  # inside a request, the response's Server-Timing shows this wait
+            yield
     except Exception as error:
         stats.failed(pattern, describe_error(error))
         current_app.logger.warning("%s: mail not delivered: %s", pattern, describe_error(error))

@@ -74,6 +74,11 @@ class SandboxSMTP(SMTP):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         starting = self.transport is None  # not the STARTTLS re-entry
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # The multi-line EHLO reply goes out line by line: with Nagle's algorithm each line
+            # after the first waits for the client's delayed ACK, ~40 ms per connection on Linux.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         if starting:
             self._admitted = self._mail_server.admit(self)
@@ -96,10 +101,19 @@ class SandboxSMTP(SMTP):
 
 
 class SandboxController(Controller):
-    """aiosmtpd's threaded controller building SandboxSMTP sessions."""
+    """aiosmtpd's threaded controller building SandboxSMTP sessions, on a socket already bound."""
+
+    def __init__(self, handler, listener: socket.socket, **kwargs) -> None:
+        super().__init__(handler, **kwargs)
+        self.listener = listener
 
     def factory(self) -> SandboxSMTP:
         return SandboxSMTP(self.handler, **self.SMTP_kwargs)
+
+    def _create_server(self):
+        # Serve the socket bound in start(): probing a free port and binding it later leaves
+        # a gap in which another learner's sandbox on the same machine could take it.
+        return self.loop.create_server(self._factory_invoker, sock=self.listener, ssl=self.ssl_context)
 
 
 class DebugMailServer:
@@ -128,15 +142,21 @@ class DebugMailServer:
         """Listen on the loopback port (a free one when port is 0); return self."""
         if self._controller is not None:
             return self
-        port = free_port(self.host, self.requested_port)
+        listener = socket.create_server((self.host, self.requested_port))  # a taken port fails at once
+        port = listener.getsockname()[1]
         controller = SandboxController(
             CaptureHandler(self),
+            listener,
             hostname=self.host,
             port=port,
             server_hostname="sandbox.invalid",  # skips a reverse DNS lookup per session
             ready_timeout=10.0,
         )
-        controller.start()
+        try:
+            controller.start()
+        except BaseException:
+            listener.close()
+            raise
         self._controller, self.port = controller, port
         self.reset_counters()  # forget aiosmtpd's start-up probe connection
         return self

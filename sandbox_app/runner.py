@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import errno
+import html
 import os
 import logging
 import threading
@@ -22,6 +23,14 @@ DEFAULT_WORKERS = 4
 BACKGROUND_THREAD_PREFIX = "mail-"  # patterns name their sending threads so stop() can wait for them
 _lock = threading.Lock()
 _current: Sandbox | None = None
+NOT_RUNNING = "start the sandbox first: run the first cell (it calls sandbox_app.start())"
+
+
+class SandboxNotRunning(RuntimeError):
+    """A sandbox was needed but none is running (never started, or stopped)."""
+
+    def __init__(self, message: str = NOT_RUNNING) -> None:
+        super().__init__(message)
 
 
 @dataclass
@@ -29,7 +38,7 @@ class Sandbox:
     """A running sandbox: the app's URL, the mail server, and `stop()`."""
 
     app: Flask
-    mail_server: DebugMailServer
+    mail_server: DebugMailServer | None  # None when the app sends to an outside mail server
     http_server: WorkerPoolServer
     log_path: Path
     _thread: threading.Thread
@@ -48,8 +57,13 @@ class Sandbox:
 
     @property
     def smtp_port(self) -> int:
-        """The debug mail server's SMTP port."""
-        return self.mail_server.port
+        """The SMTP port the app sends to (the debug mail server's, unless an outside server was given)."""
+        return self.app.config["MAIL_PORT"]
+
+    @property
+    def smtp_address(self) -> str:
+        """host:port of the SMTP server the app sends to."""
+        return f"{self.app.config['MAIL_SERVER']}:{self.app.config['MAIL_PORT']}"
 
     @property
     def url(self) -> str:
@@ -78,7 +92,8 @@ class Sandbox:
         self.http_server.shutdown()  # serve_forever returns; requests in progress finish
         self._thread.join(max(0.0, deadline - time.monotonic()))
         finish_background_sends(self.app, max(0.0, deadline - time.monotonic()))
-        self.mail_server.stop()
+        if self.mail_server is not None:
+            self.mail_server.stop()
         self.app.logger.removeHandler(self._log_handler)
         self._log_handler.close()
         self._stopped = True
@@ -94,7 +109,26 @@ class Sandbox:
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return f"<Sandbox {state}: app {self.url}, mail server {self.mail_server.address}>"
+        return f"<Sandbox {state}: app {self.url}, mail server {self.smtp_address}>"
+
+    def start_consumer(self, workers: int | None = None):
+        """Start the queue's consumer process, or return the running one; it stops with the sandbox."""
+        if self._stopped:
+            raise SandboxNotRunning()  # a consumer would outlive the sandbox it sends for
+        return self.app.extensions["sandbox_queue"].start_consumer(workers)
+
+    def stop_consumer(self) -> None:
+        """Stop the consumer process gracefully: sends in progress finish, queued mail waits for the next one."""
+        self.app.extensions["sandbox_queue"].stop_consumer()
+
+    def _repr_html_(self) -> str:
+        """In a notebook: a link the learner's browser can open (through the hub's proxy on a hub)."""
+        if not self.running:
+            return html.escape(repr(self))
+        return (
+            f'<a href="{html.escape(self.browser_url)}" target="_blank" rel="noopener">Open the mail sandbox</a>'
+            f" <small>(app on port {self.port}, mail server {html.escape(self.smtp_address)})</small>"
+        )
 
 
 def finish_background_sends(app: Flask, timeout: float) -> None:
@@ -121,6 +155,14 @@ def _attach_log_file(app: Flask, port: int, echo: bool) -> tuple[logging.Handler
     return handler, log_path
 
 
+def parse_smtp_address(text: str) -> tuple[str, int]:
+    """("host", port) from "host:port"; ValueError says what is wrong."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise ValueError(f"expected host:port with a port from 1 to 65535, got {text!r}")
+    return host, int(port)
+
+
 @contextmanager
 def _naming_the_port(what: str, port: int):
     """Turn "address in use" into an error that says which server and port."""
@@ -141,27 +183,39 @@ def start(
     workers: int = DEFAULT_WORKERS,
     echo_log: bool = False,
     config: dict | None = None,
+    smtp_server: str | None = None,
 ) -> Sandbox:
     """Start app + mail server on free loopback ports, or return the one already running.
 
     Calling it again returns the running sandbox (with `smtp_delay` applied if given),
-    so a notebook cell that starts it can be re-run safely.
+    so a notebook cell that starts it can be re-run safely. With `smtp_server` ("host:port")
+    the app sends to that outside server instead and no debug mail server starts.
     """
     global _current
     with _lock:
         if _current is not None:
             if smtp_delay is not None:
+                if _current.mail_server is None:
+                    raise ValueError("this sandbox sends to an outside mail server: it has no delay to set")
                 _current.mail_server.configure(delay=smtp_delay)
             return _current
-        mail_server = DebugMailServer(smtp_port, delay=smtp_delay or 0.0)
-        with _naming_the_port("mail server", smtp_port):
-            mail_server.start()
+        if smtp_server is not None:
+            if smtp_delay is not None:
+                raise ValueError("smtp_delay needs the debug mail server; an outside smtp_server sets its own")
+            mail_server = None
+            smtp_host, smtp_port = parse_smtp_address(smtp_server)
+            config = {**(config or {}), "MAIL_SERVER": smtp_host, "MAIL_PORT": smtp_port}
+        else:
+            mail_server = DebugMailServer(smtp_port, delay=smtp_delay or 0.0)
+            with _naming_the_port("mail server", smtp_port):
+                mail_server.start()
         try:
             app = create_app(config, mail_server=mail_server)
             with _naming_the_port("app", port):
                 http_server = WorkerPoolServer(host, port, app, workers)
         except BaseException:
-            mail_server.stop()
+            if mail_server is not None:
+                mail_server.stop()
             raise
         log_handler, log_path = _attach_log_file(app, http_server.port, echo_log)
         thread = threading.Thread(

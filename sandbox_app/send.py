@@ -2,10 +2,29 @@
 
 from flask import Blueprint, abort, current_app, request
 
+from . import server_timing
 from .compose import parse_email_request
 from .patterns import PATTERNS
 
 bp = Blueprint("send", __name__)
+
+
+def timed() -> bool:
+    """Whether this response gets a Server-Timing header: /ping and every /send/* (errors too)."""
+    return request.blueprint == bp.name or request.path.startswith("/send/")
+
+
+@bp.before_app_request
+def start_server_timing():
+    """Start this request's clock (app-wide, so a 405 on /send/x is timed too)."""
+    if timed():
+        server_timing.start_clock()
+
+
+@bp.after_app_request
+def add_server_timing(response):
+    """Tell the browser where the time went: `smtp` (the mail server) and `app` (the rest)."""
+    return server_timing.add_header(response) if timed() else response
 
 
 @bp.get("/ping")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 
 @dataclass
@@ -17,6 +18,16 @@ class PatternCounters:
     last_error: str | None = None
 
 
+class SharedCounters(Protocol):
+    """Counters kept outside this process, e.g. in the queue's storage (see mailqueue.StoredCounters)."""
+
+    def count(self, field: str, error: str | None = None) -> None: ...
+
+    def read(self) -> dict: ...
+
+    def reset(self) -> None: ...
+
+
 class DeliveryStats:
     """Thread-safe counters for every sending pattern (requests and mail threads update them)."""
 
@@ -24,8 +35,16 @@ class DeliveryStats:
         self._patterns = list(patterns)
         self._lock = threading.Lock()
         self._counters = {name: PatternCounters() for name in self._patterns}
+        self._shared: dict[str, SharedCounters] = {}
+
+    def share(self, pattern: str, store: SharedCounters) -> None:
+        """Keep this pattern's counters in `store`, which other processes update too (the queue's consumers)."""
+        self._shared[pattern] = store
 
     def _count(self, pattern: str, field: str, error: str | None = None) -> None:
+        if pattern in self._shared:
+            self._shared[pattern].count(field, error)
+            return
         with self._lock:
             counters = self._counters[pattern]
             setattr(counters, field, getattr(counters, field) + 1)
@@ -51,9 +70,14 @@ class DeliveryStats:
     def snapshot(self) -> dict[str, dict]:
         """The counters as JSON-ready data, keyed by pattern."""
         with self._lock:
-            return {name: asdict(counters) for name, counters in self._counters.items()}
+            snapshot = {name: asdict(counters) for name, counters in self._counters.items()}
+        for name, store in self._shared.items():
+            snapshot[name] = store.read()
+        return snapshot
 
     def reset(self) -> None:
         """Start every counter from zero."""
         with self._lock:
             self._counters = {name: PatternCounters() for name in self._patterns}
+        for store in self._shared.values():
+            store.reset()

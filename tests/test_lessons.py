@@ -1,0 +1,274 @@
+"""The lessons and their notebooks: no drift between them, clean outputs, safe in a classroom."""
+
+from __future__ import annotations
+
+import ast
+import re
+import socket
+import textwrap
+
+import nbformat
+import psutil
+import pytest
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+
+from sandbox_app.course import (
+    LessonError,
+    NOTEBOOKS_DIR,
+    cell_sources,
+    check_front_matter,
+    lesson_paths,
+    notebook_from_lesson,
+    notebook_path,
+)
+
+LESSONS = lesson_paths()
+NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]-*.ipynb"))
+IGNORED = re.compile(r"^\s*#\s*NBVAL_(IGNORE_OUTPUT|SKIP)", re.MULTILINE)
+NOT_RUNNING_HINT = "start the sandbox first: run the first cell"
+# What must never appear in a compared output: it differs between machines or runs.
+MACHINE_SPECIFIC = {
+    "a loopback address with its port": r"(127\.0\.0\.1|localhost|\[::1\]):\d+",
+    "a port number": r"\bport \d{2,5}\b",
+    "an absolute path": r"(?<![\w.])/(home|root|tmp|work|usr|var|opt|Users|private)/",
+    "a process id": r"\bpid\b\W{0,3}\d+",
+    "a date and time": r"\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d",
+    "a time of day": r"\b\d\d:\d\d:\d\d\b",
+    "an epoch timestamp": r"\b1[5-9]\d{8}(\.\d+)?\b",
+}
+# Output kinds nbval does not compare (the same list as its plugin's skip_compare).
+NOT_COMPARED = {"image/png", "image/jpeg", "application/vnd.jupyter.widget-view+json"}
+
+
+def lesson_id(path) -> str:
+    return path.stem
+
+
+def code_cells(nb) -> list:
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+def is_compared(cell) -> bool:
+    """Whether nbval compares this cell's output (no ignore/skip marker or tag)."""
+    tags = set(cell.metadata.get("tags", []))
+    return not IGNORED.search(cell.source) and not tags & {"nbval-ignore-output", "nbval-skip"}
+
+
+def comparable(outputs) -> list:
+    """Outputs as nbval compares them: streams joined per name, the compared data types only."""
+    result: list = []
+    for output in outputs:
+        if output.output_type == "stream":
+            if result and result[-1][0] == output.name:
+                result[-1] = (output.name, result[-1][1] + output.text)
+            else:
+                result.append((output.name, output.text))
+        elif output.output_type in ("execute_result", "display_data"):
+            result.append(("data", {k: v for k, v in output.data.items() if k not in NOT_COMPARED}))
+        elif output.output_type == "error":
+            result.append(("error", output.ename, output.evalue))
+    return result
+
+
+def starts_the_sandbox(nb) -> bool:
+    cells = code_cells(nb)
+    return bool(cells) and "sandbox_app.start(" in cells[0].source
+
+
+# --- Lessons and notebooks are built from each other -----------------------------------------
+
+
+def test_every_lesson_has_a_notebook_and_every_notebook_a_lesson():
+    assert LESSONS, "no lessons found"
+    assert [notebook_path(lesson) for lesson in LESSONS] == NOTEBOOKS
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_id)
+def test_notebook_cells_are_the_lessons(lesson):
+    built = notebook_from_lesson(lesson)
+    committed = nbformat.read(notebook_path(lesson), as_version=4)
+    assert cell_sources(committed) == cell_sources(built), (
+        f"{notebook_path(lesson).name} differs from its lesson: run "
+        f"`python -m sandbox_app.course build lessons/{lesson.name}`"
+    )
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lesson_id)
+def test_front_matter_is_complete_and_the_title_is_not_repeated(lesson):
+    nb = notebook_from_lesson(lesson)  # raises LessonError if a key is missing or malformed
+    assert nb.cells[0].source.startswith(f"# {nb.metadata['title']}\n")
+    body = "\n".join(cell.source for cell in nb.cells[1:] if cell.cell_type == "markdown")
+    assert not re.search(rf"^#\s+{re.escape(nb.metadata['title'])}\s*$", body, re.MULTILINE)
+
+
+@pytest.mark.parametrize(
+    ("meta", "complaint"),
+    [
+        ({"minutes": 5, "questions": ["q"], "objectives": ["o"], "keypoints": ["k"]}, "no 'title'"),
+        ({"title": "t", "minutes": 5, "questions": ["q"], "objectives": ["o"], "keypoints": []}, "'keypoints'"),
+        ({"title": "t", "minutes": "ten", "questions": ["q"], "objectives": ["o"], "keypoints": ["k"]}, "'minutes'"),
+    ],
+)
+def test_incomplete_front_matter_is_refused(tmp_path, meta, complaint):
+    with pytest.raises(LessonError, match=complaint):
+        check_front_matter(tmp_path / "99-x.md", meta)
+
+
+# --- Committed outputs -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lesson_id)
+def test_every_code_cell_was_run_and_compared_outputs_hold_nothing_machine_specific(notebook):
+    nb = nbformat.read(notebook, as_version=4)
+    for number, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        assert cell.execution_count is not None, f"cell {number} was never run: rebuild the notebook"
+        if not is_compared(cell):
+            continue
+        text = repr(comparable(cell.outputs))
+        for what, pattern in MACHINE_SPECIFIC.items():
+            assert not re.search(pattern, text), f"cell {number} shows {what}: {re.search(pattern, text).group()!r}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lesson_id)
+def test_each_ignored_cell_is_followed_by_a_checked_verdict(notebook):
+    cells = code_cells(nbformat.read(notebook, as_version=4))
+    for cell, following in zip(cells, cells[1:] + [None]):
+        if is_compared(cell) or (following is not None and not is_compared(following)):
+            continue  # a measurement and its plot may come in a row; the cell after them checks both
+        assert following is not None, f"nothing checks the last cell:\n{cell.source}"
+        printed = [o for o in following.outputs if o.output_type == "stream" and o.name == "stdout"]
+        assert printed, f"the cell after an ignored one prints no verdict:\n{following.source}"
+
+
+# --- In a classroom ----------------------------------------------------------------------------
+
+
+def run_cell(client: NotebookClient, source: str):
+    """Execute code in the client's kernel, outside the notebook's cells; the executed cell."""
+    cells = client.nb.cells
+    cells.append(nbformat.v4.new_code_cell(source))  # nbclient stores the result at its index
+    try:
+        return client.execute_cell(cells[-1], len(cells) - 1)
+    finally:
+        cells.pop()
+
+
+def stdout_of(cell) -> str:
+    return "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+
+
+def listening_ports(pid: int) -> set[int]:
+    """The TCP ports a process listens on."""
+    connections = psutil.Process(pid).net_connections(kind="tcp")
+    return {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
+
+
+# Run after each Run All: wait for background sends, then list the threads and the sandbox.
+STATE = textwrap.dedent(
+    """
+    import threading, sandbox_app
+    from sandbox_app.measure import wait_until_settled
+    _sandbox = sandbox_app.current()
+    if _sandbox is not None:
+        wait_until_settled(_sandbox)
+    print(sorted(t.name for t in threading.enumerate()))
+    """
+)
+TRANSIENT_THREADS = ("measure-client-", "load-client-", "lesson-thread", "mail-")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lesson_id)
+def test_run_all_twice_in_one_kernel_from_another_directory(notebook, tmp_path):
+    nb = nbformat.read(notebook, as_version=4)
+    committed = [comparable(cell.outputs) for cell in nb.cells if cell.cell_type == "code" and is_compared(cell)]
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    listening, threads = [], []
+    with client.setup_kernel():
+        pid = int(stdout_of(run_cell(client, "import os; print(os.getpid())")))
+        kernel_ports = listening_ports(pid)  # the kernel's own channels
+        for _ in range(2):
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type == "code":
+                    client.execute_cell(cell, index)  # raises CellExecutionError on an error
+            names = stdout_of(run_cell(client, STATE))
+            listening.append(listening_ports(pid) - kernel_ports)
+            threads.append(ast.literal_eval(names))
+        rerun = [comparable(cell.outputs) for cell in nb.cells if cell.cell_type == "code" and is_compared(cell)]
+
+    assert rerun == committed, "the second Run All printed something else than the committed notebook"
+    if starts_the_sandbox(nb):
+        assert len(listening[0]) == 2 and listening[1] == listening[0], "the second run started other servers"
+    for names in threads:
+        assert names.count("sandbox-http") == int(starts_the_sandbox(nb))
+        assert not [name for name in names if name.startswith(TRANSIENT_THREADS)], names
+        assert len([name for name in names if name.startswith("sandbox-worker")]) <= 4
+
+
+SANDBOX_NOTEBOOKS = [n for n in NOTEBOOKS if starts_the_sandbox(nbformat.read(n, as_version=4))]
+
+
+@pytest.mark.parametrize("notebook", SANDBOX_NOTEBOOKS, ids=lesson_id)
+def test_a_cell_run_too_early_says_to_start_the_sandbox(notebook, tmp_path):
+    cells = code_cells(nbformat.read(notebook, as_version=4))
+    # A later cell that needs the sandbox, as a learner clicks it in a fresh kernel. Only a
+    # cell that imports from sandbox_app can explain itself there: nothing else has run yet.
+    candidates = [c.source for c in cells[1:] if re.search(r"\w\(sandbox\b", c.source) and "sandbox_app" in c.source]
+    later = candidates[0] if candidates else None
+    if later is None:
+        pytest.skip("no later cell imports what it uses, so a fresh kernel can only say NameError")
+    client = NotebookClient(nbformat.v4.new_notebook(), timeout=60, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(tmp_path)}})  # fmt: skip
+    with client.setup_kernel():
+        (too_early,) = [o for o in run_cell(client, later).outputs if o.output_type == "error"]
+        run_cell(client, cells[0].source)
+        run_cell(client, "sandbox.stop()")
+        (stopped,) = [o for o in run_cell(client, later).outputs if o.output_type == "error"]
+
+    assert too_early.ename == "NameError" and NOT_RUNNING_HINT in too_early.traceback[-1]
+    assert len(too_early.traceback) == 2, "a traceback instead of the name and the hint"
+    assert stopped.ename == "SandboxNotRunning" and NOT_RUNNING_HINT in stopped.evalue
+    assert len(stopped.traceback) == 1, "a traceback instead of the one-line hint"
+
+
+def refuses_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_kernel_restart_leaves_no_server_behind(tmp_path):
+    first_cell = code_cells(nbformat.read(NOTEBOOKS_DIR / "01-meet-the-sandbox.ipynb", as_version=4))[0].source
+    manager = KernelManager(kernel_name="python3")
+    manager.start_kernel(cwd=str(tmp_path))
+    client = manager.client()
+    client.start_channels()
+    printed: list[str] = []
+
+    def run(code: str) -> None:
+        printed.clear()
+        hook = lambda msg: msg["msg_type"] == "stream" and printed.append(msg["content"]["text"])  # noqa: E731
+        reply = client.execute_interactive(code, output_hook=hook, timeout=60)
+        assert reply["content"]["status"] == "ok", reply["content"]
+
+    try:
+        client.wait_for_ready(timeout=60)
+        run(first_cell)
+        run("print(sandbox.port, sandbox.smtp_port)")
+        ports = [int(port) for port in "".join(printed).split()]
+        # Restart while a background send is still waiting for the mail server.
+        run("sandbox.mail_server.configure(delay=0.5)")
+        run("from sandbox_app.notebook import post\npost(sandbox, 'send/threaded')")
+        old_kernel = manager.provisioner.process
+        manager.restart_kernel(now=False)
+        assert old_kernel.returncode == 0, "the kernel had to be killed: something kept it from exiting"
+        assert all(refuses_connections(port) for port in ports)
+        client.wait_for_ready(timeout=60)
+        run(first_cell)  # the new kernel starts a sandbox of its own
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)

@@ -1,0 +1,72 @@
+"""The pool pattern: a bounded ThreadPoolExecutor owned by the app, failures counted, drained on stop."""
+
+import logging
+
+from conftest import EMAIL, eventually
+from sandbox_app import create_app, runner
+from sandbox_app.measure import measure_send
+
+
+def test_pool_answers_at_once_and_delivers(client, mail_server):
+    mail_server.configure(delay=0.3)
+    response = client.post("/send/pool", json=EMAIL)
+    assert response.status_code == 202
+    assert response.json == {"pattern": "pool", "status": "accepted", "to": EMAIL["to"]}
+    assert mail_server.messages == []  # answered before the mail server finished
+    (message,) = mail_server.wait_for(1, timeout=5)
+    assert message.subject == EMAIL["subject"]
+    eventually(lambda: client.get("/api/stats").json["pool"]["delivered"] == 1)
+    assert client.get("/api/stats").json["pool"] == {
+        "accepted": 1, "delivered": 1, "failed": 0, "retried": 0, "last_error": None,
+    }  # fmt: skip
+
+
+def test_a_failure_is_counted_and_logged_from_the_future(client, mail_server, caplog):
+    mail_server.configure(faults={"RCPT": {"code": 550, "message": "No such user"}})
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            assert client.post("/send/pool", json=EMAIL).status_code == 202  # the client hears nothing of it
+        eventually(lambda: client.get("/api/stats").json["pool"]["failed"] == 3)
+    stats = client.get("/api/stats").json["pool"]
+    assert stats["delivered"] == 0
+    assert stats["last_error"] == "recipient refused: 550 No such user"
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("pool: mail not delivered")]
+    assert logged == ["pool: mail not delivered: recipient refused: 550 No such user"] * 3
+
+
+def test_the_pool_never_opens_more_connections_than_it_has_threads(mail_server):
+    app = create_app({"MAIL_POOL_SIZE": 3}, mail_server=mail_server)
+    mail_server.configure(delay=0.1)
+    with app.test_client() as client:
+        for _ in range(12):
+            assert client.post("/send/pool", json=EMAIL).status_code == 202
+    runner.finish_background_sends(app, timeout=10)
+    assert len(mail_server.messages) == 12
+    assert mail_server.counters()["peak_connections"] == 3
+
+
+def test_stopping_the_sandbox_drains_the_pool_first(thread_names):
+    runner.stop()
+    before = thread_names()
+    sandbox = runner.start(smtp_delay=0.2, config={"MAIL_POOL_SIZE": 2})
+    samples = measure_send(sandbox, "pool", 6, warmup=0, concurrency=3)
+    assert samples.statuses == {202: 6}
+    mail_server = sandbox.mail_server
+    assert len(mail_server.messages) < 6  # 2 threads at 0.2 s each: most are still queued
+    sandbox.stop()
+    assert len(mail_server.messages) == 6  # every queued send went out before the app stopped
+    assert thread_names() == before  # and the pool's threads are gone
+
+
+def test_a_drain_that_runs_out_of_time_counts_what_it_cancels(mail_server):
+    app = create_app({"MAIL_POOL_SIZE": 1, "MAIL_POOL_DRAIN_TIMEOUT": 0.1}, mail_server=mail_server)
+    mail_server.configure(delay=0.5)
+    with app.test_client() as client:
+        for _ in range(3):
+            client.post("/send/pool", json=EMAIL)
+    runner.finish_background_sends(app, timeout=10)
+    stats = app.extensions["sandbox_stats"].snapshot()["pool"]
+    # The send in progress finishes; the two still queued are cancelled and counted, not dropped.
+    assert (stats["delivered"], stats["failed"]) == (1, 2)
+    assert stats["last_error"] == "cancelled: the app stopped before this mail was sent"
+    assert len(mail_server.messages) == 1

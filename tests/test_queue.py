@@ -1,0 +1,275 @@
+"""The queue pattern on SQLite: a durable Huey queue, a consumer process, retries, counters across processes."""
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from conftest import EMAIL, eventually
+from queue_fixtures import free_port, process_exists, state_dir, wait_gone  # noqa: F401
+from sandbox_app import create_app, failures, runner
+from sandbox_app.consumer import ConsumerError, ConsumerProcess
+from sandbox_app.mailqueue import sqlite_path, this_host
+from sandbox_app.mailserver import DebugMailServer
+from sandbox_app.measure import measure_send
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def queue_sandbox(state_dir):
+    """A running sandbox with its own state folder; stopped (with its consumer) after the test."""
+    runner.stop()
+    sandbox = runner.start()
+    yield sandbox
+    sandbox.stop()
+
+
+def stats_of(sandbox):
+    """GET /api/stats over HTTP."""
+    with urllib.request.urlopen(sandbox.url + "api/stats") as response:
+        return json.load(response)
+
+
+def test_queue_answers_at_once_and_a_consumer_process_delivers(queue_sandbox):
+    sandbox = queue_sandbox
+    sandbox.mail_server.configure(delay=0.2)
+    consumer = sandbox.start_consumer(workers=2)
+    assert sandbox.start_consumer() is consumer  # re-run safe
+    assert consumer.pid != os.getpid() and consumer.running
+    samples = measure_send(sandbox, "queue", 4, warmup=0)
+    assert samples.statuses == {202: 4}
+    assert samples.max_ms < 200  # nobody waited for the mail server
+    assert len(sandbox.mail_server.wait_for(4, timeout=10)) == 4
+    # The consumer process counted its deliveries in the queue's storage; this app reads them.
+    eventually(lambda: stats_of(sandbox)["queue"]["delivered"] == 4)
+    assert stats_of(sandbox)["queue"] == {"accepted": 4, "delivered": 4, "failed": 0, "retried": 0, "last_error": None}
+    assert "Executing sandbox_app.mailqueue.deliver_email" in consumer.read_log()
+
+
+def test_queued_mail_waits_in_the_state_folder_until_a_consumer_runs(queue_sandbox, state_dir):
+    sandbox = queue_sandbox
+    mail_queue = sandbox.app.extensions["sandbox_queue"]
+    assert measure_send(sandbox, "queue", 3, warmup=0).statuses == {202: 3}
+    path = sqlite_path(mail_queue.name)
+    assert path.parent == state_dir / "queues" and path.exists()
+    assert not str(path).startswith(REPO)
+    assert mail_queue.waiting() == 3 and sandbox.mail_server.messages == []
+    sandbox.start_consumer(workers=1)
+    sandbox.mail_server.wait_for(3, timeout=10)
+    eventually(lambda: mail_queue.waiting() == 0)
+    sandbox.stop()
+    assert not path.exists()  # an empty queue is removed with its sandbox
+
+
+def test_two_apps_never_share_a_queue(state_dir, mail_server):
+    first, second = create_app(mail_server=mail_server), create_app(mail_server=mail_server)
+    names = {app.extensions["sandbox_queue"].name for app in (first, second)}
+    assert len(names) == 2
+    for app in (first, second):
+        app.test_client().post("/send/queue", json=EMAIL)
+    assert sorted(p.name for p in (state_dir / "queues").glob("*.sqlite3")) == sorted(f"{n}.sqlite3" for n in names)
+    for app in (first, second):
+        assert app.extensions["sandbox_queue"].waiting() == 1
+
+
+def test_a_stopped_sandbox_says_what_it_leaves_unsent(state_dir, caplog):
+    runner.stop()
+    sandbox = runner.start()  # its queue has a made-up name: nobody else can consume it
+    measure_send(sandbox, "queue", 2, warmup=0)
+    name = sandbox.app.extensions["sandbox_queue"].name
+    with caplog.at_level(logging.WARNING):
+        sandbox.stop()
+    assert f"queue {name}: 2 mail(s) never sent: no consumer ran; discarded" in caplog.text
+    assert not sqlite_path(name).exists()
+
+
+def test_a_shared_queue_keeps_its_mail_for_the_next_consumer(state_dir, caplog):
+    runner.stop()
+    sandbox = runner.start(config={"QUEUE_NAME": "shop"})
+    measure_send(sandbox, "queue", 2, warmup=0)
+    with caplog.at_level(logging.WARNING):
+        sandbox.stop()
+    assert "queue shop: 2 mail(s) still queued; kept for the next consumer" in caplog.text
+    assert sqlite_path("shop").exists()
+    with DebugMailServer() as mail_server:  # later, another app's consumer takes over the queue
+        app = create_app({"QUEUE_NAME": "shop"}, mail_server=mail_server)
+        mail_queue = app.extensions["sandbox_queue"]
+        with mail_queue.start_consumer(workers=1):
+            assert len(mail_server.wait_for(2, timeout=10)) == 2
+            eventually(lambda: mail_queue.waiting() == 0)
+        runner.finish_background_sends(app, timeout=10)
+
+
+def test_a_temporary_error_is_retried_and_delivered(queue_sandbox):
+    later = failures.temporary_failure(queue_sandbox, sends=3)
+    assert later["queue"]["delivered"] == 3 and later["queue"]["retried"] == 3 and later["queue"]["failed"] == 0
+    assert later["queue"]["last_error"] == "SMTPDataError: 451 4.3.0 Try again later"
+    assert later["pool"]["failed"] == 3 and later["pool"]["delivered"] == 0  # the pool does not retry
+    assert len(queue_sandbox.mail_server.messages) == 3
+
+
+def test_a_permanent_error_is_not_retried(queue_sandbox):
+    sandbox = queue_sandbox
+    sandbox.mail_server.configure(faults={"RCPT": {"code": 550, "message": "No such user"}})
+    sandbox.start_consumer(workers=1)
+    measure_send(sandbox, "queue", 2, warmup=0)
+    eventually(lambda: stats_of(sandbox)["queue"]["failed"] == 2, timeout=10)
+    stats = stats_of(sandbox)["queue"]
+    assert stats["retried"] == 0 and stats["delivered"] == 0
+    assert stats["last_error"] == "recipient refused: 550 No such user"
+    assert sandbox.mail_server.counters()["faults"] == {"RCPT": 2}  # one attempt each
+
+
+def test_a_mail_interrupted_by_a_fast_stop_goes_back_on_the_queue(queue_sandbox):
+    sandbox = queue_sandbox
+    sandbox.mail_server.configure(delay=2.0)
+    consumer = sandbox.start_consumer(workers=1)
+    measure_send(sandbox, "queue", 1, warmup=0)
+    eventually(lambda: sandbox.mail_server.counters()["open_connections"] == 1)  # the send is under way
+    consumer.process.send_signal(signal.SIGTERM)  # Huey's immediate stop: the send is cut off
+    assert consumer.process.wait(10) == 0
+    mail_queue = sandbox.app.extensions["sandbox_queue"]
+    assert mail_queue.waiting() == 1 and sandbox.mail_server.messages == []
+    sandbox.mail_server.configure(delay=0.0)
+    sandbox.start_consumer(workers=1)  # the next consumer sends it: once
+    sandbox.mail_server.wait_for(1, timeout=10)
+    eventually(lambda: mail_queue.waiting() == 0)
+    assert len(sandbox.mail_server.messages) == 1
+
+
+def test_stop_ends_the_consumer_process(queue_sandbox):
+    consumer = queue_sandbox.start_consumer(workers=2)
+    pid = consumer.pid
+    queue_sandbox.stop()
+    assert not consumer.running and consumer.process.returncode == 0
+    assert not process_exists(pid)
+
+
+def test_a_consumer_whose_parent_dies_stops_too(state_dir, mail_server):
+    # A parent (standing in for a notebook kernel) starts a consumer, then dies without cleaning up.
+    code = (
+        "import os, sys\n"
+        "from sandbox_app import create_app\n"
+        f"app = create_app({{'MAIL_PORT': {mail_server.port}}})\n"
+        "consumer = app.extensions['sandbox_queue'].start_consumer(1)\n"
+        "print(consumer.pid, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    parent = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert parent.returncode == 0, parent.stderr
+    wait_gone(int(parent.stdout), timeout=10)
+
+
+def test_a_consumer_that_cannot_start_says_why(state_dir):
+    broken = ConsumerProcess({"QUEUE_NAME": "no spaces allowed", "MAIL_PORT": free_port()}, workers=1)
+    with pytest.raises(ConsumerError, match="queue name must be 1-64 letters"):
+        broken.start(ready_timeout=20)
+    assert not broken.running
+
+
+def test_a_queue_storage_that_is_down_is_a_503_not_a_500(state_dir, mail_server):
+    app = create_app({"QUEUE_URL": f"redis://127.0.0.1:{free_port()}/0"}, mail_server=mail_server)
+    client = app.test_client()
+    response = client.post("/send/queue", json=EMAIL)
+    assert response.status_code == 503
+    assert response.json["error"].startswith("queue unavailable: ConnectionError")
+    stats = client.get("/api/stats")
+    assert stats.status_code == 200  # the other patterns' counters are still there
+    assert stats.json["queue"]["accepted"] is None
+    assert stats.json["queue"]["last_error"].startswith("queue unavailable: ConnectionError")
+    assert stats.json["blocking"]["accepted"] == 0
+
+
+def test_a_consumer_started_by_hand_without_its_config_says_what_to_set():
+    env = {k: v for k, v in os.environ.items() if k != "SANDBOX_APP_CONFIG"}
+    done = subprocess.run(
+        [sys.executable, "-m", "huey.bin.huey_consumer", "sandbox_app.tasks.huey"],
+        capture_output=True, text=True, timeout=30, env=env,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: set SANDBOX_APP_CONFIG to a JSON object naming the queue")
+    assert "Traceback" not in done.stderr
+
+
+def test_api_queue_shows_the_waiting_mail_and_the_consumer(queue_sandbox):
+    sandbox = queue_sandbox
+    mail_queue = sandbox.app.extensions["sandbox_queue"]
+    with urllib.request.urlopen(sandbox.url + "api/queue") as response:
+        assert json.load(response) == {"name": mail_queue.name, "storage": "sqlite", "waiting": 0, "consumer": None}
+    measure_send(sandbox, "queue", 2, warmup=0)
+    consumer = sandbox.start_consumer(workers=1)
+    sandbox.mail_server.wait_for(2, timeout=10)
+    eventually(lambda: mail_queue.waiting() == 0)
+    with urllib.request.urlopen(sandbox.url + "api/queue") as response:
+        assert json.load(response)["consumer"] == {"pid": consumer.pid, "workers": 1}
+
+
+@pytest.mark.parametrize("now", [False, True], ids=["restart", "kill-and-restart"])
+def test_a_kernel_restart_leaves_no_consumer_behind(tmp_path, state_dir, now):
+    from jupyter_client.manager import KernelManager
+
+    manager = KernelManager(kernel_name="python3")
+    manager.start_kernel(cwd=str(tmp_path))
+    client = manager.client()
+    client.start_channels()
+    printed = []
+    code = "import sandbox_app\nsandbox = sandbox_app.start()\nprint(sandbox.start_consumer().pid)"
+    try:
+        client.wait_for_ready(timeout=60)
+        hook = lambda msg: msg["msg_type"] == "stream" and printed.append(msg["content"]["text"])  # noqa: E731
+        reply = client.execute_interactive(code, output_hook=hook, timeout=60)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        consumer_pid = int("".join(printed))
+        assert process_exists(consumer_pid)
+        manager.restart_kernel(now=now)  # now=True: the kernel is killed, nothing of it runs after
+        wait_gone(consumer_pid, timeout=10)  # stopped by the kernel's exit, or by itself when orphaned
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def test_the_queue_of_a_killed_sandbox_is_swept_up_by_the_next(state_dir):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    name = f"mail-{this_host()}-{int(gone.stdout)}-deadbeef"  # made up by a process that no longer exists
+    elsewhere = state_dir / "queues" / f"mail-000000-{int(gone.stdout)}-deadbeef.sqlite3"
+    with DebugMailServer() as mail_server:
+        left = create_app({"QUEUE_NAME": name}, mail_server=mail_server)  # stands in for the dead one's app
+        left.test_client().post("/send/queue", json=EMAIL)
+        left.extensions["sandbox_queue"].storage.close()
+    elsewhere.write_bytes(b"")  # another machine's sandbox (a shared home folder): not ours to judge
+    (state_dir / "logs").mkdir(exist_ok=True)
+    (state_dir / "logs" / f"consumer-{name}-1-2.log").write_text("its consumer's log")
+    done = subprocess.run(
+        [sys.executable, "-c", "from sandbox_app import create_app; create_app().extensions['sandbox_queue'].huey"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"queue {name}: 1 mail(s) left by a sandbox that is gone; discarded" in done.stderr
+    assert not sqlite_path(name).exists() and elsewhere.exists()
+    assert list((state_dir / "logs").iterdir()) == []
+
+
+def test_the_command_line_sandbox_leaves_no_queue_behind(state_dir, mail_server):
+    from sandbox_app.process import WebProcess
+
+    with WebProcess("--smtp-server", mail_server.address) as web:  # starts a consumer by default
+        with urllib.request.urlopen(web.url + "api/queue") as response:
+            consumer = json.load(response)["consumer"]
+        assert consumer["workers"] == 8 and process_exists(consumer["pid"])
+        assert web.stop() == 0
+    wait_gone(consumer["pid"])
+    assert list((state_dir / "queues").glob("*.sqlite3")) == []
+
+
+def test_a_stopped_sandbox_starts_no_consumer(state_dir):
+    runner.stop()
+    sandbox = runner.start()
+    sandbox.stop()
+    with pytest.raises(runner.SandboxNotRunning):
+        sandbox.start_consumer()

@@ -1,0 +1,93 @@
+"""The queue on a real Redis (RedisHuey): one, then two consumer processes; every mail delivered exactly once."""
+
+from collections import Counter
+
+import pytest
+import redis
+
+from conftest import EMAIL, eventually
+from queue_fixtures import redis_url, state_dir, wait_gone  # noqa: F401
+from sandbox_app import runner
+from sandbox_app.consumer import ConsumerProcess
+from sandbox_app.measure import timed_request
+
+
+@pytest.fixture
+def redis_sandbox(redis_url, state_dir):
+    """A sandbox whose queue is RedisHuey on the test's redis-server; stopped after the test."""
+    runner.stop()
+    sandbox = runner.start(config={"QUEUE_URL": redis_url})
+    yield sandbox
+    sandbox.stop()
+
+
+def send_numbered(sandbox, count: int, concurrency: int = 8) -> None:
+    """POST count queue sends, each with its own subject, from `concurrency` clients."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(number):
+        email = {**EMAIL, "subject": f"mail #{number}"}
+        return timed_request(sandbox.url + "send/queue", "POST", email).status
+
+    with ThreadPoolExecutor(concurrency) as clients:
+        assert Counter(clients.map(send, range(count))) == {202: count}
+
+
+def subjects(sandbox) -> Counter:
+    """How many times each subject reached the mail server."""
+    return Counter(message.subject for message in sandbox.mail_server.messages)
+
+
+def executed_by(consumer: ConsumerProcess) -> int:
+    """How many tasks this consumer process ran (Huey logs one line per task it finishes)."""
+    return sum(" executed in " in line for line in consumer.read_log().splitlines())
+
+
+def test_the_queue_lives_in_redis(redis_sandbox, redis_url):
+    mail_queue = redis_sandbox.app.extensions["sandbox_queue"]
+    assert mail_queue.url == redis_url
+    send_numbered(redis_sandbox, 5)  # no consumer yet: the mail waits in Redis
+    assert redis.Redis.from_url(redis_url).llen(mail_queue.storage.queue_key) == 5
+    assert mail_queue.waiting() == 5 and redis_sandbox.mail_server.messages == []
+
+
+def test_one_consumer_delivers_every_mail_exactly_once(redis_sandbox):
+    sandbox = redis_sandbox
+    sandbox.mail_server.configure(delay=0.02)
+    consumer = sandbox.start_consumer(workers=4)
+    send_numbered(sandbox, 40)
+    sandbox.mail_server.wait_for(40, timeout=20)
+    eventually(lambda: sandbox.app.extensions["sandbox_queue"].waiting() == 0)
+    assert subjects(sandbox) == {f"mail #{n}": 1 for n in range(40)}
+    eventually(lambda: sandbox.app.extensions["sandbox_stats"].snapshot()["queue"]["delivered"] == 40)
+    eventually(lambda: executed_by(consumer) == 40)
+
+
+def test_two_consumer_processes_share_the_work_and_deliver_each_mail_once(redis_sandbox):
+    sandbox = redis_sandbox
+    sandbox.mail_server.configure(delay=0.05)
+    config = sandbox.app.extensions["sandbox_queue"].consumer_config()
+    with ConsumerProcess(config, workers=3) as first, ConsumerProcess(config, workers=3) as second:
+        assert first.pid != second.pid
+        send_numbered(sandbox, 60)
+        sandbox.mail_server.wait_for(60, timeout=30)
+        eventually(lambda: executed_by(first) + executed_by(second) == 60)
+        # Both took part (Redis hands each task to one BRPOP); no mail was sent twice, none lost.
+        assert executed_by(first) > 0 and executed_by(second) > 0
+        stats = sandbox.app.extensions["sandbox_stats"].snapshot()["queue"]
+    assert subjects(sandbox) == {f"mail #{n}": 1 for n in range(60)}
+    assert stats["accepted"] == 60 and stats["delivered"] == 60 and stats["failed"] == 0
+    wait_gone(first.pid)
+    wait_gone(second.pid)
+
+
+def test_a_stopped_sandbox_leaves_no_keys_behind(redis_url, state_dir):
+    runner.stop()
+    sandbox = runner.start(config={"QUEUE_URL": redis_url})
+    sandbox.start_consumer(workers=2)
+    send_numbered(sandbox, 3)
+    sandbox.mail_server.wait_for(3, timeout=10)
+    name = sandbox.app.extensions["sandbox_queue"].storage.name
+    eventually(lambda: sandbox.app.extensions["sandbox_queue"].waiting() == 0)
+    sandbox.stop()
+    assert redis.Redis.from_url(redis_url).keys(f"huey.*{name}*") == []
