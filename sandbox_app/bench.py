@@ -46,33 +46,33 @@ def bench_pattern(sandbox, pattern: str, requests: int, concurrency: int, delay:
     samples = measure_send(sandbox, pattern, requests, warmup=0, concurrency=concurrency, progress=progress)
     elapsed = time.perf_counter() - started
     counters = settle(sandbox, pattern, stats.snapshot()[pattern]["accepted"], SETTLE_TIMEOUT + 2 * delay)
-    return {
-        "pattern": pattern,
-        "p50_ms": round(samples.p50_ms, 2),
-        "p95_ms": round(samples.p95_ms, 2),
-        "p99_ms": round(samples.p99_ms, 2),
-        "rps": round(requests / elapsed, 1),
-        "delivered": counters["delivered"],
-        "lost": requests - counters["delivered"],
+    return timing_row(
+        pattern, samples, elapsed,
+        delivered=counters["delivered"],
+        lost=requests - counters["delivered"],
         # The response waited for the mail server: the worker was held for the whole send.
-        "blocks_worker": blocks_worker(samples, delay),
-    }
+        blocks=blocks_worker(samples, delay),
+    )  # fmt: skip
 
 
 def bench_ping(sandbox, requests: int, concurrency: int, progress: bool) -> dict:
     """The baseline row: a route that does nothing."""
     started = time.perf_counter()
     samples = measure(sandbox, "ping", requests, concurrency=concurrency, progress=progress)
-    elapsed = time.perf_counter() - started
+    return timing_row("ping", samples, time.perf_counter() - started, delivered=None, lost=None, blocks=False)
+
+
+def timing_row(pattern: str, samples, elapsed: float, *, delivered, lost, blocks: bool) -> dict:
+    """One row of the table from timed requests: percentiles, requests per second, what became of the mail."""
     return {
-        "pattern": "ping",
+        "pattern": pattern,
         "p50_ms": round(samples.p50_ms, 2),
         "p95_ms": round(samples.p95_ms, 2),
         "p99_ms": round(samples.p99_ms, 2),
-        "rps": round(requests / elapsed, 1),
-        "delivered": None,
-        "lost": None,
-        "blocks_worker": False,
+        "rps": round(samples.n / elapsed, 1),
+        "delivered": delivered,
+        "lost": lost,
+        "blocks_worker": blocks,
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -72,8 +73,8 @@ class ConsumerProcess:
                     raise ConsumerError(f"the queue consumer did not start; its log:\n{log}")
                 time.sleep(0.02)
         finally:
-            ready.unlink(missing_ok=True)
-            ready.parent.rmdir()
+            # Every worker touches the file, maybe after we looked: remove the folder whatever it holds.
+            shutil.rmtree(ready.parent, ignore_errors=True)
         return self
 
     @property

@@ -165,30 +165,22 @@ def measure(
     for _ in range(warmup):
         timed_request(url, method, json)
     result = Samples(label or path.strip("/"))
-    remaining = iter(range(n))
+    tickets = iter(range(n))
     lock = threading.Lock()
     # tqdm starts a monitor thread: only make a bar when one is wanted.
     bar = tqdm(total=n, desc=result.label, leave=KEEP_FINISHED_BAR) if progress else None
-    errors: list[BaseException] = []
 
-    def client() -> None:
-        while not errors:
-            with lock:
-                if next(remaining, None) is None:
-                    return
-            try:
-                sample = timed_request(url, method, json)
-            except BaseException as error:  # re-raised below, in the caller's thread
-                errors.append(error)
-                return
-            with lock:
-                result.samples.append(sample)
-                if bar is not None:
-                    bar.update()
+    def one_more() -> bool:
+        with lock:
+            return next(tickets, None) is not None
 
-    clients = [threading.Thread(target=client, name=f"measure-client-{i}") for i in range(concurrency)]
-    for thread in clients:
-        thread.start()
+    def record(sample: Sample) -> None:
+        with lock:
+            result.samples.append(sample)
+            if bar is not None:
+                bar.update()
+
+    clients, errors = start_clients(url, method, json, concurrency, "measure-client", one_more, record)
     for thread in clients:
         thread.join()
     if bar is not None:
@@ -196,6 +188,28 @@ def measure(
     if errors:
         raise errors[0]
     return result
+
+
+def start_clients(url, method, json, count, name, one_more, record) -> tuple[list[threading.Thread], list]:
+    """Start `count` clients sending back to back while `one_more()` agrees; `record` gets each sample.
+
+    Returns the threads and the list their first error lands in (re-raise it in the caller's thread).
+    """
+    errors: list[BaseException] = []
+
+    def client() -> None:
+        while not errors and one_more():
+            try:
+                sample = timed_request(url, method, json)
+            except BaseException as error:
+                errors.append(error)
+                return
+            record(sample)
+
+    threads = [threading.Thread(target=client, name=f"{name}-{i}") for i in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, errors
 
 
 def measure_send(target, pattern: str, n: int = 30, *, email: dict | None = None, **options) -> Samples:
@@ -292,21 +306,12 @@ def background_load(
     result = Samples(label or f"{path.strip('/')} load")
     stop = threading.Event()
     lock = threading.Lock()
-    errors: list[BaseException] = []
 
-    def client() -> None:
-        while not stop.is_set():
-            try:
-                sample = timed_request(url, method, json)
-            except BaseException as error:  # re-raised below, in the caller's thread
-                errors.append(error)
-                return
-            with lock:
-                result.samples.append(sample)
+    def record(sample: Sample) -> None:
+        with lock:
+            result.samples.append(sample)
 
-    threads = [threading.Thread(target=client, name=f"load-client-{i}") for i in range(clients)]
-    for thread in threads:
-        thread.start()
+    threads, errors = start_clients(url, method, json, clients, "load-client", lambda: not stop.is_set(), record)
     try:
         while len(result.samples) < clients and not errors:
             time.sleep(0.005)

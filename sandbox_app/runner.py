@@ -141,12 +141,27 @@ def finish_background_sends(app: Flask, timeout: float) -> None:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
+LOG_MAX_AGE = 7 * 24 * 3600  # seconds a sandbox's log is kept after its last line
+
+
+def _remove_old_logs(folder: Path) -> None:
+    """Delete sandbox logs untouched for a week: each run on a new port leaves one behind."""
+    too_old = time.time() - LOG_MAX_AGE
+    for log in folder.glob("sandbox-*.log"):
+        try:
+            if log.stat().st_mtime < too_old:
+                log.unlink()
+        except OSError:
+            pass  # another learner's sandbox removed it first, or it is not ours to remove
+
+
 def _attach_log_file(app: Flask, port: int, echo: bool) -> tuple[logging.Handler, Path]:
     """Send the app's log to a file, and to stderr only when asked (stray lines upset notebooks)."""
     from flask.logging import default_handler
 
     log_path = state_dir() / "logs" / f"sandbox-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_old_logs(log_path.parent)
     handler = logging.FileHandler(log_path, mode="w", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     if not echo:

@@ -75,3 +75,25 @@ def test_interpreter_exit_stops_the_sandbox():
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert all(port_is_free(int(p)) for p in done.stdout.split())
+
+
+def test_week_old_logs_are_removed_on_start(tmp_path, monkeypatch):
+    import os
+    import time
+
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(tmp_path))
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    old, recent = logs / "sandbox-1111.log", logs / "sandbox-2222.log"
+    old.write_text("old run\n")
+    recent.write_text("yesterday's run\n")
+    eight_days_ago = time.time() - 8 * 24 * 3600
+    os.utime(old, (eight_days_ago, eight_days_ago))
+    runner.stop()
+    sandbox = sandbox_app.start()
+    try:
+        assert not old.exists()
+        assert recent.exists()
+        assert sandbox.log_path.parent == logs
+    finally:
+        sandbox.stop()
