@@ -23,7 +23,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,8 @@ from urllib.parse import quote
 import nbformat
 import psutil
 import pytest
+
+from sandbox_app.mailserver import free_port  # noqa: F401 (other fixture modules import it from here)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -57,11 +58,20 @@ NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 # --- JupyterLab servers --------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def stop_process_tree(process: subprocess.Popen, descendants: list, timeout: float) -> list[psutil.Process]:
+    """SIGTERM `process` (SIGKILL after `timeout`), wait for `descendants`; return those that had to be killed."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    _gone, alive = psutil.wait_procs(descendants, timeout=timeout)
+    for leftover in alive:
+        leftover.kill()
+    psutil.wait_procs(alive, timeout=5)
+    return alive
 
 
 @dataclass
@@ -132,18 +142,7 @@ class LabServer:
         # Kernels run in sessions of their own (so a Ctrl-C in a terminal spares them):
         # remember them now, as they are re-parented once the server is gone.
         children = self.descendants()
-        if self.process.poll() is None:
-            # SIGTERM makes jupyter_server shut its kernels down before it exits.
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        _gone, alive = psutil.wait_procs(children, timeout=timeout)
-        for process in alive:
-            process.kill()
-        psutil.wait_procs(alive, timeout=5)
+        stop_process_tree(self.process, children, timeout)  # SIGTERM: jupyter_server shuts its kernels down
         self._children = {process.pid for process in children}
 
     def leftover_processes(self) -> list[psutil.Process]:

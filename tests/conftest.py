@@ -8,7 +8,7 @@ import pytest
 from sandbox_app import create_app, runner
 from sandbox_app.mailserver import DebugMailServer
 
-pytest_plugins = ["browser_fixtures"]
+pytest_plugins = ["browser_fixtures", "queue_fixtures"]
 
 EMAIL = {"to": "learner@example.com", "subject": "Hello", "body": "This is a test email."}
 

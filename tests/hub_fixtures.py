@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from browser_fixtures import free_port
+from browser_fixtures import free_port, stop_process_tree
 
 # configurable-http-proxy, the hub's proxy, is a Node program: .ci/run installs it with npm.
 CHP_COMMAND = "configurable-http-proxy"
@@ -148,19 +147,8 @@ class Hub:
     def stop(self, timeout: float = 30) -> list[psutil.Process]:
         """Stop the hub (it stops the servers and the proxy); return any process that had to be killed."""
         # The learners' servers run in sessions of their own: note them while they are children.
-        self._started.extend(p for p in self.processes() if p not in self._started)
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        _gone, alive = psutil.wait_procs(self._started, timeout=timeout)
-        for process in alive:
-            process.kill()
-        psutil.wait_procs(alive, timeout=5)
-        return alive
+        self.note_processes()
+        return stop_process_tree(self.process, self._started, timeout)
 
     def note_processes(self) -> None:
         """Remember the hub's descendants now, so stop() can wait for them all."""

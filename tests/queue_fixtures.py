@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 
@@ -10,6 +9,8 @@ import pytest
 import redis
 
 from conftest import eventually
+from sandbox_app import runner
+from sandbox_app.mailserver import free_port
 
 
 @pytest.fixture
@@ -20,10 +21,13 @@ def state_dir(tmp_path, monkeypatch):
     return folder
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        return probe.getsockname()[1]
+@pytest.fixture
+def private_sandbox(state_dir):
+    """A running sandbox with its own state folder; stopped (with its consumer) after the test."""
+    runner.stop()
+    sandbox = runner.start()
+    yield sandbox
+    sandbox.stop()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ import json
 import subprocess
 import sys
 
-from queue_fixtures import state_dir  # noqa: F401
 
 KEYS = {"pattern", "p50_ms", "p95_ms", "p99_ms", "rps", "delivered", "lost"}
 SMALL = ["--smtp-delay", "0.05", "--requests", "20", "--concurrency", "4", "--bulk-messages", "10",

@@ -9,23 +9,14 @@ import urllib.request
 import pytest
 
 from conftest import EMAIL
-from queue_fixtures import process_exists, state_dir  # noqa: F401
-from sandbox_app import failures, runner
+from queue_fixtures import process_exists
+from sandbox_app import failures
 from sandbox_app.mailserver import DebugMailServer
 from sandbox_app.process import WebProcess
 
 
-@pytest.fixture
-def lesson_sandbox(state_dir):
-    """A running sandbox, as the lesson starts it; stopped (with its consumer) after the test."""
-    runner.stop()
-    sandbox = runner.start()
-    yield sandbox
-    sandbox.stop()
-
-
-def test_a_thread_failure_goes_to_stderr_and_a_pool_failure_is_counted(lesson_sandbox):
-    unseen = failures.unseen_failures(lesson_sandbox, sends=5)
+def test_a_thread_failure_goes_to_stderr_and_a_pool_failure_is_counted(private_sandbox):
+    unseen = failures.unseen_failures(private_sandbox, sends=5)
     assert unseen.page_replies == {"Email sending started!": 5}  # the app said all was well
     assert len(unseen.page_exceptions) == 5
     assert unseen.page_exceptions[0].startswith("smtplib.SMTPRecipientsRefused: {'learner@example.com': (550")
@@ -33,22 +24,22 @@ def test_a_thread_failure_goes_to_stderr_and_a_pool_failure_is_counted(lesson_sa
     assert unseen.pool_replies == {202: 5}
     assert (unseen.pool_stats["failed"], unseen.pool_stats["delivered"]) == (5, 0)
     assert unseen.pool_stats["last_error"] == "recipient refused: 550 5.1.1 No such user here"
-    assert lesson_sandbox.mail_server.settings.faults == {}  # the experiment put the server back
+    assert private_sandbox.mail_server.settings.faults == {}  # the experiment put the server back
 
 
-def test_killing_the_web_process_loses_thread_and_pool_mail_but_not_queued_mail(lesson_sandbox):
-    crash = failures.crash_burst(lesson_sandbox, per_pattern=20, delay=0.1)
+def test_killing_the_web_process_loses_thread_and_pool_mail_but_not_queued_mail(private_sandbox):
+    crash = failures.crash_burst(private_sandbox, per_pattern=20, delay=0.1)
     assert sum(crash.accepted.values()) >= 30  # killed once half the 60 requests were accepted
     assert crash.refused_after_kill > 0  # the process really died in the middle of the burst
     assert crash.lost("threaded") + crash.lost("pool") > 0
     # Every queued mail with a 202 arrives (one more may: queued, but killed before its 202 went out).
     assert crash.accepted["queue"] > 0 and crash.lost("queue") == 0
     assert crash.table().splitlines()[0].split() == ["pattern", "accepted", "delivered", "lost"]
-    assert lesson_sandbox.start_consumer().running  # the consumer is back up
+    assert private_sandbox.start_consumer().running  # the consumer is back up
 
 
-def test_a_connection_limit_refuses_threads_but_not_the_pool_or_the_queue(lesson_sandbox):
-    rows = failures.limited_burst(lesson_sandbox, requests=60, concurrency=12, max_connections=10, delay=0.2)
+def test_a_connection_limit_refuses_threads_but_not_the_pool_or_the_queue(private_sandbox):
+    rows = failures.limited_burst(private_sandbox, requests=60, concurrency=12, max_connections=10, delay=0.2)
     by_pattern = {row["pattern"]: row for row in rows}
     assert all(row["accepted"] == 60 for row in rows)
     assert by_pattern["threaded"]["refused_421"] > 0
@@ -56,7 +47,7 @@ def test_a_connection_limit_refuses_threads_but_not_the_pool_or_the_queue(lesson
     for name in ["pool", "queue"]:
         assert (by_pattern[name]["delivered"], by_pattern[name]["lost"]) == (60, 0)
         assert by_pattern[name]["peak_connections"] <= 8 and by_pattern[name]["refused_421"] == 0
-    assert lesson_sandbox.mail_server.settings.max_connections is None
+    assert private_sandbox.mail_server.settings.max_connections is None
     figure = failures.plot_burst(rows)
     assert [axes.get_ylabel() for axes in figure.axes] == ["response time (ms)", "mails"]
 

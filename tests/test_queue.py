@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from conftest import EMAIL, eventually
-from queue_fixtures import free_port, process_exists, state_dir, wait_gone  # noqa: F401
+from queue_fixtures import free_port, process_exists, wait_gone
 from sandbox_app import create_app, failures, runner
 from sandbox_app.consumer import ConsumerError, ConsumerProcess
 from sandbox_app.mailqueue import sqlite_path, this_host
@@ -21,23 +21,14 @@ from sandbox_app.measure import measure_send
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture
-def queue_sandbox(state_dir):
-    """A running sandbox with its own state folder; stopped (with its consumer) after the test."""
-    runner.stop()
-    sandbox = runner.start()
-    yield sandbox
-    sandbox.stop()
-
-
 def stats_of(sandbox):
     """GET /api/stats over HTTP."""
     with urllib.request.urlopen(sandbox.url + "api/stats") as response:
         return json.load(response)
 
 
-def test_queue_answers_at_once_and_a_consumer_process_delivers(queue_sandbox):
-    sandbox = queue_sandbox
+def test_queue_answers_at_once_and_a_consumer_process_delivers(private_sandbox):
+    sandbox = private_sandbox
     sandbox.mail_server.configure(delay=0.2)
     consumer = sandbox.start_consumer(workers=2)
     assert sandbox.start_consumer() is consumer  # re-run safe
@@ -52,8 +43,8 @@ def test_queue_answers_at_once_and_a_consumer_process_delivers(queue_sandbox):
     assert "Executing sandbox_app.mailqueue.deliver_email" in consumer.read_log()
 
 
-def test_queued_mail_waits_in_the_state_folder_until_a_consumer_runs(queue_sandbox, state_dir):
-    sandbox = queue_sandbox
+def test_queued_mail_waits_in_the_state_folder_until_a_consumer_runs(private_sandbox, state_dir):
+    sandbox = private_sandbox
     mail_queue = sandbox.app.extensions["sandbox_queue"]
     assert measure_send(sandbox, "queue", 3, warmup=0).statuses == {202: 3}
     path = sqlite_path(mail_queue.name)
@@ -106,16 +97,16 @@ def test_a_shared_queue_keeps_its_mail_for_the_next_consumer(state_dir, caplog):
         runner.finish_background_sends(app, timeout=10)
 
 
-def test_a_temporary_error_is_retried_and_delivered(queue_sandbox):
-    later = failures.temporary_failure(queue_sandbox, sends=3)
+def test_a_temporary_error_is_retried_and_delivered(private_sandbox):
+    later = failures.temporary_failure(private_sandbox, sends=3)
     assert later["queue"]["delivered"] == 3 and later["queue"]["retried"] == 3 and later["queue"]["failed"] == 0
     assert later["queue"]["last_error"] == "SMTPDataError: 451 4.3.0 Try again later"
     assert later["pool"]["failed"] == 3 and later["pool"]["delivered"] == 0  # the pool does not retry
-    assert len(queue_sandbox.mail_server.messages) == 3
+    assert len(private_sandbox.mail_server.messages) == 3
 
 
-def test_a_permanent_error_is_not_retried(queue_sandbox):
-    sandbox = queue_sandbox
+def test_a_permanent_error_is_not_retried(private_sandbox):
+    sandbox = private_sandbox
     sandbox.mail_server.configure(faults={"RCPT": {"code": 550, "message": "No such user"}})
     sandbox.start_consumer(workers=1)
     measure_send(sandbox, "queue", 2, warmup=0)
@@ -126,8 +117,8 @@ def test_a_permanent_error_is_not_retried(queue_sandbox):
     assert sandbox.mail_server.counters()["faults"] == {"RCPT": 2}  # one attempt each
 
 
-def test_a_mail_interrupted_by_a_fast_stop_goes_back_on_the_queue(queue_sandbox):
-    sandbox = queue_sandbox
+def test_a_mail_interrupted_by_a_fast_stop_goes_back_on_the_queue(private_sandbox):
+    sandbox = private_sandbox
     sandbox.mail_server.configure(delay=2.0)
     consumer = sandbox.start_consumer(workers=1)
     measure_send(sandbox, "queue", 1, warmup=0)
@@ -143,10 +134,10 @@ def test_a_mail_interrupted_by_a_fast_stop_goes_back_on_the_queue(queue_sandbox)
     assert len(sandbox.mail_server.messages) == 1
 
 
-def test_stop_ends_the_consumer_process(queue_sandbox):
-    consumer = queue_sandbox.start_consumer(workers=2)
+def test_stop_ends_the_consumer_process(private_sandbox):
+    consumer = private_sandbox.start_consumer(workers=2)
     pid = consumer.pid
-    queue_sandbox.stop()
+    private_sandbox.stop()
     assert not consumer.running and consumer.process.returncode == 0
     assert not process_exists(pid)
 
@@ -197,8 +188,8 @@ def test_a_consumer_started_by_hand_without_its_config_says_what_to_set():
     assert "Traceback" not in done.stderr
 
 
-def test_api_queue_shows_the_waiting_mail_and_the_consumer(queue_sandbox):
-    sandbox = queue_sandbox
+def test_api_queue_shows_the_waiting_mail_and_the_consumer(private_sandbox):
+    sandbox = private_sandbox
     mail_queue = sandbox.app.extensions["sandbox_queue"]
     with urllib.request.urlopen(sandbox.url + "api/queue") as response:
         assert json.load(response) == {"name": mail_queue.name, "storage": "sqlite", "waiting": 0, "consumer": None}

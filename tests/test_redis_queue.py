@@ -6,7 +6,7 @@ import pytest
 import redis
 
 from conftest import EMAIL, eventually
-from queue_fixtures import redis_url, state_dir, wait_gone  # noqa: F401
+from queue_fixtures import wait_gone
 from sandbox_app import runner
 from sandbox_app.consumer import ConsumerProcess
 from sandbox_app.measure import timed_request
