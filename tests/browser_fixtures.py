@@ -169,18 +169,29 @@ def start_lab(
     """Start `python -m jupyter lab` on a free loopback port with a random token; wait until it answers."""
     if not base_url.startswith("/") or not base_url.endswith("/"):
         raise ValueError(f"base_url must start and end with '/', not {base_url!r}")
-    for _attempt in range(3):  # another process may take the free port before the server does
-        server = _launch(Path(root_dir), Path(state_dir), base_url, extra_args)
+    server = start_on_free_ports(
+        lambda: _launch(Path(root_dir), Path(state_dir), base_url, extra_args),
+        lambda server: _wait_until_ready(server, timeout),
+    )
+    if server is None:
+        raise RuntimeError("JupyterLab could not get a free port in 3 attempts")
+    return server
+
+
+class PortTaken(Exception):
+    """The server found its free port taken by another process before it could bind it."""
+
+
+def start_on_free_ports(launch, wait_until_ready, attempts: int = 3):
+    """launch() a server and wait_until_ready(it); on PortTaken stop it and try again; None if every attempt failed."""
+    for _attempt in range(attempts):  # another process may take a free port before the server binds it
+        server = launch()
         try:
-            _wait_until_ready(server, timeout)
+            wait_until_ready(server)
             return server
-        except _PortTaken:
+        except PortTaken:
             server.stop()
-    raise RuntimeError("JupyterLab could not get a free port in 3 attempts")
-
-
-class _PortTaken(Exception):
-    pass
+    return None
 
 
 def _launch(root_dir: Path, state_dir: Path, base_url: str, extra_args) -> LabServer:
@@ -226,7 +237,7 @@ def _wait_until_ready(server: LabServer, timeout: float) -> None:
         if server.process.poll() is not None:
             log = server.log()
             if "already in use" in log:
-                raise _PortTaken
+                raise PortTaken
             raise RuntimeError(f"JupyterLab exited with {server.process.returncode}:\n{log[-3000:]}")
         try:
             server.api("GET", "api/status", timeout=2)

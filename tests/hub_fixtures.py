@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from browser_fixtures import free_port, stop_process_tree
+from browser_fixtures import PortTaken, free_port, start_on_free_ports, stop_process_tree
 
 # configurable-http-proxy, the hub's proxy, is a Node program: .ci/run installs it with npm.
 CHP_COMMAND = "configurable-http-proxy"
@@ -165,18 +165,10 @@ def start_hub(root: Path, timeout: float = 60) -> Hub:
     chp = configurable_http_proxy()
     if chp is None:
         raise HubError("configurable-http-proxy is not installed: npm install -g configurable-http-proxy (.ci/run does)")
-    for _attempt in range(3):  # another process may take a free port before the hub binds it
-        hub = _launch(root, chp)
-        try:
-            _wait_until_ready(hub, timeout)
-            return hub
-        except _PortTaken:
-            hub.stop()
-    raise HubError("JupyterHub could not get free ports in 3 attempts")
-
-
-class _PortTaken(Exception):
-    pass
+    hub = start_on_free_ports(lambda: _launch(root, chp), lambda hub: _wait_until_ready(hub, timeout))
+    if hub is None:
+        raise HubError("JupyterHub could not get free ports in 3 attempts")
+    return hub
 
 
 def _launch(root: Path, chp: str) -> Hub:
@@ -208,7 +200,7 @@ def _wait_until_ready(hub: Hub, timeout: float) -> None:
     while time.monotonic() < deadline:
         if hub.process.poll() is not None:
             if "address already in use" in hub.log().lower():
-                raise _PortTaken
+                raise PortTaken
             raise HubError(f"JupyterHub exited with {hub.process.returncode}:\n{hub.log()[-3000:]}")
         try:
             status, _ = hub.request("GET", f"{hub.url}hub/api/", timeout=2)
