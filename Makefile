@@ -23,7 +23,7 @@ test: $(STAMP) ## run the whole suite: unit, real SMTP, nbval, browser
 	$(PY) -m pytest
 
 notebooks: $(STAMP) ## rebuild and execute notebooks/ from lessons/
-	$(PY) -m sandbox_app.course build
+	$(PY) -m tools.course build
 
 sandbox: $(STAMP) ## run the sandbox alone (app on :5000, mail server delay 0.3 s)
 	$(PY) -m sandbox_app --port 5000 --smtp-delay 0.3

@@ -2,149 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-import signal
 import sys
-import threading
 
-from . import runner
-from .consumer import ConsumerError
-from .mailqueue import DEFAULT_WORKERS as DEFAULT_QUEUE_WORKERS
-from .mailqueue import check_queue_name
-from .mailserver import LOOPBACK
-
-
-def serve(args: argparse.Namespace) -> int:
-    """Run app + debug mail server until SIGINT or SIGTERM."""
-    if args.smtp_server and (args.smtp_port or args.smtp_delay):
-        print("error: --smtp-server sends to an outside mail server; --smtp-port and --smtp-delay "
-              "configure the debug one: give one or the other", file=sys.stderr)
-        return 2
-    queue_config = {"QUEUE_URL": args.queue_url, "QUEUE_NAME": args.queue_name}
-    try:
-        sandbox = runner.start(
-            host=args.host, port=args.port, smtp_port=args.smtp_port,
-            smtp_delay=None if args.smtp_server else args.smtp_delay, workers=args.workers, echo_log=True,
-            smtp_server=args.smtp_server, config={k: v for k, v in queue_config.items() if v},
-        )
-    except OSError as error:
-        print(f"error: {error.strerror or error}", file=sys.stderr)
-        return 2
-    mail_queue = sandbox.app.extensions["sandbox_queue"]
-    if args.queue_workers:
-        try:
-            sandbox.start_consumer(args.queue_workers)
-        except ConsumerError as error:
-            sandbox.stop()
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-    stop_requested = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
-    signal.signal(signal.SIGINT, lambda *_: stop_requested.set())
-    print("Mail sandbox running. Press Ctrl-C to stop.")
-    print(f"  app:         {sandbox.url}")
-    if sandbox.mail_server is not None:
-        print(f"  mail server: smtp://{sandbox.mail_server.address} (captures mail, never relays)")
-    else:
-        print(f"  mail server: smtp://{sandbox.smtp_address} (outside: the app only sends to it)")
-    consumer = f"consumer pid {mail_queue.consumer.pid}" if mail_queue.consumer else "no consumer started"
-    print(f"  queue:       {mail_queue.name} on {mail_queue.url or 'SQLite'} ({consumer})")
-    if args.host != LOOPBACK:
-        print(f"  note: the app listens on {args.host}, beyond this machine's loopback", file=sys.stderr)
-    sys.stdout.flush()
-    while not stop_requested.wait(0.5):
-        pass
-    print("Stopping...", flush=True)
-    sandbox.stop()
-    print("Stopped.")
-    return 0
-
-
-def non_negative(text: str) -> float:
-    """argparse type: a number of seconds, zero or more."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 3600 seconds, got {text}")
-    return value
-
-
-def port_number(text: str) -> int:
-    """argparse type: a TCP port, 0 meaning any free one."""
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port number (0-65535): {text!r}")
-    return int(text)
-
-
-def positive_int(text: str) -> int:
-    """argparse type: a whole number of at least 1."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
-    return int(text)
-
-
-def smtp_address(text: str) -> str:
-    """argparse type: host:port of an outside SMTP server."""
-    try:
-        runner.parse_smtp_address(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return text
-
-
-def queue_name(text: str) -> str:
-    """argparse type: a queue name that can name a file and Redis keys."""
-    try:
-        return check_queue_name(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def queue_url(text: str) -> str:
-    """argparse type: a redis:// URL."""
-    if not text.startswith(("redis://", "rediss://", "unix://")):
-        raise argparse.ArgumentTypeError(f"expected a redis:// URL, got {text!r}")
-    return text
-
-
-def workers_count(text: str) -> int:
-    """argparse type: a whole number of workers, 0 or more."""
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"must be a whole number (0 or more), got {text!r}")
-    return int(text)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command line: serve by default, or a subcommand."""
-    parser = argparse.ArgumentParser(prog="python -m sandbox_app", description=__doc__)
-    parser.add_argument("--host", default=LOOPBACK, help="address the app listens on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=port_number, default=0, help="app port, 0 = any free port (default)")
-    parser.add_argument("--smtp-port", type=port_number, default=0, help="mail server port, 0 = any free port")
-    parser.add_argument("--smtp-delay", type=non_negative, default=0.0, help="seconds the mail server waits per message")
-    parser.add_argument("--workers", type=positive_int, default=runner.DEFAULT_WORKERS, help="app worker threads")
-    parser.add_argument(
-        "--smtp-server", type=smtp_address, metavar="HOST:PORT",
-        help="send to this outside SMTP server instead of starting the debug mail server",
-    )
-    parser.add_argument("--queue-url", type=queue_url, help="Redis URL for the queue pattern (default: SQLite file)")
-    parser.add_argument("--queue-name", type=queue_name, help="queue name, to share a queue with other processes")
-    parser.add_argument(
-        "--queue-workers", type=workers_count, default=DEFAULT_QUEUE_WORKERS,
-        help=f"threads of the queue's consumer process, 0 = start no consumer (default {DEFAULT_QUEUE_WORKERS})",
-    )
-    parser.set_defaults(func=serve)
-    subcommands = parser.add_subparsers(title="subcommands", metavar="{bench}")
-    from . import bench
-
-    bench.add_parser(subcommands, non_negative=non_negative, positive_int=positive_int, queue_url=queue_url)
-    return parser
+from .cli import build_parser
+from .lab.bench import add_parser as add_bench
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run it."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(add_bench).parse_args(argv)
     return args.func(args)
 
 

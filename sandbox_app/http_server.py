@@ -1,64 +1,64 @@
-"""The sandbox's HTTP server: werkzeug with a fixed pool of worker threads, quiet."""
+"""The sandbox's HTTP server: waitress in a background thread, with a clean stop."""
 
 from __future__ import annotations
 
 import logging
 import socket
-from concurrent.futures import ThreadPoolExecutor
+import threading
+import time
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
+from waitress import wasyncore
+from waitress.server import create_server
 
-log = logging.getLogger("sandbox_app.http")
+from .waiting import wait_until
+
+# waitress logs a warning whenever requests wait for a free thread ("Task queue depth is 2"):
+# under a load test that is expected, and a line in a notebook cell's output would upset nbval.
+WAITRESS_LOGGER = logging.getLogger("waitress")
+IDLE_TIMEOUT = 30  # seconds an idle connection is kept; it holds no worker thread meanwhile
 LISTEN_BACKLOG = 1024  # a burst of clients waits in the kernel's queue instead of being refused
 
 
-class QuietRequestHandler(WSGIRequestHandler):
-    """Werkzeug's handler without a log line per request (it would flood notebook cells)."""
-
-    # One request per connection, as a sync production worker does: no idle keep-alive
-    # connection can hold a worker while others wait.
-    protocol_version = "HTTP/1.0"
-
-    def log_request(self, code="-", size="-") -> None:
-        pass
-
-    def log(self, type: str, message: str, *args) -> None:
-        log.warning(message.rstrip(), *args)
-
-
-class WorkerPoolServer(BaseWSGIServer):
-    """Serves each request on one of `workers` threads, like gunicorn's threaded workers."""
-
-    multithread = True
+class AppServer:
+    """waitress serving a WSGI app on `workers` threads; its I/O loop reads each request before a worker takes it."""
 
     def __init__(self, host: str, port: int, app, workers: int = 4) -> None:
-        # Bind here so a taken port raises OSError (werkzeug would print and sys.exit).
+        # Bound here, before waitress starts its threads: a taken port raises OSError and leaves nothing behind.
         listener = socket.create_server((host, port), backlog=LISTEN_BACKLOG)
+        self._server = create_server(
+            app, sockets=[listener], threads=workers, channel_timeout=IDLE_TIMEOUT, ident="sandbox",
+            backlog=LISTEN_BACKLOG,
+            # ProxyFix reads X-Forwarded-Prefix (jupyter-server-proxy's); waitress would strip it.
+            clear_untrusted_proxy_headers=False,
+        )  # fmt: skip
+        self.host, self.port, self.workers = host, listener.getsockname()[1], workers
+        self._thread = threading.Thread(target=self._server.run, name="sandbox-http", daemon=True)
+
+    def start(self) -> AppServer:
+        """Serve in a background thread."""
+        self._thread.start()
+        return self
+
+    def _busy(self) -> bool:
+        dispatcher = self._server.task_dispatcher
+        writing = any(channel.total_outbufs_len for channel in list(self._server.active_channels.values()))
+        return bool(dispatcher.active_count or dispatcher.queue or writing)
+
+    def _close_connections(self) -> None:
+        for channel in list(self._server.active_channels.values()):
+            channel.close()
+        self._server.trigger.close()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop listening, let the requests in progress finish and their answers go out, then end every thread."""
+        deadline = time.monotonic() + timeout
+        server = self._server
+        # Close the listening socket in the I/O loop's thread (the server's own close() would end its trigger too).
+        server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(server))
         try:
-            super().__init__(host, port, app, handler=QuietRequestHandler, fd=listener.fileno())
-        finally:
-            listener.close()  # werkzeug keeps its own duplicate of the socket
-        self.workers = workers
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox-worker")
-
-    def process_request(self, request, client_address) -> None:
-        self._pool.submit(self._serve_one, request, client_address)
-
-    def _serve_one(self, request, client_address) -> None:
-        try:
-            self.finish_request(request, client_address)
-        except Exception:
-            self.handle_error(request, client_address)
-        finally:
-            self.shutdown_request(request)
-
-    def handle_error(self, request, client_address) -> None:
-        # A client that hangs up early is not the server's problem; log, don't print.
-        log.debug("error while serving %s", client_address, exc_info=True)
-
-    def server_close(self) -> None:
-        """Stop listening, then let the requests in progress finish."""
-        super().server_close()
-        pool = getattr(self, "_pool", None)  # werkzeug calls this once during __init__ too
-        if pool is not None:
-            pool.shutdown(wait=True)
+            wait_until(lambda: not self._busy(), timeout, "requests in progress")
+        except TimeoutError:
+            pass  # cancelled below: a stop must not hang on a stuck request
+        server.trigger.pull_trigger(self._close_connections)  # with nothing left to watch, the loop returns
+        self._thread.join(max(0.1, deadline - time.monotonic()))
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=max(0.1, deadline - time.monotonic()))

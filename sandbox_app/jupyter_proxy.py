@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-ICON = Path(__file__).parent / "static" / "sandbox.svg"
+ICON = Path(__file__).parent / "web" / "static" / "sandbox.svg"
 # The same delay as `make sandbox`: long enough to see blocking, short enough to click through.
 LAUNCHER_SMTP_DELAY = 0.3
 # The first start imports Flask and aiosmtpd; on a classroom machine where thirty learners

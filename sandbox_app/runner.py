@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from flask import Flask
 
-from . import create_app
-from .http_server import WorkerPoolServer
-from .mailserver import LOOPBACK, DebugMailServer
+from .http_server import WAITRESS_LOGGER, AppServer
+from .mailer.background import get_background
 from .paths import state_dir
+from .queue.consumer import ConsumerProcess
+from .queue.mailqueue import MailQueue, get_queue
+from .smtp.server import LOOPBACK, DebugMailServer
+from .web.factory import create_app
 
 DEFAULT_WORKERS = 4
-BACKGROUND_THREAD_PREFIX = "mail-"  # patterns name their sending threads so stop() can wait for them
 _lock = threading.Lock()
 _current: Sandbox | None = None
 NOT_RUNNING = "start the sandbox first: run the first cell (it calls sandbox_app.start())"
@@ -39,9 +41,8 @@ class Sandbox:
 
     app: Flask
     mail_server: DebugMailServer | None  # None when the app sends to an outside mail server
-    http_server: WorkerPoolServer
+    http_server: AppServer
     log_path: Path
-    _thread: threading.Thread
     _log_handler: logging.Handler
     _stopped: bool = field(default=False)
 
@@ -54,6 +55,11 @@ class Sandbox:
     def port(self) -> int:
         """The app's HTTP port."""
         return self.http_server.port
+
+    @property
+    def workers(self) -> int:
+        """How many requests the app serves at once (waitress's worker threads)."""
+        return self.http_server.workers
 
     @property
     def smtp_port(self) -> int:
@@ -89,12 +95,12 @@ class Sandbox:
         if self._stopped:
             return
         deadline = time.monotonic() + timeout
-        self.http_server.shutdown()  # serve_forever returns; requests in progress finish
-        self._thread.join(max(0.0, deadline - time.monotonic()))
-        finish_background_sends(self.app, max(0.0, deadline - time.monotonic()))
+        self.http_server.stop(max(0.1, deadline - time.monotonic()))  # requests in progress finish first
+        get_background(self.app).finish(max(0.0, deadline - time.monotonic()))
         if self.mail_server is not None:
             self.mail_server.stop()
         self.app.logger.removeHandler(self._log_handler)
+        WAITRESS_LOGGER.removeHandler(self._log_handler)
         self._log_handler.close()
         self._stopped = True
         with _lock:
@@ -111,15 +117,20 @@ class Sandbox:
         state = "running" if self.running else "stopped"
         return f"<Sandbox {state}: app {self.url}, mail server {self.smtp_address}>"
 
-    def start_consumer(self, workers: int | None = None):
+    @property
+    def queue(self) -> MailQueue:
+        """The app's durable mail queue."""
+        return get_queue(self.app)
+
+    def start_consumer(self, workers: int | None = None) -> ConsumerProcess:
         """Start the queue's consumer process, or return the running one; it stops with the sandbox."""
         if self._stopped:
             raise SandboxNotRunning()  # a consumer would outlive the sandbox it sends for
-        return self.app.extensions["sandbox_queue"].start_consumer(workers)
+        return self.queue.start_consumer(workers)
 
     def stop_consumer(self) -> None:
         """Stop the consumer process gracefully: sends in progress finish, queued mail waits for the next one."""
-        self.app.extensions["sandbox_queue"].stop_consumer()
+        self.queue.stop_consumer()
 
     def _repr_html_(self) -> str:
         """In a notebook: a link the learner's browser can open (through the hub's proxy on a hub)."""
@@ -129,16 +140,6 @@ class Sandbox:
             f'<a href="{html.escape(self.browser_url)}" target="_blank" rel="noopener">Open the mail sandbox</a>'
             f" <small>(app on port {self.port}, mail server {html.escape(self.smtp_address)})</small>"
         )
-
-
-def finish_background_sends(app: Flask, timeout: float) -> None:
-    """Run the app's stop hooks (a pool drains), then wait for the patterns' mail threads."""
-    deadline = time.monotonic() + timeout
-    for on_stop in app.extensions.get("sandbox_on_stop", []):
-        on_stop()
-    for thread in threading.enumerate():
-        if thread.name.startswith(BACKGROUND_THREAD_PREFIX) and thread is not threading.current_thread():
-            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 LOG_MAX_AGE = 7 * 24 * 3600  # seconds a sandbox's log is kept after its last line
@@ -167,6 +168,7 @@ def _attach_log_file(app: Flask, port: int, echo: bool) -> tuple[logging.Handler
     if not echo:
         app.logger.removeHandler(default_handler)
     app.logger.addHandler(handler)
+    WAITRESS_LOGGER.addHandler(handler)  # its warnings go to the log file, never into a notebook cell
     return handler, log_path
 
 
@@ -227,17 +229,14 @@ def start(
         try:
             app = create_app(config, mail_server=mail_server)
             with _naming_the_port("app", port):
-                http_server = WorkerPoolServer(host, port, app, workers)
+                http_server = AppServer(host, port, app, workers)
         except BaseException:
             if mail_server is not None:
                 mail_server.stop()
             raise
         log_handler, log_path = _attach_log_file(app, http_server.port, echo_log)
-        thread = threading.Thread(
-            target=http_server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-http", daemon=True
-        )
-        thread.start()
-        _current = Sandbox(app, mail_server, http_server, log_path, thread, log_handler)
+        http_server.start()
+        _current = Sandbox(app, mail_server, http_server, log_path, log_handler)
         return _current
 
 

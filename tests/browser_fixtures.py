@@ -36,7 +36,7 @@ import nbformat
 import psutil
 import pytest
 
-from sandbox_app.mailserver import free_port  # noqa: F401 (other fixture modules import it from here)
+from sandbox_app.smtp.server import free_port  # noqa: F401 (other fixture modules import it from here)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"

@@ -6,7 +6,8 @@ import time
 import pytest
 
 from sandbox_app import create_app, runner
-from sandbox_app.mailserver import DebugMailServer
+from sandbox_app.smtp.server import DebugMailServer
+from sandbox_app.mailer.background import get_background
 
 pytest_plugins = ["browser_fixtures", "queue_fixtures"]
 
@@ -25,7 +26,7 @@ def app(mail_server):
     """The app, configured for tests, sending real SMTP to the test's mail server."""
     app = create_app({"TESTING": True, "MAIL_TIMEOUT": 5.0}, mail_server=mail_server)
     yield app
-    runner.finish_background_sends(app, timeout=10)
+    get_background(app).finish(timeout=10)
 
 
 @pytest.fixture

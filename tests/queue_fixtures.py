@@ -10,7 +10,7 @@ import redis
 
 from conftest import eventually
 from sandbox_app import runner
-from sandbox_app.mailserver import free_port
+from sandbox_app.smtp.server import free_port
 
 
 @pytest.fixture

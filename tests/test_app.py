@@ -5,7 +5,7 @@ import time
 import pytest
 
 from conftest import EMAIL, eventually
-from sandbox_app.compose import MAX_BODY_BYTES
+from sandbox_app.web.compose import MAX_BODY_BYTES
 
 
 def test_ping(client):

@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import EMAIL
-from sandbox_app.patterns.bulk import MAX_RECIPIENTS
+from sandbox_app.web.bulk import MAX_RECIPIENTS
 
 RECIPIENTS = [f"reader{n}@example.com" for n in range(1, 21)]
 

@@ -10,9 +10,9 @@ import pytest
 
 from conftest import EMAIL
 from queue_fixtures import process_exists
-from sandbox_app import failures
-from sandbox_app.mailserver import DebugMailServer
-from sandbox_app.process import WebProcess
+from sandbox_app.lab import failures
+from sandbox_app.smtp.server import DebugMailServer
+from sandbox_app.lab.webprocess import WebProcess
 
 
 def test_a_thread_failure_goes_to_stderr_and_a_pool_failure_is_counted(private_sandbox):
@@ -34,7 +34,7 @@ def test_killing_the_web_process_loses_thread_and_pool_mail_but_not_queued_mail(
     assert crash.lost("threaded") + crash.lost("pool") > 0
     # Every queued mail with a 202 arrives (one more may: queued, but killed before its 202 went out).
     assert crash.accepted["queue"] > 0 and crash.lost("queue") == 0
-    assert crash.table().splitlines()[0].split() == ["pattern", "accepted", "delivered", "lost"]
+    assert repr(crash.table()).splitlines()[0].split() == ["pattern", "accepted", "delivered", "lost"]
     assert private_sandbox.start_consumer().running  # the consumer is back up
 
 

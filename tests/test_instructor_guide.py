@@ -4,8 +4,8 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox_app import schedule
-from sandbox_app.course import lesson_paths
+from tools import schedule
+from tools.course import lesson_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "INSTRUCTORS.md"
@@ -18,7 +18,7 @@ def test_readme_links_to_the_guide():
 
 def test_schedule_in_the_guide_is_the_lessons_front_matter():
     assert schedule.guide_table(GUIDE) == schedule.schedule_table(), (
-        "INSTRUCTORS.md's schedule differs from lessons/: run `python -m sandbox_app.schedule --write`"
+        "INSTRUCTORS.md's schedule differs from lessons/: run `python -m tools.schedule --write`"
     )
 
 

@@ -14,6 +14,7 @@ from sandbox_pages import SandboxPage, check_sends_and_inbox, check_stays_under
 
 from conftest import EMAIL
 from sandbox_app import jupyter_proxy
+from sandbox_app.mailer.stats import get_stats
 
 BASE_URL = "/user/learner/"  # as on a hub, so nothing can work by assuming the root
 
@@ -82,7 +83,7 @@ def test_a_notebook_shows_the_sandbox_as_a_link_through_the_hub(sandbox, monkeyp
 
 
 def test_page_script_takes_every_url_from_the_page():
-    script = (Path(jupyter_proxy.__file__).parent / "static" / "sandbox.js").read_text()
+    script = (Path(jupyter_proxy.__file__).parent / "web" / "static" / "sandbox.js").read_text()
     # An absolute path in the script ("/send/..", "/api/..") would escape the prefix.
     for route in ('"/send', '"/api', '"/ping', '"/inbox', "'/", "`/"):
         assert route not in script
@@ -153,4 +154,4 @@ def test_sandbox_started_in_python_works_under_proxy_port(lab, sandbox, page):
     check_sends_and_inbox(sandbox_page, prefix_url)
     check_stays_under(sandbox_page, prefix_url)
     # The page's sends reached this very sandbox, through the proxy.
-    assert sandbox.app.extensions["sandbox_stats"].snapshot()["blocking"]["delivered"] == 1
+    assert get_stats(sandbox.app).snapshot()["blocking"]["delivered"] == 1

@@ -13,7 +13,7 @@ import pytest
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-from sandbox_app.course import (
+from tools.course import (
     LessonError,
     NOTEBOOKS_DIR,
     cell_sources,
@@ -90,7 +90,7 @@ def test_notebook_cells_are_the_lessons(lesson):
     committed = nbformat.read(notebook_path(lesson), as_version=4)
     assert cell_sources(committed) == cell_sources(built), (
         f"{notebook_path(lesson).name} differs from its lesson: run "
-        f"`python -m sandbox_app.course build lessons/{lesson.name}`"
+        f"`python -m tools.course build lessons/{lesson.name}`"
     )
 
 
@@ -170,7 +170,7 @@ def listening_ports(pid: int) -> set[int]:
 STATE = textwrap.dedent(
     """
     import threading, sandbox_app
-    from sandbox_app.measure import wait_until_settled
+    from sandbox_app.lab import wait_until_settled
     _sandbox = sandbox_app.current()
     if _sandbox is not None:
         wait_until_settled(_sandbox)
@@ -204,7 +204,7 @@ def test_run_all_twice_in_one_kernel_from_another_directory(notebook, tmp_path):
     for names in threads:
         assert names.count("sandbox-http") == int(starts_the_sandbox(nb))
         assert not [name for name in names if name.startswith(TRANSIENT_THREADS)], names
-        assert len([name for name in names if name.startswith("sandbox-worker")]) <= 4
+        assert len([name for name in names if name.startswith("waitress")]) <= 4
 
 
 SANDBOX_NOTEBOOKS = [n for n in NOTEBOOKS if starts_the_sandbox(nbformat.read(n, as_version=4))]
@@ -262,7 +262,7 @@ def test_kernel_restart_leaves_no_server_behind(tmp_path):
         ports = [int(port) for port in "".join(printed).split()]
         # Restart while a background send is still waiting for the mail server.
         run("sandbox.mail_server.configure(delay=0.5)")
-        run("from sandbox_app.notebook import post\npost(sandbox, 'send/threaded')")
+        run("from sandbox_app.lab import post\npost(sandbox, 'send/threaded')")
         old_kernel = manager.provisioner.process
         manager.restart_kernel(now=False)
         assert old_kernel.returncode == 0, "the kernel had to be killed: something kept it from exiting"

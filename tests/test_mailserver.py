@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from sandbox_app.mailserver import DebugMailServer
-from sandbox_app.mailserver_settings import SettingsError
+from sandbox_app.smtp.server import DebugMailServer
+from sandbox_app.smtp.settings import SettingsError
 
 RAW = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: Hi there\r\n\r\nLine one\r\nLine two\r\n"
 

@@ -7,8 +7,8 @@ import pytest
 
 from conftest import EMAIL
 from sandbox_app import runner
-from sandbox_app.mailer import mail
-from sandbox_app.measure import (
+from sandbox_app.mailer.connection import mail
+from sandbox_app.lab import (
     background_sends,
     cpu_per_request,
     measure,
@@ -17,8 +17,8 @@ from sandbox_app.measure import (
     trace_send,
     wait_until_settled,
 )
-from sandbox_app.notebook import (
-    SandboxNotRunning,
+from sandbox_app.runner import SandboxNotRunning
+from sandbox_app.lab import (
     comparison_table,
     error_text,
     inbox,
@@ -31,6 +31,7 @@ from sandbox_app.notebook import (
     status,
 )
 from sandbox_app.patterns import blocking
+from sandbox_app.mailer.stats import get_stats
 
 
 def test_trace_send_puts_the_smtp_send_inside_a_blocking_request_and_after_a_threaded_one(sandbox):
@@ -40,7 +41,7 @@ def test_trace_send_puts_the_smtp_send_inside_a_blocking_request_and_after_a_thr
 
     assert blocking_line.smtp_inside_request and not blocking_line.answered_before_sent
     assert threaded_line.answered_before_sent and not threaded_line.smtp_inside_request
-    assert threaded_line.smtp.thread == "mail-threaded" and blocking_line.smtp.thread.startswith("sandbox-worker")
+    assert threaded_line.smtp.thread == "mail-threaded" and blocking_line.smtp.thread.startswith("waitress")
     assert min(blocking_line.smtp.ms, threaded_line.smtp.ms) >= 200
     assert "send" not in vars(mail)  # the stopwatch is gone
 
@@ -147,7 +148,7 @@ def test_status_and_reset(sandbox):
     post(sandbox, "send/threaded", EMAIL)  # still sending while reset starts
     reset(sandbox)
     assert sandbox.mail_server.messages == []
-    assert sandbox.app.extensions["sandbox_stats"].snapshot()["threaded"]["accepted"] == 0
+    assert get_stats(sandbox.app).snapshot()["threaded"]["accepted"] == 0
 
 
 def test_a_failed_background_send_is_counted_and_logged_without_timestamps(sandbox):

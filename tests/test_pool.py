@@ -4,7 +4,9 @@ import logging
 
 from conftest import EMAIL, eventually
 from sandbox_app import create_app, runner
-from sandbox_app.measure import measure_send
+from sandbox_app.lab import measure_send
+from sandbox_app.mailer.background import get_background
+from sandbox_app.mailer.stats import get_stats
 
 
 def test_pool_answers_at_once_and_delivers(client, mail_server):
@@ -40,7 +42,7 @@ def test_the_pool_never_opens_more_connections_than_it_has_threads(mail_server):
     with app.test_client() as client:
         for _ in range(12):
             assert client.post("/send/pool", json=EMAIL).status_code == 202
-    runner.finish_background_sends(app, timeout=10)
+    get_background(app).finish(timeout=10)
     assert len(mail_server.messages) == 12
     assert mail_server.counters()["peak_connections"] == 3
 
@@ -64,8 +66,8 @@ def test_a_drain_that_runs_out_of_time_counts_what_it_cancels(mail_server):
     with app.test_client() as client:
         for _ in range(3):
             client.post("/send/pool", json=EMAIL)
-    runner.finish_background_sends(app, timeout=10)
-    stats = app.extensions["sandbox_stats"].snapshot()["pool"]
+    get_background(app).finish(timeout=10)
+    stats = get_stats(app).snapshot()["pool"]
     # The send in progress finishes; the two still queued are cancelled and counted, not dropped.
     assert (stats["delivered"], stats["failed"]) == (1, 2)
     assert stats["last_error"] == "cancelled: the app stopped before this mail was sent"

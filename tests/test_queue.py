@@ -12,11 +12,14 @@ import pytest
 
 from conftest import EMAIL, eventually
 from queue_fixtures import free_port, process_exists, wait_gone
-from sandbox_app import create_app, failures, runner
-from sandbox_app.consumer import ConsumerError, ConsumerProcess
-from sandbox_app.mailqueue import sqlite_path, this_host
-from sandbox_app.mailserver import DebugMailServer
-from sandbox_app.measure import measure_send
+from sandbox_app import create_app, runner
+from sandbox_app.lab import failures
+from sandbox_app.queue.consumer import ConsumerError, ConsumerProcess
+from sandbox_app.queue.storage import sqlite_path, this_host
+from sandbox_app.smtp.server import DebugMailServer
+from sandbox_app.lab import measure_send
+from sandbox_app.mailer.background import get_background
+from sandbox_app.queue.mailqueue import get_queue
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -40,12 +43,12 @@ def test_queue_answers_at_once_and_a_consumer_process_delivers(private_sandbox):
     # The consumer process counted its deliveries in the queue's storage; this app reads them.
     eventually(lambda: stats_of(sandbox)["queue"]["delivered"] == 4)
     assert stats_of(sandbox)["queue"] == {"accepted": 4, "delivered": 4, "failed": 0, "retried": 0, "last_error": None}
-    assert "Executing sandbox_app.mailqueue.deliver_email" in consumer.read_log()
+    assert "Executing sandbox_app.queue.mailqueue.deliver_email" in consumer.read_log()
 
 
 def test_queued_mail_waits_in_the_state_folder_until_a_consumer_runs(private_sandbox, state_dir):
     sandbox = private_sandbox
-    mail_queue = sandbox.app.extensions["sandbox_queue"]
+    mail_queue = get_queue(sandbox.app)
     assert measure_send(sandbox, "queue", 3, warmup=0).statuses == {202: 3}
     path = sqlite_path(mail_queue.name)
     assert path.parent == state_dir / "queues" and path.exists()
@@ -60,20 +63,20 @@ def test_queued_mail_waits_in_the_state_folder_until_a_consumer_runs(private_san
 
 def test_two_apps_never_share_a_queue(state_dir, mail_server):
     first, second = create_app(mail_server=mail_server), create_app(mail_server=mail_server)
-    names = {app.extensions["sandbox_queue"].name for app in (first, second)}
+    names = {get_queue(app).name for app in (first, second)}
     assert len(names) == 2
     for app in (first, second):
         app.test_client().post("/send/queue", json=EMAIL)
     assert sorted(p.name for p in (state_dir / "queues").glob("*.sqlite3")) == sorted(f"{n}.sqlite3" for n in names)
     for app in (first, second):
-        assert app.extensions["sandbox_queue"].waiting() == 1
+        assert get_queue(app).waiting() == 1
 
 
 def test_a_stopped_sandbox_says_what_it_leaves_unsent(state_dir, caplog):
     runner.stop()
     sandbox = runner.start()  # its queue has a made-up name: nobody else can consume it
     measure_send(sandbox, "queue", 2, warmup=0)
-    name = sandbox.app.extensions["sandbox_queue"].name
+    name = get_queue(sandbox.app).name
     with caplog.at_level(logging.WARNING):
         sandbox.stop()
     assert f"queue {name}: 2 mail(s) never sent: no consumer ran; discarded" in caplog.text
@@ -90,11 +93,11 @@ def test_a_shared_queue_keeps_its_mail_for_the_next_consumer(state_dir, caplog):
     assert sqlite_path("shop").exists()
     with DebugMailServer() as mail_server:  # later, another app's consumer takes over the queue
         app = create_app({"QUEUE_NAME": "shop"}, mail_server=mail_server)
-        mail_queue = app.extensions["sandbox_queue"]
+        mail_queue = get_queue(app)
         with mail_queue.start_consumer(workers=1):
             assert len(mail_server.wait_for(2, timeout=10)) == 2
             eventually(lambda: mail_queue.waiting() == 0)
-        runner.finish_background_sends(app, timeout=10)
+        get_background(app).finish(timeout=10)
 
 
 def test_a_temporary_error_is_retried_and_delivered(private_sandbox):
@@ -125,7 +128,7 @@ def test_a_mail_interrupted_by_a_fast_stop_goes_back_on_the_queue(private_sandbo
     eventually(lambda: sandbox.mail_server.counters()["open_connections"] == 1)  # the send is under way
     consumer.process.send_signal(signal.SIGTERM)  # Huey's immediate stop: the send is cut off
     assert consumer.process.wait(10) == 0
-    mail_queue = sandbox.app.extensions["sandbox_queue"]
+    mail_queue = get_queue(sandbox.app)
     assert mail_queue.waiting() == 1 and sandbox.mail_server.messages == []
     sandbox.mail_server.configure(delay=0.0)
     sandbox.start_consumer(workers=1)  # the next consumer sends it: once
@@ -147,8 +150,9 @@ def test_a_consumer_whose_parent_dies_stops_too(state_dir, mail_server):
     code = (
         "import os, sys\n"
         "from sandbox_app import create_app\n"
+        "from sandbox_app.queue.mailqueue import get_queue\n"
         f"app = create_app({{'MAIL_PORT': {mail_server.port}}})\n"
-        "consumer = app.extensions['sandbox_queue'].start_consumer(1)\n"
+        "consumer = get_queue(app).start_consumer(1)\n"
         "print(consumer.pid, flush=True)\n"
         "os._exit(0)\n"
     )
@@ -180,7 +184,7 @@ def test_a_queue_storage_that_is_down_is_a_503_not_a_500(state_dir, mail_server)
 def test_a_consumer_started_by_hand_without_its_config_says_what_to_set():
     env = {k: v for k, v in os.environ.items() if k != "SANDBOX_APP_CONFIG"}
     done = subprocess.run(
-        [sys.executable, "-m", "huey.bin.huey_consumer", "sandbox_app.tasks.huey"],
+        [sys.executable, "-m", "huey.bin.huey_consumer", "sandbox_app.queue_worker.huey"],
         capture_output=True, text=True, timeout=30, env=env,
     )  # fmt: skip
     assert done.returncode == 1
@@ -190,7 +194,7 @@ def test_a_consumer_started_by_hand_without_its_config_says_what_to_set():
 
 def test_api_queue_shows_the_waiting_mail_and_the_consumer(private_sandbox):
     sandbox = private_sandbox
-    mail_queue = sandbox.app.extensions["sandbox_queue"]
+    mail_queue = get_queue(sandbox.app)
     with urllib.request.urlopen(sandbox.url + "api/queue") as response:
         assert json.load(response) == {"name": mail_queue.name, "storage": "sqlite", "waiting": 0, "consumer": None}
     measure_send(sandbox, "queue", 2, warmup=0)
@@ -232,12 +236,13 @@ def test_the_queue_of_a_killed_sandbox_is_swept_up_by_the_next(state_dir):
     with DebugMailServer() as mail_server:
         left = create_app({"QUEUE_NAME": name}, mail_server=mail_server)  # stands in for the dead one's app
         left.test_client().post("/send/queue", json=EMAIL)
-        left.extensions["sandbox_queue"].storage.close()
+        get_queue(left).storage.close()
     elsewhere.write_bytes(b"")  # another machine's sandbox (a shared home folder): not ours to judge
     (state_dir / "logs").mkdir(exist_ok=True)
     (state_dir / "logs" / f"consumer-{name}-1-2.log").write_text("its consumer's log")
     done = subprocess.run(
-        [sys.executable, "-c", "from sandbox_app import create_app; create_app().extensions['sandbox_queue'].huey"],
+        [sys.executable, "-c", "from sandbox_app import create_app; from sandbox_app.queue.mailqueue import get_queue; "
+         "get_queue(create_app()).huey"],
         capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -247,7 +252,7 @@ def test_the_queue_of_a_killed_sandbox_is_swept_up_by_the_next(state_dir):
 
 
 def test_the_command_line_sandbox_leaves_no_queue_behind(state_dir, mail_server):
-    from sandbox_app.process import WebProcess
+    from sandbox_app.lab.webprocess import WebProcess
 
     with WebProcess("--smtp-server", mail_server.address) as web:  # starts a consumer by default
         with urllib.request.urlopen(web.url + "api/queue") as response:

@@ -8,8 +8,10 @@ import redis
 from conftest import EMAIL, eventually
 from queue_fixtures import wait_gone
 from sandbox_app import runner
-from sandbox_app.consumer import ConsumerProcess
-from sandbox_app.measure import timed_request
+from sandbox_app.queue.consumer import ConsumerProcess
+from sandbox_app.lab.timing import timed_request
+from sandbox_app.queue.mailqueue import get_queue
+from sandbox_app.mailer.stats import get_stats
 
 
 @pytest.fixture
@@ -44,7 +46,7 @@ def executed_by(consumer: ConsumerProcess) -> int:
 
 
 def test_the_queue_lives_in_redis(redis_sandbox, redis_url):
-    mail_queue = redis_sandbox.app.extensions["sandbox_queue"]
+    mail_queue = get_queue(redis_sandbox.app)
     assert mail_queue.url == redis_url
     send_numbered(redis_sandbox, 5)  # no consumer yet: the mail waits in Redis
     assert redis.Redis.from_url(redis_url).llen(mail_queue.storage.queue_key) == 5
@@ -57,16 +59,16 @@ def test_one_consumer_delivers_every_mail_exactly_once(redis_sandbox):
     consumer = sandbox.start_consumer(workers=4)
     send_numbered(sandbox, 40)
     sandbox.mail_server.wait_for(40, timeout=20)
-    eventually(lambda: sandbox.app.extensions["sandbox_queue"].waiting() == 0)
+    eventually(lambda: get_queue(sandbox.app).waiting() == 0)
     assert subjects(sandbox) == {f"mail #{n}": 1 for n in range(40)}
-    eventually(lambda: sandbox.app.extensions["sandbox_stats"].snapshot()["queue"]["delivered"] == 40)
+    eventually(lambda: get_stats(sandbox.app).snapshot()["queue"]["delivered"] == 40)
     eventually(lambda: executed_by(consumer) == 40)
 
 
 def test_two_consumer_processes_share_the_work_and_deliver_each_mail_once(redis_sandbox):
     sandbox = redis_sandbox
     sandbox.mail_server.configure(delay=0.05)
-    config = sandbox.app.extensions["sandbox_queue"].consumer_config()
+    config = get_queue(sandbox.app).consumer_config()
     with ConsumerProcess(config, workers=3) as first, ConsumerProcess(config, workers=3) as second:
         assert first.pid != second.pid
         send_numbered(sandbox, 60)
@@ -74,7 +76,7 @@ def test_two_consumer_processes_share_the_work_and_deliver_each_mail_once(redis_
         eventually(lambda: executed_by(first) + executed_by(second) == 60)
         # Both took part (Redis hands each task to one BRPOP); no mail was sent twice, none lost.
         assert executed_by(first) > 0 and executed_by(second) > 0
-        stats = sandbox.app.extensions["sandbox_stats"].snapshot()["queue"]
+        stats = get_stats(sandbox.app).snapshot()["queue"]
     assert subjects(sandbox) == {f"mail #{n}": 1 for n in range(60)}
     assert stats["accepted"] == 60 and stats["delivered"] == 60 and stats["failed"] == 0
     wait_gone(first.pid)
@@ -87,7 +89,7 @@ def test_a_stopped_sandbox_leaves_no_keys_behind(redis_url, state_dir):
     sandbox.start_consumer(workers=2)
     send_numbered(sandbox, 3)
     sandbox.mail_server.wait_for(3, timeout=10)
-    name = sandbox.app.extensions["sandbox_queue"].storage.name
-    eventually(lambda: sandbox.app.extensions["sandbox_queue"].waiting() == 0)
+    name = get_queue(sandbox.app).storage.name
+    eventually(lambda: get_queue(sandbox.app).waiting() == 0)
     sandbox.stop()
     assert redis.Redis.from_url(redis_url).keys(f"huey.*{name}*") == []

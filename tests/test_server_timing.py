@@ -5,7 +5,7 @@ import re
 import pytest
 
 from conftest import EMAIL
-from sandbox_app.compose import MAX_BODY_BYTES
+from sandbox_app.web.compose import MAX_BODY_BYTES
 
 # `smtp;dur=302.4;desc="...", app;dur=0.3;desc="..."`
 HEADER = re.compile(r'^smtp;dur=(\d+\.\d);desc="[^"]+", app;dur=(\d+\.\d);desc="[^"]+"$')

@@ -4,7 +4,8 @@ import json
 import urllib.request
 
 from conftest import EMAIL, eventually
-from sandbox_app.measure import measure, measure_send, timed_request
+from sandbox_app.lab import measure, measure_send
+from sandbox_app.lab.timing import timed_request
 
 DELAY = 0.2
 

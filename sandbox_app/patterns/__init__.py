@@ -1,5 +1,6 @@
 """The sending patterns: each module's `send_email(app, msg)` sends and returns the HTTP status."""
 
+from ..queue.mailqueue import init_queue
 from . import blocking, bulk, pool, queue, threaded
 
 # One message per request (POST /send/<pattern>): the page's buttons and the bench's rows.
@@ -14,9 +15,6 @@ COUNTED_PATTERNS = [*PATTERNS, "bulk"]
 
 
 def init_app(app) -> None:
-    """Give the app what the patterns own: the pool, the queue, the bulk route."""
-    from .. import mailqueue  # imports this package: import it once the package is loaded
-
+    """Give the app what the patterns own: the pool, and the queue whose task is `queue.deliver`."""
     pool.init_app(app)
-    mailqueue.init_app(app)
-    app.register_blueprint(bulk.bp)
+    init_queue(app, queue.deliver)

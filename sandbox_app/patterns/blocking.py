@@ -1,6 +1,7 @@
 """The blocking pattern: `mail.send` runs inside the request, so the response waits for SMTP."""
 
-from ..mailer import counted, mail
+from ..mailer.connection import mail
+from ..mailer.outcomes import counted
 
 
 def send_email(app, msg):

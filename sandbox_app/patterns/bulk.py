@@ -7,14 +7,10 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from flask import Blueprint, current_app, request
-from werkzeug.exceptions import BadRequest
+from ..mailer.connection import mail
+from ..mailer.outcomes import record_failure
+from ..mailer.stats import get_stats
 
-from ..compose import EmailRequest, check_address, email_from_fields, read_fields
-from ..errors import smtp_error_response
-from ..mailer import describe_error, mail
-
-MAX_RECIPIENTS = 1000
 # The line is gone (not one message refused): the next message needs a new connection.
 BROKEN_LINE = (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError)
 
@@ -33,7 +29,6 @@ class BulkReport:
 
     def send(self, send, msg) -> None:
         """Send one message with `send`, time it, count it; re-raise only when the line broke."""
-        stats = current_app.extensions["sandbox_stats"]
         started = time.perf_counter()
         try:
             send(msg)
@@ -42,16 +37,15 @@ class BulkReport:
             if isinstance(error, BROKEN_LINE):
                 raise
         else:
-            stats.delivered("bulk")
+            get_stats().delivered("bulk")
             self.delivered += 1
         finally:
             self.message_ms.append((time.perf_counter() - started) * 1000)
 
     def fail(self, msg, error: Exception) -> None:
         """Count a message as failed, with the reason (never dropped silently)."""
-        current_app.extensions["sandbox_stats"].failed("bulk", describe_error(error))
-        current_app.logger.warning("bulk: mail to %s not delivered: %s", msg.recipients[0], describe_error(error))
-        self.failed.append({"to": msg.recipients[0], "error": describe_error(error)})
+        reason = record_failure("bulk", error, to=msg.recipients[0])
+        self.failed.append({"to": msg.recipients[0], "error": reason})
         self.last_error = error
 
     def to_dict(self) -> dict:
@@ -98,42 +92,3 @@ def send_reusing(messages) -> BulkReport:
                 report.fail(pending.popleft(), error)
     report.seconds = time.perf_counter() - started
     return report
-
-
-bp = Blueprint("bulk", __name__)
-
-
-def parse_bulk_request(req) -> tuple[list[EmailRequest], bool]:
-    """The messages (one per address in `to`) and whether to reuse the connection; 400 says what is wrong."""
-    data = read_fields(req)
-    recipients = data.get("to")
-    if isinstance(recipients, str):
-        recipients = [recipients]
-    if not isinstance(recipients, list) or not recipients or not all(isinstance(r, str) for r in recipients):
-        raise BadRequest("'to' must be a list of email addresses (or one address)")
-    if len(recipients) > MAX_RECIPIENTS:
-        raise BadRequest(f"at most {MAX_RECIPIENTS} recipients per request, got {len(recipients)}")
-    reuse = data.get("reuse", True)
-    if not isinstance(reuse, bool):
-        raise BadRequest("'reuse' must be true or false")
-    first = email_from_fields({**data, "to": recipients[0]})  # subject and body checked once
-    for address in recipients[1:]:
-        check_address(address)
-    return [EmailRequest(to, first.subject, first.body) for to in recipients], reuse
-
-
-@bp.post("/send/bulk")
-def send_bulk():
-    """One message per recipient, over one connection; 200 all sent, 207 some, 502/503 none."""
-    emails, reuse = parse_bulk_request(request)
-    stats = current_app.extensions["sandbox_stats"]
-    for _ in emails:
-        stats.accepted("bulk")
-    messages = [email.to_message() for email in emails]
-    report = send_reusing(messages) if reuse else send_each(messages)
-    if report.delivered == len(messages):
-        return report.to_dict(), 200
-    if report.delivered:
-        return report.to_dict(), 207
-    body, status, *headers = smtp_error_response(report.last_error)
-    return {**report.to_dict(), **body}, status, *headers

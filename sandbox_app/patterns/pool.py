@@ -6,7 +6,14 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from functools import partial
 
-from ..mailer import describe_error, mail
+from flask import Flask, current_app
+
+from ..mailer.background import get_background
+from ..mailer.connection import mail
+from ..mailer.outcomes import record_failure
+from ..mailer.stats import get_stats
+
+EXTENSION = "sandbox_pool"
 
 DEFAULT_POOL_SIZE = 8
 DEFAULT_DRAIN_TIMEOUT = 30.0  # seconds a stopping app waits for queued sends before cancelling them
@@ -20,21 +27,17 @@ def send_async_email(app, msg):
 
 def record_outcome(app, future: Future):
     """The future's done callback: count the send as delivered or failed, and log a failure."""
-    stats = app.extensions["sandbox_stats"]
     if future.cancelled():
-        error = "cancelled: the app stopped before this mail was sent"
+        record_failure("pool", "cancelled: the app stopped before this mail was sent", app)
+    elif future.exception() is not None:
+        record_failure("pool", future.exception(), app)
     else:
-        error = future.exception() and describe_error(future.exception())
-    if error is None:
-        stats.delivered("pool")
-    else:
-        stats.failed("pool", error)
-        app.logger.warning("pool: mail not delivered: %s", error)
+        get_stats(app).delivered("pool")
 
 
 def send_email(app, msg):
     """Hand the message to one of the pool's threads and answer at once."""
-    future = app.extensions["sandbox_pool"].submit(send_async_email, app, msg)
+    future = get_pool(app).submit(send_async_email, app, msg)
     future.add_done_callback(partial(record_outcome, app))
     return 202
 
@@ -43,7 +46,6 @@ class MailPool(ThreadPoolExecutor):
     """The app's pool: a fixed number of sending threads, and a drain for shutdown."""
 
     def __init__(self, size: int) -> None:
-        # Not named "mail-...": the runner joins those threads, and a pool's threads idle until shutdown.
         super().__init__(max_workers=size, thread_name_prefix="sandbox-mail-pool")
         self._pending: set[Future] = set()
         self._lock = threading.Lock()
@@ -72,5 +74,10 @@ def init_app(app):
     """Give the app its pool, drained when the app stops (pending sends finish first)."""
     pool = MailPool(app.config.setdefault("MAIL_POOL_SIZE", DEFAULT_POOL_SIZE))
     drain_timeout = app.config.setdefault("MAIL_POOL_DRAIN_TIMEOUT", DEFAULT_DRAIN_TIMEOUT)
-    app.extensions["sandbox_pool"] = pool
-    app.extensions.setdefault("sandbox_on_stop", []).append(partial(pool.drain, drain_timeout))
+    app.extensions[EXTENSION] = pool
+    get_background(app).on_stop(partial(pool.drain, drain_timeout))
+
+
+def get_pool(app: Flask | None = None) -> MailPool:
+    """The app's mail pool (the current app's when none is given)."""
+    return (app or current_app).extensions[EXTENSION]

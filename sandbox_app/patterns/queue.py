@@ -2,10 +2,12 @@
 
 import smtplib
 
-from flask import current_app
 from huey.exceptions import CancelExecution
 
-from ..mailer import describe_error, mail
+from ..mailer.connection import mail
+from ..mailer.outcomes import describe_error, record_failure
+from ..mailer.stats import get_stats
+from ..queue.mailqueue import get_queue
 
 
 def is_temporary(error: Exception) -> bool:
@@ -19,20 +21,18 @@ def is_temporary(error: Exception) -> bool:
 
 def deliver(msg, task):
     """The task, run in the consumer process: send one message; Huey retries a temporary failure later."""
-    stats = current_app.extensions["sandbox_stats"]
     try:
         mail.send(msg)
     except Exception as error:
         if task.retries and is_temporary(error):
-            stats.retried("queue", describe_error(error))
+            get_stats().retried("queue", describe_error(error))
             raise  # Huey puts the task back, to run after retry_delay (which doubles each time)
-        stats.failed("queue", describe_error(error))
-        current_app.logger.warning("queue: mail not delivered: %s", describe_error(error))
+        record_failure("queue", error)
         raise CancelExecution(retry=False) from error  # permanent, or out of retries: give up
-    stats.delivered("queue")
+    get_stats().delivered("queue")
 
 
 def send_email(app, msg):
     """Put the message on the queue (a write to SQLite or Redis) and answer at once."""
-    app.extensions["sandbox_queue"].enqueue(msg)
+    get_queue(app).enqueue(msg)
     return 202

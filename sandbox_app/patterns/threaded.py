@@ -2,7 +2,9 @@
 
 from threading import Thread
 
-from ..mailer import counted, mail
+from ..mailer.background import get_background
+from ..mailer.connection import mail
+from ..mailer.outcomes import counted
 
 
 def send_async_email(app, msg):
@@ -14,5 +16,7 @@ def send_async_email(app, msg):
 
 def send_email(app, msg):
     """Hand the message to a background thread and answer at once."""
-    Thread(target=send_async_email, args=(app, msg), name="mail-threaded").start()
+    thread = Thread(target=send_async_email, args=(app, msg), name="mail-threaded")
+    get_background(app).track(thread)  # the sandbox's stop() waits for it; a real app would too
+    thread.start()
     return 202

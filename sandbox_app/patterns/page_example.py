@@ -2,7 +2,7 @@
 
 from threading import Thread
 
-from .mailer import mail
+from ..mailer.connection import mail
 
 
 def send_async_email(app, msg):

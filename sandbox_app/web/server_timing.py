@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from time import perf_counter
 
-from flask import Response, g, has_request_context
+from flask import Response, g
+
+from ..mailer.clock import smtp_seconds
 
 # What DevTools shows next to each entry (Network tab > the request > Timing > Server Timing).
 SMTP_DESCRIPTION = "waiting for the mail server in this request"
 APP_DESCRIPTION = "the rest of the view"
-
-
-@contextmanager
-def smtp_clock() -> Iterator[None]:
-    """Add the block's duration to this request's SMTP time; a background send has no request."""
-    started = perf_counter()
-    try:
-        yield
-    finally:
-        # A thread with only an app context (a background send) has a g of its own and no
-        # request: nothing to add, which is the point of sending in the background.
-        if has_request_context():
-            g.smtp_seconds = g.get("smtp_seconds", 0.0) + perf_counter() - started
 
 
 def start_clock() -> None:
@@ -37,7 +24,7 @@ def add_header(response: Response) -> Response:
     if started is None:  # the clock never started: nothing honest to report
         return response
     total = perf_counter() - started
-    smtp = g.get("smtp_seconds", 0.0)
+    smtp = smtp_seconds()
     response.headers["Server-Timing"] = ", ".join(
         [
             f'smtp;dur={smtp * 1000:.1f};desc="{SMTP_DESCRIPTION}"',

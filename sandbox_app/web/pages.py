@@ -1,8 +1,9 @@
 """The browser pages: a send form per pattern with timings, and the captured inbox."""
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 
-from .patterns import PATTERNS
+from ..patterns import PATTERNS
+from .mail_server import get_mail_server
 
 bp = Blueprint("pages", __name__)
 
@@ -16,6 +17,6 @@ def index():
 @bp.get("/inbox")
 def inbox():
     """The captured mail, newest first."""
-    server = current_app.extensions.get("debug_mail_server")
+    server = get_mail_server()
     messages = list(reversed(server.messages)) if server else []
     return render_template("inbox.html", messages=messages, server=server)

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 
 from flask_mail import Message
 
-from . import bench, page_example
-from .measure import DEFAULT_EMAIL, measure_send, timed_request
-from .notebook import running_sandbox
-from .process import WebProcess
+from ..patterns import page_example
+from ..waiting import wait_until
+from .plots import COLORS, new_figure
+from .sandbox import running_sandbox, settle, stats_of
+from .tables import Table, rows_table
+from .timing import DEFAULT_EMAIL, measure_send, timed_request
+from .webprocess import WebProcess
 
 BURST_PATTERNS = ("threaded", "pool", "queue")
 
@@ -35,12 +38,12 @@ def fresh_counts(sandbox) -> None:
     """Empty the inbox and zero the stats and the mail server's counters."""
     sandbox.mail_server.clear()
     sandbox.mail_server.reset_counters()
-    sandbox.app.extensions["sandbox_stats"].reset()
+    stats_of(sandbox).reset()
 
 
 def stats(sandbox) -> dict:
     """What /api/stats answers, read in-process."""
-    return sandbox.app.extensions["sandbox_stats"].snapshot()
+    return stats_of(sandbox).snapshot()
 
 
 # -- (a) an exception in a background sender ---------------------------------------------
@@ -95,13 +98,12 @@ def unseen_failures(sandbox, sends: int = 20) -> UnseenFailures:
         with app.test_request_context(), thread_exceptions() as caught:
             messages = [bench_message() for _ in range(sends)]
             page_replies = Counter(page_example.send_email(app, msg) for msg in messages)
-            deadline = time.monotonic() + 10
-            while len(caught) < sends and time.monotonic() < deadline:
-                time.sleep(0.01)  # each failed thread reports just before it ends
+            # Each failed thread reports just before it ends.
+            wait_until(lambda: len(caught) >= sends, 10, "the page's threads")
         page_exceptions = [f"{type(c.exc_value).__module__}.{type(c.exc_value).__name__}: {c.exc_value}" for c in caught]
         page_counted = sum(row["failed"] + row["delivered"] for row in stats(sandbox).values())
         samples = measure_send(sandbox, "pool", sends, warmup=0)
-        pool_stats = bench.settle(sandbox, "pool", sends, timeout=10)
+        pool_stats = settle(sandbox, "pool", sends, timeout=10)
     return UnseenFailures(sends, page_replies, page_exceptions, page_counted, samples.statuses, pool_stats)
 
 
@@ -111,16 +113,6 @@ def bench_message() -> Message:
 
 
 # -- a temporary failure: the queue tries again -------------------------------------------
-
-
-def wait_for(condition, timeout: float, what: str):
-    """Poll `condition` until it returns something true; TimeoutError naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"still waiting for {what} after {timeout:g} s")
-        time.sleep(0.02)
-    return result
 
 
 def temporary_failure(sandbox, sends: int = 5) -> dict:
@@ -136,10 +128,10 @@ def temporary_failure(sandbox, sends: int = 5) -> dict:
         for pattern in ("pool", "queue"):
             measure_send(sandbox, pattern, sends, warmup=0)
         # Every first attempt has failed: the pool's for good, the queue's are scheduled again.
-        wait_for(lambda: stats(sandbox)["pool"]["failed"] == sends, 10, "the pool's failures")
-        wait_for(lambda: stats(sandbox)["queue"]["retried"] == sends, 10, "the queue's retries")
+        wait_until(lambda: stats(sandbox)["pool"]["failed"] == sends, 10, "the pool's failures")
+        wait_until(lambda: stats(sandbox)["queue"]["retried"] == sends, 10, "the queue's retries")
     # The server has recovered (the fault is gone): the retries now go through.
-    wait_for(lambda: stats(sandbox)["queue"]["delivered"] == sends, 15, "the queue's deliveries")
+    wait_until(lambda: stats(sandbox)["queue"]["delivered"] == sends, 15, "the queue's deliveries")
     counters = stats(sandbox)
     return {"pool": counters["pool"], "queue": counters["queue"]}
 
@@ -160,14 +152,10 @@ class CrashResult:
         """Accepted with a 202, never delivered."""
         return max(0, self.accepted[pattern] - self.delivered[pattern])
 
-    def table(self) -> str:
+    def table(self) -> Table:
         """accepted / delivered / lost per pattern."""
-        lines = [f"{'pattern':<10}{'accepted':>10}{'delivered':>11}{'lost':>6}"]
-        for pattern in self.accepted:
-            lines.append(
-                f"{pattern:<10}{self.accepted[pattern]:>10}{self.delivered[pattern]:>11}{self.lost(pattern):>6}"
-            )
-        return "\n".join(lines)
+        rows = [[p, self.accepted[p], self.delivered[p], self.lost(p)] for p in self.accepted]
+        return Table(["pattern", "accepted", "delivered", "lost"], rows)
 
 
 def tagged(pattern: str, number: int) -> dict:
@@ -196,7 +184,7 @@ def crash_burst(
     """
     sandbox = running_sandbox(sandbox)
     fresh_counts(sandbox)
-    mail_queue = sandbox.app.extensions["sandbox_queue"]
+    mail_queue = sandbox.queue
     sandbox.stop_consumer()
     jobs = iter([(pattern, number) for number in range(per_pattern) for pattern in patterns])  # interleaved
     kill_at = int(per_pattern * len(patterns) * kill_after)
@@ -236,9 +224,10 @@ def crash_burst(
         web.kill()
         started = time.monotonic()
         sandbox.start_consumer()  # back up: it finds the queued mail in SQLite (or Redis)
-        deadline = started + 15
-        while delivered_by_pattern(sandbox, ["queue"])["queue"] < accepted["queue"] and time.monotonic() < deadline:
-            time.sleep(0.02)
+        try:
+            wait_until(lambda: delivered_by_pattern(sandbox, ["queue"])["queue"] >= accepted["queue"], 15, "the queue")
+        except TimeoutError:
+            pass  # what did not arrive is counted as lost below
         drained = time.monotonic() - started
         time.sleep(delay)  # anything else still arriving would be counted too
     return CrashResult(accepted, delivered_by_pattern(sandbox, patterns), refused, drained)
@@ -265,7 +254,7 @@ def limited_burst(
             fresh_counts(sandbox)
             samples = measure_send(sandbox, pattern, requests, warmup=0, concurrency=concurrency)
             # 10 s of slack beyond the slowest drain (8 workers) and the queue's retries.
-            counters = bench.settle(sandbox, pattern, requests, timeout=requests * delay + 10)
+            counters = settle(sandbox, pattern, requests, timeout=requests * delay + 10)
             rows.append({
                 "pattern": pattern,
                 "p50_ms": round(samples.p50_ms, 2),
@@ -282,25 +271,17 @@ def limited_burst(
     return rows
 
 
-def format_rows(rows: list[dict], columns: list[str]) -> str:
-    """A list of dicts as an aligned text table of the given columns."""
-    widths = [max(len(column), *(len(str(row[column])) for row in rows)) for column in columns]
-    lines = ["  ".join(column.rjust(width) for column, width in zip(columns, widths))]
-    for row in rows:
-        lines.append("  ".join(str(row[column]).rjust(width) for column, width in zip(columns, widths)))
-    return "\n".join(lines)
+def format_rows(rows: list[dict], columns: list[str]) -> Table:
+    """The burst's rows as a table of the given columns."""
+    return rows_table(rows, columns)
 
 
 def plot_burst(rows: list[dict]):
     """Two panels per pattern: response time (p50, p99), and how many of the mails arrived or were lost."""
-    import matplotlib.pyplot as plt
-
-    from .notebook import COLORS
-
     names = [row["pattern"] for row in rows]
     colors = [COLORS.get(name, "#444444") for name in names]
     positions = list(range(len(rows)))
-    figure, (times, mail) = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
+    figure, (times, mail) = new_figure(9, 3.4, ncols=2)
     times.bar([p - 0.2 for p in positions], [row["p50_ms"] for row in rows], 0.4, color=colors, label="p50")
     times.bar([p + 0.2 for p in positions], [row["p99_ms"] for row in rows], 0.4, color=colors, alpha=0.45, label="p99")
     times.set_xticks(positions, names)
@@ -315,5 +296,4 @@ def plot_burst(rows: list[dict]):
     mail.set_ylim(0, sent * 1.35)
     mail.set(ylabel="mails", title=f"...but with {rows[0]['max_connections']} connections allowed:")
     mail.legend(loc="upper center", ncols=2, frameon=False)
-    plt.close(figure)  # shown once, as the cell's result
     return figure

@@ -14,31 +14,24 @@ from email.message import EmailMessage
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 
-from . import runner
-from .consumer import ConsumerError
-from .mailserver import LOOPBACK, DebugMailServer, free_port
-from .measure import DEFAULT_EMAIL, blocks_worker, measure, measure_send, percentile
-from .patterns import PATTERNS
+from .. import runner
+from ..cli import non_negative, positive_int, queue_url
+from ..patterns import PATTERNS
+from ..queue.consumer import ConsumerError
+from ..smtp.server import LOOPBACK, DebugMailServer, free_port
+from .experiments import blocks_worker
+from .sandbox import settle, stats_of
+from .tables import Table
+from .timing import DEFAULT_EMAIL, measure, measure_send, percentile
 
 BULK = "bulk"
 
 SETTLE_TIMEOUT = 30.0
 
 
-def settle(sandbox, pattern: str, accepted: int, timeout: float) -> dict:
-    """Wait until every accepted message of `pattern` is delivered or failed; return its counters."""
-    stats = sandbox.app.extensions["sandbox_stats"]
-    deadline = time.monotonic() + timeout
-    while True:
-        counters = stats.snapshot()[pattern]
-        if counters["delivered"] + counters["failed"] >= accepted or time.monotonic() > deadline:
-            return counters
-        time.sleep(0.02)
-
-
 def bench_pattern(sandbox, pattern: str, requests: int, concurrency: int, delay: float, progress: bool) -> dict:
     """One row of the table: response percentiles, throughput, and what became of the mail."""
-    stats = sandbox.app.extensions["sandbox_stats"]
+    stats = stats_of(sandbox)
     measure_send(sandbox, pattern, concurrency, warmup=0, concurrency=concurrency)  # warm this pattern's code path
     settle(sandbox, pattern, stats.snapshot()[pattern]["accepted"], SETTLE_TIMEOUT)
     stats.reset()
@@ -174,21 +167,18 @@ def run_table(
         sandbox.stop()
 
 
-def format_table(rows: list[dict]) -> str:
-    """The rows as an aligned text table."""
-    header = f"{'pattern':<10} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'req/s':>8} {'delivered':>10} {'lost':>5}  blocks the worker"
-    lines = [header, "-" * len(header)]
-    for row in rows:
-        if row["pattern"] == BULK:
-            continue  # its own block: see format_bulk
-        delivered = "-" if row["delivered"] is None else row["delivered"]
-        lost = "-" if row["lost"] is None else row["lost"]
-        blocks = "-" if row["pattern"] == "ping" else ("yes" if row["blocks_worker"] else "no")
-        lines.append(
-            f"{row['pattern']:<10} {row['p50_ms']:>9.2f} {row['p95_ms']:>9.2f} {row['p99_ms']:>9.2f} "
-            f"{row['rps']:>8.1f} {delivered:>10} {lost:>5}  {blocks}"
-        )
-    return "\n".join(lines)
+def format_table(rows: list[dict]) -> Table:
+    """The rows as a table (bulk has its own block: see format_bulk)."""
+    columns = ["pattern", "p50 ms", "p95 ms", "p99 ms", "req/s", "delivered", "lost", "blocks the worker"]
+    shown = [
+        [
+            row["pattern"], row["p50_ms"], row["p95_ms"], row["p99_ms"], row["rps"], row["delivered"], row["lost"],
+            "-" if row["pattern"] == "ping" else ("yes" if row["blocks_worker"] else "no"),
+        ]
+        for row in rows
+        if row["pattern"] != BULK
+    ]  # fmt: skip
+    return Table(columns, shown)
 
 
 def format_bulk(row: dict) -> str:
@@ -285,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
         f"{args.concurrency} client(s) at once, {runner.DEFAULT_WORKERS} app workers"
         + (f", queue on {args.queue_url}" if args.queue_url else "") + "\n"
     )
-    print(format_table(rows))
+    print(repr(format_table(rows)))
     print()
     print("\n".join(headline(rows)))
     bulk = next((row for row in rows if row["pattern"] == BULK), None)
@@ -300,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(subcommands, *, non_negative, positive_int, queue_url) -> None:
+def add_parser(subcommands) -> None:
     """Register `bench` on the main command line."""
     parser = subcommands.add_parser("bench", help="measure every pattern and print the comparison table")
     parser.add_argument("--smtp-delay", type=non_negative, default=0.3, help="seconds per message (default 0.3)")

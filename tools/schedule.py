@@ -1,4 +1,4 @@
-"""The teaching schedule, from the lessons' front matter: `python -m sandbox_app.schedule [--write]`."""
+"""The teaching schedule, from the lessons' front matter: `python -m tools.schedule [--write]`."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 
 import jupytext
 
-from .course import REPO_ROOT, check_front_matter, lesson_paths
+from tools.course import REPO_ROOT, check_front_matter, lesson_paths
 
 GUIDE = REPO_ROOT / "INSTRUCTORS.md"
 # The guide's table sits between these lines; --write replaces what is between them.
-BEGIN = "<!-- schedule: written by `python -m sandbox_app.schedule --write` from lessons/; do not edit -->"
+BEGIN = "<!-- schedule: written by `python -m tools.schedule --write` from lessons/; do not edit -->"
 END = "<!-- end of schedule -->"
 
 
@@ -52,7 +52,7 @@ def write_guide(guide: Path = GUIDE) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the schedule, or write it into the instructor guide."""
-    parser = argparse.ArgumentParser(prog="python -m sandbox_app.schedule", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.schedule", description=__doc__)
     parser.add_argument("--write", action="store_true", help=f"update the table in {GUIDE.name}")
     args = parser.parse_args(argv)
     if not args.write:

@@ -1,19 +1,15 @@
 """The JSON API: the captured inbox, delivery stats and the mail server's live settings."""
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, request
 
-from .mailserver import DebugMailServer
-from .mailserver_settings import SettingsError
+from ..mailer.stats import get_stats
+from ..queue.mailqueue import get_queue
+from ..queue.storage import STORAGE_ERRORS, unavailable
+from ..smtp.server import DebugMailServer
+from ..smtp.settings import SettingsError
+from .mail_server import attached_mail_server
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-
-def attached_mail_server() -> DebugMailServer:
-    """The debug mail server this app sends to, or a 503 when it runs without one."""
-    server = current_app.extensions.get("debug_mail_server")
-    if server is None:
-        abort(503, "this app has no debug mail server attached (it sends to an outside SMTP server)")
-    return server
 
 
 @bp.get("/messages")
@@ -30,16 +26,16 @@ def clear_messages():
 
 
 @bp.get("/stats")
-def get_stats():
+def read_stats():
     """Per pattern: accepted, delivered, failed, retried, last error."""
-    return current_app.extensions["sandbox_stats"].snapshot()
+    return get_stats().snapshot()
 
 
 @bp.delete("/stats")
 def reset_stats():
     """Start every pattern's counters from zero."""
-    current_app.extensions["sandbox_stats"].reset()
-    return current_app.extensions["sandbox_stats"].snapshot()
+    get_stats().reset()
+    return get_stats().snapshot()
 
 
 def smtp_state(server: DebugMailServer) -> dict:
@@ -65,3 +61,12 @@ def put_smtp():
     except SettingsError as error:
         abort(400, str(error))
     return smtp_state(server)
+
+
+@bp.get("/queue")
+def get_queue_state():
+    """The queue's name and storage, the mail waiting in it, and this app's consumer process (or null)."""
+    try:
+        return get_queue().state()
+    except STORAGE_ERRORS as error:
+        raise unavailable(error) from None

@@ -6,6 +6,10 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
+from flask import Flask, current_app
+
+EXTENSION = "sandbox_stats"
+
 
 @dataclass
 class PatternCounters:
@@ -19,7 +23,7 @@ class PatternCounters:
 
 
 class SharedCounters(Protocol):
-    """Counters kept outside this process, e.g. in the queue's storage (see mailqueue.StoredCounters)."""
+    """Counters kept outside this process, e.g. in the queue's storage (see queue.counters.StoredCounters)."""
 
     def count(self, field: str, error: str | None = None) -> None: ...
 
@@ -81,3 +85,14 @@ class DeliveryStats:
             self._counters = {name: PatternCounters() for name in self._patterns}
         for store in self._shared.values():
             store.reset()
+
+
+def init_stats(app: Flask, patterns: list[str]) -> DeliveryStats:
+    """Give the app its delivery counters, one set per pattern."""
+    app.extensions[EXTENSION] = DeliveryStats(patterns)
+    return app.extensions[EXTENSION]
+
+
+def get_stats(app: Flask | None = None) -> DeliveryStats:
+    """The app's delivery counters (the current app's when none is given)."""
+    return (app or current_app).extensions[EXTENSION]

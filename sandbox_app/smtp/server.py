@@ -12,8 +12,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
-from .mailserver_settings import Fault, MailServerSettings
-from .mailstore import CapturedMessage, MessageStore
+from .settings import Fault, MailServerSettings
+from .store import CapturedMessage, MessageStore
 
 LOOPBACK = "127.0.0.1"
 TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"

@@ -1,4 +1,4 @@
-"""Build the course notebooks from the lesson sources: `python -m sandbox_app.course build`."""
+"""Build the course notebooks from the lesson sources: `python -m tools.course build`."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def build(lesson: Path, run: bool = True) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: build the given lessons, or all of them."""
-    parser = argparse.ArgumentParser(prog="python -m sandbox_app.course", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.course", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     build_cmd = sub.add_parser("build", help="build notebooks from lessons")
     build_cmd.add_argument("lessons", nargs="*", type=Path, help="lesson files (default: all)")

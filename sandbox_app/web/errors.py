@@ -7,7 +7,7 @@ import smtplib
 from flask import Flask, current_app
 from werkzeug.exceptions import HTTPException
 
-from .mailer import describe_error
+from ..mailer.outcomes import describe_error
 
 
 def smtp_error_response(error: Exception):

@@ -1,10 +1,10 @@
-"""The consumer's side of the queue: `huey_consumer sandbox_app.tasks.huey` sends what the app queued.
+"""The consumer's side of the queue: `huey_consumer sandbox_app.queue_worker.huey` sends what the app queued.
 
 The consumer builds the same app the web process runs (so it sends with the same Flask-Mail
 settings and counts into the same queue storage), configured from $SANDBOX_APP_CONFIG, a JSON
 object such as {"QUEUE_NAME": "shop", "MAIL_PORT": 8025}. `ConsumerProcess` sets it; by hand:
 
-    SANDBOX_APP_CONFIG='{"QUEUE_NAME": "shop", "MAIL_PORT": 8025}' huey_consumer sandbox_app.tasks.huey -w 4
+    SANDBOX_APP_CONFIG='{"QUEUE_NAME": "shop", "MAIL_PORT": 8025}' huey_consumer sandbox_app.queue_worker.huey -w 4
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from pathlib import Path
 
 from huey.signals import SIGNAL_INTERRUPTED
 
-from . import create_app
-from .consumer import CONFIG_ENV, PARENT_PID_ENV, READY_FILE_ENV
+from .queue.consumer import CONFIG_ENV, PARENT_PID_ENV, READY_FILE_ENV
+from .queue.mailqueue import get_queue
+from .web.factory import create_app
 
 
 def config_from_env() -> dict:
@@ -48,7 +49,7 @@ def exit_with_parent(parent_pid: int) -> None:
 
 
 app = create_app(config_from_env())
-huey = app.extensions["sandbox_queue"].huey
+huey = get_queue(app).huey
 
 
 @huey.on_startup()

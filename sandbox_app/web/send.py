@@ -2,9 +2,10 @@
 
 from flask import Blueprint, abort, current_app, request
 
+from ..mailer.stats import get_stats
+from ..patterns import PATTERNS
 from . import server_timing
 from .compose import parse_email_request
-from .patterns import PATTERNS
 
 bp = Blueprint("send", __name__)
 
@@ -41,6 +42,6 @@ def send(pattern):
     email = parse_email_request(request)
     msg = email.to_message()
     app = current_app._get_current_object()  # the real app, not the proxy: a thread must carry it
-    app.extensions["sandbox_stats"].accepted(pattern)
+    get_stats(app).accepted(pattern)
     status = PATTERNS[pattern](app, msg)
     return {"pattern": pattern, "to": email.to, "status": "sent" if status == 200 else "accepted"}, status

@@ -1,0 +1,94 @@
+"""One request at a time from a lesson cell: the reply with its status, headers, body and time."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from .sandbox import running_sandbox
+from .timing import DEFAULT_EMAIL, route_url, timed_exchange
+
+
+@dataclass
+class Reply:
+    """One response from the sandbox: status, headers, body and how long it took."""
+
+    method: str
+    path: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    seconds: float
+    started_at: float
+
+    @property
+    def ms(self) -> float:
+        """The response time in milliseconds, as the client saw it."""
+        return self.seconds * 1000
+
+    @property
+    def finished_at(self) -> float:
+        """When the whole response had arrived (epoch seconds)."""
+        return self.started_at + self.seconds
+
+    @property
+    def text(self) -> str:
+        """The body as text."""
+        return self.body.decode("utf-8", errors="replace")
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON, or None when it is not JSON."""
+        try:
+            return jsonlib.loads(self.body)
+        except ValueError:
+            return None
+
+    def header(self, name: str) -> str | None:
+        """A response header, whatever its capitalisation."""
+        return next((value for key, value in self.headers.items() if key.lower() == name.lower()), None)
+
+    @property
+    def server_timing(self) -> dict[str, float]:
+        """The Server-Timing header as {name: milliseconds}, e.g. {'smtp': 301.2, 'app': 1.1}."""
+        timings = {}
+        for entry in (self.header("Server-Timing") or "").split(","):
+            name, *params = (part.strip() for part in entry.split(";"))
+            durations = [float(p[4:]) for p in params if p.startswith("dur=")]
+            if name and durations:
+                timings[name] = durations[0]
+        return timings
+
+    def __repr__(self) -> str:
+        try:
+            reason = HTTPStatus(self.status).phrase
+        except ValueError:  # a status code Python has no name for
+            reason = ""
+        shown = jsonlib.dumps(self.json) if self.json is not None else self.text[:200]
+        return f"{self.method} /{self.path} -> {self.status} {reason}: {shown}"
+
+
+def call(sandbox, method: str, path: str, json: dict | None = None, timeout: float = 30.0) -> Reply:
+    """Send one request to the sandbox and keep everything about the answer."""
+    sandbox = running_sandbox(sandbox)
+    path = path.lstrip("/")
+    exchange = timed_exchange(route_url(sandbox, path), method, json, timeout)
+    sample = exchange.sample
+    return Reply(method, path, sample.status, exchange.headers, exchange.body, sample.seconds, sample.started_at)
+
+
+def get(sandbox, path: str) -> Reply:
+    """GET a path of the sandbox, e.g. get(sandbox, "api/stats")."""
+    return call(sandbox, "GET", path)
+
+
+def post(sandbox, path: str, json: dict | None = None) -> Reply:
+    """POST JSON to a path of the sandbox, e.g. post(sandbox, "send/blocking", email) (a test email if none)."""
+    return call(sandbox, "POST", path, DEFAULT_EMAIL if json is None and path.strip("/").startswith("send/") else json)
+
+
+def put(sandbox, path: str, json: dict) -> Reply:
+    """PUT JSON to a path of the sandbox, e.g. put(sandbox, "api/smtp", {"delay": 0.1})."""
+    return call(sandbox, "PUT", path, json)

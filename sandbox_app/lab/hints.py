@@ -1,0 +1,36 @@
+"""In IPython, the sandbox's errors as one-line hints: what to run, instead of a traceback."""
+
+from __future__ import annotations
+
+from ..runner import SandboxNotRunning, current
+
+
+def _hint_for(shell, etype, value, tb, tb_offset=None):
+    """IPython's custom exception handler: one line for SandboxNotRunning, a hint with a NameError."""
+    error = f"\x1b[31m{etype.__name__}\x1b[39m: {value}"
+    if issubclass(etype, SandboxNotRunning):
+        stb = [error]  # raised deep in a helper: its traceback says nothing useful
+    elif current() is None:
+        stb = [error, f"\x1b[1mHint\x1b[0m: {SandboxNotRunning()}."]  # the missing name is a symptom, not the cause
+    else:
+        name = getattr(value, "name", None) or "this name"
+        stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+        stb.append(f"\x1b[1mHint\x1b[0m: if {name!r} is set by a cell above this one, run the cells above first.")
+    shell._showtraceback(etype, value, stb)
+    return stb
+
+
+def install_hints(shell=None) -> bool:
+    """In IPython, show the sandbox's errors as hints (see the module docstring); True when installed."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+    if shell is None:
+        return False
+    if shell.custom_exceptions and shell.custom_exceptions != (SandboxNotRunning, NameError):
+        return False  # someone else's handler: leave it alone
+    shell.set_custom_exc((SandboxNotRunning, NameError), _hint_for)
+    return True

@@ -1,0 +1,88 @@
+"""The running sandbox as lesson cells see it: found, described, reset, and waited for."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..mailer.stats import DeliveryStats, get_stats
+from ..runner import SandboxNotRunning, current
+from ..waiting import wait_until
+
+LOG_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")  # logging's asctime, as the runner writes it
+
+
+def running_sandbox(sandbox=None):
+    """`sandbox` if it is running, else the running one; SandboxNotRunning when there is none."""
+    if sandbox is not None and sandbox.running:
+        return sandbox
+    running = current()
+    if running is None:
+        raise SandboxNotRunning()
+    return running
+
+
+def stats_of(sandbox) -> DeliveryStats:
+    """The delivery counters of a sandbox's app (what /api/stats answers)."""
+    return get_stats(sandbox.app)
+
+
+@dataclass
+class Status:
+    """A one-line description of a running sandbox, with no port in it."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def status(sandbox) -> Status:
+    """Say what is running: the app, its workers, the debug mail server and its delay."""
+    sandbox = running_sandbox(sandbox)
+    server = sandbox.mail_server
+    smtp = f"the debug mail server (delay {server.settings.delay:g} s)" if server else "an outside mail server"
+    return Status(f"The sandbox is running: the app ({sandbox.workers} workers) and {smtp}, on {sandbox.host} only.")
+
+
+def settled(sandbox, patterns=("threaded", "pool")) -> bool:
+    """Whether all mail these patterns accepted is delivered or failed by now."""
+    counters = stats_of(sandbox).snapshot()
+    return all(c["delivered"] + c["failed"] >= c["accepted"] for name, c in counters.items() if name in patterns)
+
+
+def wait_until_settled(sandbox, patterns=("threaded", "pool"), timeout: float = 10.0) -> bool:
+    """Wait until all mail these patterns accepted is delivered or failed; False if `timeout` s pass first."""
+    try:
+        return wait_until(lambda: settled(sandbox, patterns), timeout, "background sends")
+    except TimeoutError:
+        return False
+
+
+def settle(sandbox, pattern: str, accepted: int, timeout: float) -> dict:
+    """Wait until `accepted` mails of `pattern` are delivered or failed (or `timeout` s pass); return its counters."""
+
+    def counters_when_settled() -> dict | None:
+        counters = stats_of(sandbox).snapshot()[pattern]
+        return counters if counters["delivered"] + counters["failed"] >= accepted else None
+
+    try:
+        return wait_until(counters_when_settled, timeout, f"the {pattern} pattern's mail")
+    except TimeoutError:
+        return stats_of(sandbox).snapshot()[pattern]
+
+
+def reset(sandbox, *, settle=("threaded", "pool")) -> None:
+    """Let background sends of `settle` patterns finish, then empty the inbox and zero every counter."""
+    sandbox = running_sandbox(sandbox)
+    wait_until_settled(sandbox, settle)
+    stats_of(sandbox).reset()
+    if sandbox.mail_server is not None:
+        sandbox.mail_server.clear()
+        sandbox.mail_server.reset_counters()
+
+
+def log_messages(sandbox, last: int | None = None) -> list[str]:
+    """The app's log lines without timestamps ("WARNING threaded: mail not delivered: ..."), the `last` few if given."""
+    lines = [LOG_TIMESTAMP.sub("", line) for line in running_sandbox(sandbox).read_log()]
+    return lines[-last:] if last else lines

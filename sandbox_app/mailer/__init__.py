@@ -1,0 +1,1 @@
+"""Sending and accounting: Flask-Mail with a timeout, delivery counters, the SMTP clock, background work."""

@@ -1,0 +1,38 @@
+"""Flask-Mail for the sandbox: the shared `mail` object, whose connections give up after MAIL_TIMEOUT seconds."""
+
+from __future__ import annotations
+
+import smtplib
+
+from flask import current_app
+from flask_mail import Connection, Mail
+
+
+class TimeoutConnection(Connection):
+    """A Flask-Mail connection whose socket gives up after MAIL_TIMEOUT seconds."""
+
+    def __init__(self, mail, timeout: float) -> None:
+        super().__init__(mail)
+        self.timeout = timeout
+
+    def configure_host(self) -> smtplib.SMTP:
+        # Flask-Mail dials without a timeout (its issue #114): a hung server hangs the sender.
+        smtp_class = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = smtp_class(self.mail.server, self.mail.port, timeout=self.timeout)
+        host.set_debuglevel(int(self.mail.debug))
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+
+class SandboxMail(Mail):
+    """Flask-Mail's `Mail`, connecting with a timeout; otherwise unchanged."""
+
+    def connect(self) -> TimeoutConnection:
+        app = getattr(self, "app", None) or current_app  # outside an app context: RuntimeError
+        return TimeoutConnection(app.extensions["mail"], app.config["MAIL_TIMEOUT"])
+
+
+mail = SandboxMail()

@@ -1,0 +1,50 @@
+"""The app factory: `create_app(test_config=None, *, mail_server=None)`, as in Flask's tutorial."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ..mailer.background import init_background
+from ..mailer.connection import mail
+from ..mailer.stats import init_stats
+from ..patterns import COUNTED_PATTERNS
+from ..patterns import init_app as init_patterns
+from ..smtp.server import DebugMailServer
+from . import api, bulk, pages, send
+from .compose import MAX_BODY_BYTES
+from .errors import register_error_handlers
+from .mail_server import attach_mail_server
+
+
+def create_app(test_config: dict[str, Any] | None = None, *, mail_server: DebugMailServer | None = None) -> Flask:
+    """Create the app; `mail_server` is the DebugMailServer it sends to and shows (optional)."""
+    app = Flask(__name__)
+    app.config.from_mapping(
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=mail_server.port if mail_server is not None else 8025,
+        MAIL_DEFAULT_SENDER="Mail Sandbox <sandbox@example.com>",
+        MAIL_TIMEOUT=10.0,
+        # Flask-Mail skips the socket when testing; this app exists to measure the socket.
+        MAIL_SUPPRESS_SEND=False,
+        # The largest allowed body, plus room for the JSON around it; beyond that werkzeug says 413.
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES * 2,
+    )
+    if test_config:
+        app.config.from_mapping(test_config)
+    mail.init_app(app)
+    init_stats(app, COUNTED_PATTERNS)
+    init_background(app)
+    init_patterns(app)  # the pool and the queue
+    if mail_server is not None:
+        attach_mail_server(app, mail_server)
+    for blueprint in (send.bp, bulk.bp, api.bp, pages.bp):
+        app.register_blueprint(blueprint)
+    register_error_handlers(app)
+    # Behind jupyter-server-proxy the app lives under a path such as /user/ana/proxy/5000/,
+    # which the proxy strips and sends as X-Forwarded-Prefix: url_for then keeps every link
+    # inside it. Only loopback clients reach the app; the one proxy hop in front is trusted.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_prefix=1)
+    return app

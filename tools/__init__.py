@@ -1,0 +1,1 @@
+"""Build tools for the course: lessons to notebooks, and the teaching schedule."""
