@@ -1,4 +1,5 @@
 # Two commands for people: `make lab` (learn) and `make test` (check everything).
+# While working: `make check` (the fast tier, under a minute) and `make lint` (ruff).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -6,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Jupyter refuses to run as root without being told; CI and containers run as root.
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: venv lab test notebooks sandbox bench clean
+.PHONY: venv lab test check lint test-deps notebooks sandbox bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +20,19 @@ venv: $(STAMP) ## create .venv and install the course (idempotent)
 lab: $(STAMP) ## open JupyterLab on the course notebooks
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG)
 
-test: $(STAMP) ## run the whole suite: unit, real SMTP, nbval, browser
+test: $(STAMP) test-deps ## run the whole suite: unit, real SMTP, nbval, browser, hub
 	$(PY) -m pytest
+
+test-deps: ## install what the browser, hub, Redis and ab tests need (as root; otherwise say what is missing)
+	bash tools/install_test_deps.sh
+
+check: $(STAMP) ## the fast tier: unit and real-SMTP tests; no browser, hub, nbval or whole notebooks
+	$(PY) -m pytest tests -n 2 -m "not browser and not hub and not slow" --timeout=60
+
+LINTED := sandbox_app quiz tools tests
+lint: $(STAMP) ## ruff: lint rules and formatting (`ruff format` fixes the second)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 
 notebooks: $(STAMP) ## rebuild and execute notebooks/ from lessons/
 	$(PY) -m tools.course build
@@ -30,6 +42,10 @@ sandbox: $(STAMP) ## run the sandbox alone (app on :5000, mail server delay 0.3 
 
 bench: $(STAMP) ## print the measured comparison table
 	$(PY) -m sandbox_app bench --capture
+
+.PHONY: bench-http
+bench-http: $(STAMP) ## ab on /ping: the sandbox against a bare Flask app on waitress, at 1 and 20 clients
+	$(PY) -m tools.bench_http
 
 clean: ## remove the virtual environment
 	rm -rf $(VENV)

@@ -3,12 +3,18 @@
 In a notebook::
 
     import quiz
-    quiz.show()           # the quiz as widgets
+    quiz.show()           # the quiz as widgets (recorded when QUIZ_RESPONSES_DIR is set)
     quiz.responses        # what the learner checked, by question id
     quiz.score            # how many are correct
 
-``quiz.Quiz(...)`` builds a quiz widget to keep a handle on; ``python -m quiz`` plays
-the same questions in a terminal.
+    guess = quiz.checkpoint("blocking-response")   # a prediction to commit before measuring
+    guess.reveal(samples.p50_ms)                   # ...against the measurement
+
+    quiz.class_report("/srv/quiz-responses")       # the instructor's view of the class
+
+``quiz.Quiz(...)`` builds a quiz widget to keep a handle on (recording nothing unless
+record=True); ``python -m quiz`` plays the same questions in a terminal, and
+``python -m quiz report DIR...`` prints the class report.
 """
 
 from __future__ import annotations
@@ -18,12 +24,17 @@ from .grading import Grader, Report, Result, Status, grade, grade_all
 
 # The widget side is imported on first use so `python -m quiz` does not load ipywidgets.
 _VIEW_NAMES = {"Quiz", "QuestionCard", "show", "current"}
+_CHECKPOINT_NAMES = {"Checkpoint", "checkpoint"}
+# matplotlib, too, is loaded only by the instructor who asks for a report.
+_REPORT_NAMES = {"ClassReport", "class_report"}
 # Read from the quiz displayed last, so a learner can type quiz.score after quiz.show().
 _CURRENT_NAMES = {"responses", "score", "results", "complete", "total"}
 
 __all__ = [
     "Bank",
     "BankError",
+    "Checkpoint",
+    "ClassReport",
     "Grader",
     "Option",
     "Question",
@@ -34,6 +45,8 @@ __all__ = [
     "Status",
     "answer",
     "check",
+    "checkpoint",
+    "class_report",
     "current",
     "export",
     "grade",
@@ -51,6 +64,17 @@ def __getattr__(name: str):
         from . import view
 
         return getattr(view, name)
+    # Module names differ from the public names (checkpoints/checkpoint, reporting/report,
+    # records/responses): importing a submodule binds its name in this package and would
+    # hide the function or the current quiz's value.
+    if name in _CHECKPOINT_NAMES:
+        from . import checkpoints
+
+        return getattr(checkpoints, name)
+    if name in _REPORT_NAMES:
+        from . import reporting
+
+        return getattr(reporting, name)
     if name in _CURRENT_NAMES:
         return getattr(_require_current(name), name)
     raise AttributeError(f"module 'quiz' has no attribute {name!r}")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import enum
+import math
+import numbers
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .bank import Bank, Option, Question
+from .bank import Bank, Option, Question, format_number
 
 
 class Status(str, enum.Enum):
@@ -23,6 +26,12 @@ HEADLINES = {
     Status.INCORRECT: "Not yet.",
     Status.UNANSWERED: "Choose an answer first.",
 }
+# What "nothing given" means depends on how the question is answered.
+UNANSWERED_HEADLINES = {
+    "single": "Choose an answer first.",
+    "multiple": "Choose at least one answer first.",
+    "numeric": "Type a number first.",
+}
 
 
 @dataclass(frozen=True)
@@ -30,12 +39,16 @@ class Result:
     """The outcome of checking one question."""
 
     question: Question
-    choice: Option | None
+    choice: Option | None  # 'single': the option chosen
     status: Status
+    # As recorded: an option key, a tuple of keys in option order, or a float; None if nothing.
+    answer: Any = None
+    notes: tuple[str, ...] = ()  # the feedback, one paragraph each
+    direction: str | None = None  # 'numeric': 'low', 'close' or 'high'
 
     @property
     def correct(self) -> bool:
-        """True only for the correct option."""
+        """True only for the correct answer."""
         return self.status is Status.CORRECT
 
     @property
@@ -45,13 +58,15 @@ class Result:
 
     @property
     def headline(self) -> str:
-        """'Correct!', 'Not yet.' or 'Choose an answer first.'"""
+        """'Correct!', 'Not yet.' or what to do first ('Choose an answer first.', ...)."""
+        if self.status is Status.UNANSWERED:
+            return UNANSWERED_HEADLINES[self.question.kind]
         return HEADLINES[self.status]
 
     @property
     def feedback(self) -> str:
-        """Why the chosen option is right or wrong ('' when nothing was chosen)."""
-        return self.choice.feedback if self.choice else ""
+        """Why the answer is right or wrong ('' when nothing was chosen)."""
+        return " ".join(self.notes)
 
     @property
     def explanation(self) -> str:
@@ -60,13 +75,92 @@ class Result:
         return self.question.explanation if self.correct else ""
 
 
-def grade(question: Question, choice: str | None) -> Result:
-    """Grade one answer, given as an option key (None: nothing chosen)."""
-    if choice is None:
-        return Result(question, None, Status.UNANSWERED)
-    option = question.option(choice)
+def unanswered(question: Question, note: str = "") -> Result:
+    """The result of a Check with nothing (usable) given; note says what was wrong with the input."""
+    return Result(question, None, Status.UNANSWERED, notes=(note,) if note else ())
+
+
+def grade(question: Question, answer: Any) -> Result:
+    """Grade one answer: an option key, an iterable of keys, or a number, as the kind asks (None: nothing)."""
+    if question.answer is None:
+        raise ValueError(f"'{question.id}' is a checkpoint: its answer is the measurement, given to reveal()")
+    if answer is None:
+        return unanswered(question)
+    if question.kind == "numeric":
+        return _grade_numeric(question, as_number(answer, question.unit))
+    if question.kind == "multiple":
+        return _grade_multiple(question, option_keys(question, answer))
+    option = question.option(answer)
     status = Status.CORRECT if option.key == question.answer else Status.INCORRECT
-    return Result(question, option, status)
+    return Result(question, option, status, option.key, (option.feedback,))
+
+
+def _grade_multiple(question: Question, keys: tuple[str, ...]) -> Result:
+    """All that apply: right only when exactly the right options are chosen."""
+    if not keys:
+        return unanswered(question)
+    status = Status.CORRECT if set(keys) == set(question.answer) else Status.INCORRECT
+    notes = [f"\u201c{question.option(key).text}\u201d {question.option(key).feedback}" for key in keys]
+    missing = len(set(question.answer) - set(keys))
+    if missing:
+        # Say how many, not which: naming them would give the answer away.
+        count = "One right answer is" if missing == 1 else f"{missing} right answers are"
+        notes.append(f"{count} not chosen yet.")
+    return Result(question, None, status, keys, tuple(notes))
+
+
+def _grade_numeric(question: Question, value: float) -> Result:
+    """A number: right within the tolerance; otherwise say whether it is too low or too high."""
+    direction = question.tolerance.direction(value, question.answer)
+    status = Status.CORRECT if direction == "close" else Status.INCORRECT
+    notes = [] if direction == "close" else [f"{with_unit(value, question.unit)} is too {direction}."]
+    notes.append(question.feedback[direction])
+    return Result(question, None, status, value, tuple(notes), direction)
+
+
+def option_keys(question: Question, answer: Any) -> tuple[str, ...]:
+    """An iterable of option keys, checked, without repeats, in option order."""
+    if isinstance(answer, str) or not isinstance(answer, Iterable):
+        raise ValueError(f"question '{question.id}' takes a list of option keys, not {answer!r}")
+    chosen = {question.option(key).key for key in answer}  # ValueError naming the valid keys
+    return tuple(option.key for option in question.options if option.key in chosen)
+
+
+def as_number(value: Any, unit: str | None = None) -> float:
+    """A finite float from a number, or from text like '350' or '350 ms'; ValueError says why not."""
+    if isinstance(value, str):
+        parsed = parse_number(value, unit)
+        if parsed is None:
+            raise ValueError("nothing was typed")
+        return parsed
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{value!r} is not a number")
+    return float(value)
+
+
+def parse_number(text: str, unit: str | None = None) -> float | None:
+    """What a learner typed, as a number (None when empty); a trailing unit is allowed."""
+    cleaned = text.strip()
+    if unit and cleaned.casefold().endswith(unit.casefold()):
+        cleaned = cleaned[: -len(unit)].strip()
+    if not cleaned:
+        return None if not text.strip() else _not_a_number(text)
+    try:
+        value = float(cleaned)
+    except ValueError:
+        return _not_a_number(text)
+    if not math.isfinite(value):
+        return _not_a_number(text)
+    return value
+
+
+def _not_a_number(text: str):
+    raise ValueError(f"'{text.strip()}' is not a number; type digits, like 350 or 0.5")
+
+
+def with_unit(value: float, unit: str | None) -> str:
+    """'502 ms', or '502' without a unit."""
+    return f"{format_number(value)} {unit}" if unit else format_number(value)
 
 
 @dataclass(frozen=True)
@@ -86,8 +180,8 @@ class Report:
         return len(self.results)
 
 
-def grade_all(bank: Bank, answers: Mapping[str, str | None]) -> Report:
-    """Grade a whole set of answers (question id -> option key); missing ids are unanswered."""
+def grade_all(bank: Bank, answers: Mapping[str, Any]) -> Report:
+    """Grade a whole set of answers (question id -> answer); missing ids are unanswered."""
     unknown = set(answers) - {question.id for question in bank.questions}
     if unknown:
         raise ValueError(f"no such question: {', '.join(sorted(unknown))}")
@@ -131,10 +225,10 @@ class Grader:
         """A question's options in the order shown to this learner."""
         return self._order[self.question(ref).id]
 
-    def check(self, ref: str | int, choice: str | None) -> Result:
-        """Grade the current choice; an unanswered check is not recorded as an attempt."""
+    def check(self, ref: str | int, answer: Any) -> Result:
+        """Grade the current answer; an unanswered check is not recorded as an attempt."""
         question = self.question(ref)
-        result = grade(question, choice)
+        result = grade(question, answer)
         if result.graded:
             self._results[question.id] = result
             self._attempts[question.id] += 1
@@ -161,9 +255,9 @@ class Grader:
         return {q.id: self._results[q.id] for q in self.questions if q.id in self._results}
 
     @property
-    def responses(self) -> dict[str, str | None]:
-        """Question id -> the checked option key (None until checked), in quiz order."""
-        return {q.id: (r.choice.key if (r := self._results.get(q.id)) else None) for q in self.questions}
+    def responses(self) -> dict[str, Any]:
+        """Question id -> the checked answer (None until checked), in quiz order."""
+        return {q.id: (r.answer if (r := self._results.get(q.id)) else None) for q in self.questions}
 
     @property
     def attempts(self) -> dict[str, int]:
@@ -198,7 +292,7 @@ class Grader:
             questions.append(
                 {
                     "id": question.id,
-                    "choice": result.choice.key if result else None,
+                    "choice": json_answer(result.answer) if result else None,
                     "status": result.status.value if result else Status.UNANSWERED.value,
                     "attempts": self._attempts[question.id],
                 }
@@ -211,3 +305,8 @@ class Grader:
             "seed": self.seed,
             "questions": questions,
         }
+
+
+def json_answer(answer: Any) -> Any:
+    """An answer as JSON has it: tuples of keys become lists."""
+    return list(answer) if isinstance(answer, tuple) else answer

@@ -7,36 +7,41 @@ from html.parser import HTMLParser
 
 from .bank import Question
 from .grading import Grader, Result
+from .prediction import Outcome, Verdict
 
-# Scoped to .fmq-quiz so nothing leaks into the rest of the notebook page. ipywidgets
+# Scoped to .fmq-quiz and .fmq-checkpoint so nothing leaks into the rest of the notebook page. ipywidgets
 # draws radio labels as fixed-height single lines with the button floated after the
 # text; our options are sentences that wrap, so the label becomes a flex row. Both the
 # widget-* and jupyter-widget-* class names, as ipywidgets 8 is moving between them.
 STYLE = """<style>
-.fmq-quiz { max-width: 52rem; }
-.fmq-quiz .fmq-card { border: 1px solid var(--jp-border-color2, #ccc); border-radius: 4px;
+:is(.fmq-quiz, .fmq-checkpoint) { max-width: 52rem; }
+.fmq-quiz .fmq-card, .fmq-checkpoint.fmq-card { border: 1px solid var(--jp-border-color2, #ccc); border-radius: 4px;
   padding: 0.25rem 0.75rem 0.5rem; margin: 0 0 0.75rem 0; }
-.fmq-quiz .widget-html-content, .fmq-quiz .jupyter-widget-html-content {
+:is(.fmq-quiz, .fmq-checkpoint) :is(.widget-html-content, .jupyter-widget-html-content) {
   line-height: 1.45; white-space: normal; }
-.fmq-quiz .widget-radio-box label, .fmq-quiz .jupyter-widget-radio-box label {
+:is(.fmq-quiz, .fmq-checkpoint) :is(.widget-radio-box, .jupyter-widget-radio-box) label {
   display: flex; flex-direction: row-reverse; justify-content: flex-end; align-items: flex-start;
   height: auto; line-height: 1.45; padding: 0.2rem 0; white-space: normal; cursor: pointer; }
-.fmq-quiz .widget-radio-box input, .fmq-quiz .jupyter-widget-radio-box input {
+:is(.fmq-quiz, .fmq-checkpoint) :is(.widget-radio-box, .jupyter-widget-radio-box) input {
   float: none; flex: none; height: 1.45em; margin: 0 0.5rem 0 1px; }
-.fmq-quiz .fmq-title { margin: 0.25rem 0; }
-.fmq-quiz .fmq-number { font-weight: bold; margin: 0.5rem 0 0.25rem 0; }
-.fmq-quiz .fmq-prompt { margin: 0.25rem 0; }
-.fmq-quiz .fmq-code { background: var(--jp-layout-color2, #f5f5f5); padding: 0.5rem;
+:is(.fmq-quiz, .fmq-checkpoint) .fmq-checkboxes label { white-space: normal; line-height: 1.45; height: auto; }
+:is(.fmq-quiz, .fmq-checkpoint) .fmq-title { margin: 0.25rem 0; }
+:is(.fmq-quiz, .fmq-checkpoint) .fmq-number { font-weight: bold; margin: 0.5rem 0 0.25rem 0; }
+:is(.fmq-quiz, .fmq-checkpoint) .fmq-prompt { margin: 0.25rem 0; }
+:is(.fmq-quiz, .fmq-checkpoint) .fmq-code { background: var(--jp-layout-color2, #f5f5f5); padding: 0.5rem;
   overflow-x: auto; line-height: 1.3; }
-.fmq-quiz .fmq-feedback { border-left: 4px solid; padding: 0.1rem 0.75rem; margin: 0.25rem 0; }
-.fmq-quiz .fmq-feedback p { margin: 0.25rem 0; }
-.fmq-quiz .fmq-correct { border-color: #2e7d32; }
-.fmq-quiz .fmq-incorrect { border-color: #c62828; }
-.fmq-quiz .fmq-unanswered { border-color: #1565c0; }
-.fmq-quiz .fmq-correct .fmq-headline::before { content: "\\2714\\FE0E  "; color: #2e7d32; }
-.fmq-quiz .fmq-incorrect .fmq-headline::before { content: "\\2718\\FE0E  "; color: #c62828; }
-.fmq-quiz .fmq-unanswered .fmq-headline::before { content: "\\2192  "; color: #1565c0; }
-.fmq-quiz .fmq-score { font-weight: bold; }
+:is(.fmq-quiz, .fmq-checkpoint) .fmq-feedback { border-left: 4px solid; padding: 0.1rem 0.75rem; margin: 0.25rem 0; }
+:is(.fmq-quiz, .fmq-checkpoint) .fmq-feedback p { margin: 0.25rem 0; }
+:is(.fmq-quiz, .fmq-checkpoint) .fmq-correct { border-color: #2e7d32; }
+:is(.fmq-quiz, .fmq-checkpoint) .fmq-incorrect { border-color: #c62828; }
+:is(.fmq-quiz, .fmq-checkpoint) .fmq-unanswered { border-color: #1565c0; }
+:is(.fmq-quiz, .fmq-checkpoint) .fmq-gap { border-color: #ef6c00; }
+:is(.fmq-quiz, .fmq-checkpoint) .fmq-correct .fmq-headline::before { content: "\\2714\\FE0E  "; color: #2e7d32; }
+:is(.fmq-quiz, .fmq-checkpoint) .fmq-incorrect .fmq-headline::before { content: "\\2718\\FE0E  "; color: #c62828; }
+:is(.fmq-quiz, .fmq-checkpoint) .fmq-unanswered .fmq-headline::before { content: "\\2192  "; color: #1565c0; }
+:is(.fmq-quiz, .fmq-checkpoint) .fmq-gap .fmq-headline::before { content: "\\2260  "; color: #ef6c00; }
+:is(.fmq-quiz, .fmq-checkpoint) .fmq-score { font-weight: bold; }
+:is(.fmq-quiz, .fmq-checkpoint) .fmq-record-problem { color: #c62828; }
 </style>"""
 
 HELP = (
@@ -47,7 +52,8 @@ HELP = (
 
 def feedback_lines(result: Result, hint: str = "") -> list[str]:
     """The feedback as plain paragraphs; hint says what to do next (it depends on the screen)."""
-    lines = [f"{result.headline} {result.feedback}".strip()]
+    first, *rest = result.notes or ("",)
+    lines = [f"{result.headline} {first}".strip(), *rest]
     if result.explanation:
         lines.append(result.explanation)
     if hint and not result.correct:
@@ -57,17 +63,58 @@ def feedback_lines(result: Result, hint: str = "") -> list[str]:
 
 def feedback_html(result: Result, hint: str = "") -> str:
     """The feedback box: headline, why, and the explanation once correct."""
-    first, *rest = feedback_lines(result, hint)
-    headline = escape(result.headline)
-    first_html = f'<strong class="fmq-headline">{headline}</strong>{escape(first[len(result.headline):])}'
+    return _box(result.headline, feedback_lines(result, hint), result.status.value)
+
+
+# A prediction that missed is a gap to understand, not a wrong answer: its own colour.
+OUTCOME_STYLES = {Verdict.NONE: "unanswered", Verdict.CLOSE: "correct", Verdict.MATCH: "correct"}
+
+
+def outcome_html(outcome: Outcome) -> str:
+    """A revealed checkpoint: prediction against measurement, and why they differ."""
+    return _box(outcome.headline, outcome.lines(), OUTCOME_STYLES.get(outcome.verdict, "gap"))
+
+
+def _box(headline: str, lines: list[str], style: str) -> str:
+    """A feedback box whose first paragraph starts with the headline in bold."""
+    first, *rest = lines
+    first_html = f'<strong class="fmq-headline">{escape(headline)}</strong>{escape(first[len(headline):])}'
     paragraphs = [f"<p>{first_html}</p>"] + [f"<p>{escape(line)}</p>" for line in rest]
     # role=status makes screen readers announce the verdict without moving focus.
-    return f'<div class="fmq-feedback fmq-{result.status.value}" role="status">{"".join(paragraphs)}</div>'
+    return f'<div class="fmq-feedback fmq-{style}" role="status">{"".join(paragraphs)}</div>'
+
+
+def checkpoint_html(spec: Question) -> str:
+    """A checkpoint's heading: what to predict, how, and the stylesheet."""
+    how = {
+        "numeric": "Type your prediction" + (f" in {spec.unit}" if spec.unit else "") + ", then press Commit.",
+        "single": "Choose what you expect, then press Commit.",
+        "multiple": "Tick every option you expect (or none), then press Commit.",
+    }[spec.kind]
+    parts = [
+        STYLE,
+        '<p class="fmq-number">Predict before you measure</p>',
+        f'<p class="fmq-prompt">{escape(spec.prompt)}</p>',
+    ]
+    if spec.code:
+        parts.append(f'<pre class="fmq-code"><code>{escape(spec.code)}</code></pre>')
+    parts.append(f'<p class="fmq-help">{escape(how)}</p>')
+    return "".join(parts)
+
+
+def note_html(text: str, style: str = "") -> str:
+    """One short paragraph, e.g. 'Your prediction: 300 ms.' or a recording problem."""
+    if not text:
+        return ""
+    return f'<p class="{style}" role="status">{escape(text)}</p>' if style else f'<p role="status">{escape(text)}</p>'
 
 
 def question_html(number: int, total: int, question: Question) -> str:
     """The card's heading: number, prompt and the optional code snippet."""
-    parts = [f'<p class="fmq-number">Question {number} of {total}</p>', f'<p class="fmq-prompt">{escape(question.prompt)}</p>']
+    parts = [
+        f'<p class="fmq-number">Question {number} of {total}</p>',
+        f'<p class="fmq-prompt">{escape(question.prompt)}</p>',
+    ]
     if question.code:
         parts.append(f'<pre class="fmq-code"><code>{escape(question.code)}</code></pre>')
     return "".join(parts)

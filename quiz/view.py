@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import ipywidgets as widgets
 
-from . import json_export, render
+from . import inputs, json_export, recording, render
 from .bank import Bank, Question, load_bank
-from .grading import Grader, Result
+from .grading import Grader, Result, unanswered
 
 RETRY_HINT = "Pick another answer and press Check again."
 CHOOSE_HINT = "Pick one of the options above, then press Check."
+# What to do when Check was pressed with nothing given, by kind.
+FIRST_HINTS = {
+    "single": CHOOSE_HINT,
+    "multiple": "Tick every option that applies, then press Check.",
+    "numeric": "Type a number in the box, then press Check.",
+}
+RETRY_HINTS = {
+    "single": RETRY_HINT,
+    "multiple": "Change your choice and press Check again.",
+    "numeric": "Type another number and press Check again.",
+}
 DONE_HINTS = {
     True: "All correct. Well done!",
     False: "Pick another answer where it says \u201cNot yet\u201d and press Check, or press Try again to start over.",
@@ -31,19 +43,15 @@ def _make_current(shown: Quiz) -> None:
 
 
 class QuestionCard(widgets.VBox):
-    """One question: prompt, options as radio buttons, a Check button and the feedback."""
+    """One question: prompt, its answer input (radio buttons, checkboxes or a number box), Check and feedback."""
 
     def __init__(self, number: int, total: int, question: Question, options):
         self.question = question
         self.number = number
         self.result: Result | None = None  # what the feedback box shows, None when empty
         self.prompt = widgets.HTML(render.question_html(number, total, question))
-        # Values are option keys, so what is recorded never depends on the shown order.
-        self.choices = widgets.RadioButtons(
-            options=[(option.text, option.key) for option in options],
-            value=None,
-            layout=widgets.Layout(width="auto"),
-        )
+        self.input = inputs.for_question(question, options)
+        self.choices = self.input.widget  # the answer widget a learner clicks or types in
         self.check_button = widgets.Button(
             description="Check",
             button_style="primary",
@@ -60,7 +68,12 @@ class QuestionCard(widgets.VBox):
         if result is None:
             self.feedback.value = ""
         else:
-            self.feedback.value = render.feedback_html(result, RETRY_HINT if result.graded else CHOOSE_HINT)
+            hints = RETRY_HINTS if result.graded else FIRST_HINTS
+            self.feedback.value = render.feedback_html(result, hints[self.question.kind])
+
+    def answer(self) -> Any:
+        """What the input holds, as grading takes it; ValueError for typed text that is not a number."""
+        return inputs.answer_of(self.question, self.input)
 
     def __repr__(self) -> str:
         return f"QuestionCard({self.number}, {self.question.id!r})"
@@ -69,10 +82,20 @@ class QuestionCard(widgets.VBox):
 class Quiz(widgets.VBox):
     """The whole quiz. The methods drive the same buttons a learner clicks."""
 
-    def __init__(self, bank: Bank | str | Path | None = None, *, shuffle: bool = False, seed: int | None = None):
-        """Build from a Bank or a bank file (default: the course's); seed implies shuffle."""
+    def __init__(
+        self,
+        bank: Bank | str | Path | None = None,
+        *,
+        shuffle: bool = False,
+        seed: int | None = None,
+        record: bool = False,
+    ):
+        """Build from a Bank or a bank file (default: the course's); seed implies shuffle; record=True records Checks."""
+        # Only the learner's own quiz (quiz.show()) records by default: a Quiz built in code, such
+        # as the quiz lesson's worked example, must never write answers under the learner's name.
         if not isinstance(bank, Bank):
             bank = load_bank(bank)
+        self.session = recording.session_for(record)
         self.grader = Grader(bank, shuffle=shuffle, seed=seed)
         total = self.grader.total
         self.header = widgets.HTML(render.header_html(bank.title))
@@ -80,20 +103,32 @@ class Quiz(widgets.VBox):
             QuestionCard(number, total, question, self.grader.options(question.id))
             for number, question in enumerate(bank.questions, start=1)
         )
+        # Empty unless answers cannot be recorded: a click's stderr would land in JupyterLab's log, unseen.
+        self.record_note = widgets.HTML(render.note_html(self.session.problem or "", "fmq-record-problem"))
         self.score_box = widgets.HTML("")
         self.retry_button = widgets.Button(description="Try again", tooltip="Clear every answer and start over")
-        super().__init__(children=(self.header, *self.cards, self.score_box, self.retry_button))
+        super().__init__(children=(self.header, self.record_note, *self.cards, self.score_box, self.retry_button))
         self.add_class("fmq-quiz")
         for card in self.cards:
             card.check_button.on_click(lambda _button, card=card: self._on_check(card))
-            card.choices.observe(lambda _change, card=card: self._on_choice(card), names="value")
+            card.input.on_change(lambda card=card: self._on_choice(card))
         self.retry_button.on_click(lambda _button: self._on_retry())
         self._refresh_score()
 
     # --- the handlers behind the buttons -------------------------------------------------
 
     def _on_check(self, card: QuestionCard) -> None:
-        card.show(self.grader.check(card.question.id, card.choices.value))
+        try:
+            answer = card.answer()
+        except ValueError as error:  # typed text that is not a number: say so, grade nothing
+            result = unanswered(card.question, str(error)[:1].upper() + str(error)[1:] + ".")
+            self.grader.check(card.question.id, None)
+        else:
+            result = self.grader.check(card.question.id, answer)
+        card.show(result)
+        if result.graded:
+            self.session.record("question", card.question.id, result.answer, result.correct)
+            self.record_note.value = render.note_html(self.session.problem or "", "fmq-record-problem")
         self._refresh_score()
 
     def _on_choice(self, card: QuestionCard) -> None:
@@ -106,7 +141,7 @@ class Quiz(widgets.VBox):
     def _on_retry(self) -> None:
         self.grader.reset()
         for card in self.cards:
-            card.choices.value = None
+            card.input.set(None)
             card.show(None)
         self._refresh_score()
 
@@ -121,12 +156,15 @@ class Quiz(widgets.VBox):
         wanted = self.grader.question(question).id
         return next(card for card in self.cards if card.question.id == wanted)
 
-    def select(self, question: str | int, choice: str | None) -> None:
-        """Choose an option by key (None clears), as clicking a radio button does."""
+    def select(self, question: str | int, choice: Any) -> None:
+        """Choose an option by key, tick a list of keys, or type a number (None clears), as a learner does."""
         card = self.card(question)
-        if choice is not None:
+        if choice is not None and card.question.kind == "single":
             card.question.option(choice)  # a clear error for a key that does not exist
-        card.choices.value = choice
+        elif choice is not None and card.question.kind == "multiple":
+            for key in choice:
+                card.question.option(key)
+        card.input.set(choice)
 
     def check(self, question: str | int) -> Result:
         """Press the question's Check button; return the result it shows."""
@@ -134,8 +172,8 @@ class Quiz(widgets.VBox):
         card.check_button.click()
         return card.result
 
-    def answer(self, question: str | int, choice: str | None) -> Result:
-        """Choose an option and press Check, exactly as a learner does."""
+    def answer(self, question: str | int, choice: Any) -> Result:
+        """Choose an option (or tick keys, or type a number) and press Check, exactly as a learner does."""
         self.select(question, choice)
         return self.check(question)
 
@@ -162,8 +200,8 @@ class Quiz(widgets.VBox):
         return "\n".join(lines)
 
     @property
-    def responses(self) -> dict[str, str | None]:
-        """Question id -> checked option key, None until checked."""
+    def responses(self) -> dict[str, Any]:
+        """Question id -> checked answer (option key, tuple of keys or number), None until checked."""
         return self.grader.responses
 
     @property
@@ -208,10 +246,12 @@ class Quiz(widgets.VBox):
         return f"Quiz({self.grader.bank.title!r}, {self.total} questions{seed})"
 
 
-def show(bank: Bank | str | Path | None = None, *, shuffle: bool = False, seed: int | None = None) -> None:
-    """Build the quiz (a seed implies shuffle) and display it; read it back with quiz.responses and quiz.score."""
+def show(
+    bank: Bank | str | Path | None = None, *, shuffle: bool = False, seed: int | None = None, record: bool = True
+) -> None:
+    """Display the learner's quiz (seed implies shuffle), recording Checks if QUIZ_RESPONSES_DIR is set and record."""
     from IPython.display import display
 
-    shown = Quiz(bank, shuffle=shuffle, seed=seed)
+    shown = Quiz(bank, shuffle=shuffle, seed=seed, record=record)
     _make_current(shown)  # also outside IPython, where display() only prints
     display(shown)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 from .waiting import wait_until
@@ -26,19 +27,17 @@ class ChildProcess:
         self.stop_signal = stop_signal
         self.process: subprocess.Popen | None = None
 
-    def start(self, ready: Callable[[], object], timeout: float, what: str) -> ChildProcess:
+    def start(self, ready: Callable[[], object], timeout: float, what: str, pass_fds=()) -> ChildProcess:
         """Start the process and wait until `ready()` is true; ChildError with its log if it dies or takes too long."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
             # Its own session: a Ctrl-C meant for the parent (or a notebook's interrupt) does not reach it.
             self.process = subprocess.Popen(
                 self.command, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, pass_fds=pass_fds,
             )  # fmt: skip
-        try:
-            wait_until(lambda: ready() or not self.running, timeout, what, interval=0.02)
-        except TimeoutError:
-            pass
+        with suppress(TimeoutError):  # judged just below, whatever the reason
+            wait_until(lambda: not self.running or ready(), timeout, what, interval=0.02)
         if not self.running or not ready():
             self.kill()
             raise ChildError(f"{what} did not start; its log:\n{self.read_log()}")
@@ -67,10 +66,8 @@ class ChildProcess:
             return None
         if self.running:
             self.process.send_signal(self.stop_signal)
-            try:
+            with suppress(subprocess.TimeoutExpired):  # then it is killed below
                 self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
         self.kill()
         return self.process.returncode
 

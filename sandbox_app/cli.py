@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
-
 from collections.abc import Callable
 
 from . import runner
 from .queue.consumer import ConsumerError
 from .queue.mailqueue import DEFAULT_WORKERS as DEFAULT_QUEUE_WORKERS
 from .queue.storage import check_queue_name
+from .servers import IN_PROCESS, SERVERS, WORKERS_ARE, ServerUnavailable
 from .smtp.server import LOOPBACK
 
 
@@ -28,9 +29,14 @@ def serve(args: argparse.Namespace) -> int:
             host=args.host, port=args.port, smtp_port=args.smtp_port,
             smtp_delay=None if args.smtp_server else args.smtp_delay, workers=args.workers, echo_log=True,
             smtp_server=args.smtp_server, config={k: v for k, v in queue_config.items() if v},
+            smtp_password=os.environ.get(runner.SMTP_PASSWORD_ENV), key=args.key, open=args.open or None,
+            server=args.server,
         )
     except OSError as error:
         print(f"error: {error.strerror or error}", file=sys.stderr)
+        return 2
+    except (ServerUnavailable, runner.ServerStartError) as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     mail_queue = sandbox.queue
     if args.queue_workers:
@@ -44,13 +50,21 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
     signal.signal(signal.SIGINT, lambda *_: stop_requested.set())
     print("Mail sandbox running. Press Ctrl-C to stop.")
-    print(f"  app:         {sandbox.url}")
+    print(f"  app:         {sandbox.url}" + (f"?key={sandbox.key}" if sandbox.key else ""))
+    if sandbox.app_process is not None:
+        print(f"  server:      {args.server}, {sandbox.workers} {WORKERS_ARE[args.server]}, pid {sandbox.app_process.pid}")
     if sandbox.mail_server is not None:
         print(f"  mail server: smtp://{sandbox.mail_server.address} (captures mail, never relays)")
+        if sandbox.smtp_login:
+            print(f"  SMTP login:  user {sandbox.smtp_login[0]}, password {sandbox.smtp_login[1]} (AUTH PLAIN or LOGIN)")
     else:
         print(f"  mail server: smtp://{sandbox.smtp_address} (outside: the app only sends to it)")
     consumer = f"consumer pid {mail_queue.consumer.pid}" if mail_queue.consumer else "no consumer started"
     print(f"  queue:       {mail_queue.name} on {mail_queue.url or 'SQLite'} ({consumer})")
+    if sandbox.key:
+        print(f"  key:         send the header X-Sandbox-Key: {sandbox.key}, or open the app link once in a browser")
+    else:
+        print("  open:        no key and no SMTP login: anyone on this machine can use this sandbox")
     if args.host != LOOPBACK:
         print(f"  note: the app listens on {args.host}, beyond this machine's loopback", file=sys.stderr)
     sys.stdout.flush()
@@ -104,6 +118,13 @@ def queue_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def sandbox_key(text: str) -> str:
+    """argparse type: a key that can travel in a URL, a header and an SMTP password."""
+    if not 8 <= len(text) <= 128 or not all(c.isalnum() or c in "-_" for c in text):
+        raise argparse.ArgumentTypeError("a key is 8 to 128 letters, digits, '-' or '_'")
+    return text
+
+
 def queue_url(text: str) -> str:
     """argparse type: a redis:// URL."""
     if not text.startswith(("redis://", "rediss://", "unix://")):
@@ -125,10 +146,25 @@ def build_parser(*subcommand_adders: Callable) -> argparse.ArgumentParser:
     parser.add_argument("--port", type=port_number, default=0, help="app port, 0 = any free port (default)")
     parser.add_argument("--smtp-port", type=port_number, default=0, help="mail server port, 0 = any free port")
     parser.add_argument("--smtp-delay", type=non_negative, default=0.0, help="seconds the mail server waits per message")
-    parser.add_argument("--workers", type=positive_int, default=runner.DEFAULT_WORKERS, help="app worker threads")
+    parser.add_argument(
+        "--server", choices=SERVERS, default=IN_PROCESS,
+        help="where the app runs: in this process, or in its own under waitress or gunicorn (default inprocess)",
+    )
+    parser.add_argument(
+        "--workers", type=positive_int, default=None,
+        help="worker threads (inprocess, waitress; default 4) or processes (gunicorn; default 4 sync, 1 gevent)",
+    )
     parser.add_argument(
         "--smtp-server", type=smtp_address, metavar="HOST:PORT",
         help="send to this outside SMTP server instead of starting the debug mail server",
+    )
+    parser.add_argument(
+        "--key", type=sandbox_key, default=None,
+        help="the key every request must carry (default: $SANDBOX_KEY, else a random one)",
+    )
+    parser.add_argument(
+        "--open", action="store_true",
+        help="no key and no SMTP login, for a laptop that wants plain URLs (also $SANDBOX_OPEN=1)",
     )
     parser.add_argument("--queue-url", type=queue_url, help="Redis URL for the queue pattern (default: SQLite file)")
     parser.add_argument("--queue-name", type=queue_name, help="queue name, to share a queue with other processes")

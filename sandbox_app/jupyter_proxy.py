@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 from pathlib import Path
 
@@ -15,6 +16,9 @@ START_TIMEOUT = 60.0
 
 def setup_sandbox() -> dict:
     """The server jupyter-server-proxy starts on the first visit to {base_url}sandbox/."""
+    # A key made here, known only to this learner's Jupyter server: its proxy adds it to every request to
+    # {base_url}sandbox/, while another learner reaching the port through their own /proxy/<port>/ has none.
+    key = secrets.token_urlsafe(18)
     return {
         # The interpreter running Jupyter: it has this package, or this entry point would not exist.
         # jupyter-server-proxy picks a free {port}; the mail server takes any free port too.
@@ -23,6 +27,8 @@ def setup_sandbox() -> dict:
             "--port", "{port}",
             "--smtp-delay", str(LAUNCHER_SMTP_DELAY),
         ],
+        "environment": {"SANDBOX_KEY": key},  # not in argv: every account on the machine can read that
+        "request_headers_override": {"X-Sandbox-Key": key},
         "timeout": START_TIMEOUT,
         "launcher_entry": {"title": "Mail sandbox", "icon_path": str(ICON), "category": "Other"},
         "new_browser_tab": True,  # DevTools belongs to a whole tab, not to a panel inside JupyterLab

@@ -9,46 +9,19 @@ object such as {"QUEUE_NAME": "shop", "MAIL_PORT": 8025}. `ConsumerProcess` sets
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import sys
-import threading
-import time
 from contextlib import suppress
 from pathlib import Path
 
 from huey.signals import SIGNAL_INTERRUPTED
 
-from .queue.consumer import CONFIG_ENV, PARENT_PID_ENV, READY_FILE_ENV
+from .child_env import config_from_env, exit_with_parent
+from .queue.consumer import READY_FILE_ENV
 from .queue.mailqueue import get_queue
 from .web.factory import create_app
 
-
-def config_from_env() -> dict:
-    """The app config the parent passed; a clear message (not a traceback) when it is missing."""
-    text = os.environ.get(CONFIG_ENV)
-    try:
-        config = json.loads(text) if text else None
-    except ValueError:
-        config = None
-    if not isinstance(config, dict) or not config.get("QUEUE_NAME"):
-        sys.exit(f"error: set {CONFIG_ENV} to a JSON object naming the queue, e.g. " '\'{"QUEUE_NAME": "shop"}\'')
-    return config
-
-
-def exit_with_parent(parent_pid: int) -> None:
-    """Stop gracefully once the process that started this consumer is gone: no orphan consumers."""
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(0.2)
-        os.kill(os.getpid(), signal.SIGINT)  # Huey's graceful stop: the sends in progress finish
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-app = create_app(config_from_env())
+app = create_app(config_from_env("QUEUE_NAME", '{"QUEUE_NAME": "shop"}'))
 huey = get_queue(app).huey
 
 
@@ -67,5 +40,4 @@ def requeue_interrupted(signal_name, task, *args) -> None:
     huey.enqueue(task)
 
 
-if os.environ.get(PARENT_PID_ENV):
-    exit_with_parent(int(os.environ[PARENT_PID_ENV]))
+exit_with_parent(signal.SIGINT)  # Huey's graceful stop: the sends in progress finish

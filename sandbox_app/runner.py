@@ -5,27 +5,39 @@ from __future__ import annotations
 import atexit
 import errno
 import html
-import os
 import logging
+import os
+import secrets
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from flask import Flask
 
+from flask import Flask
+from flask.logging import default_handler
+
+from .children import ChildError
 from .http_server import WAITRESS_LOGGER, AppServer
 from .mailer.background import get_background
+from .mailer.shared_stats import create_counters_file, remove_counters_file
+from .mailer.stats import DeliveryStats, get_stats
 from .paths import state_dir
 from .queue.consumer import ConsumerProcess
 from .queue.mailqueue import MailQueue, get_queue
-from .smtp.server import LOOPBACK, DebugMailServer
+from .queue.storage import new_queue_name
+from .servers import DEFAULT_WORKERS, IN_PROCESS, ServerProcess, check_server
+from .smtp.server import LOOPBACK, SMTP_USER, DebugMailServer
+from .web.access import KEY_HEADER, KEY_PARAMETER
 from .web.factory import create_app
+from .web.mail_server import get_mail_server
 
-DEFAULT_WORKERS = 4
-_lock = threading.Lock()
+_lock = threading.RLock()  # start() stops a sandbox it could not finish starting
 _current: Sandbox | None = None
 NOT_RUNNING = "start the sandbox first: run the first cell (it calls sandbox_app.start())"
+KEY_ENV = "SANDBOX_KEY"  # a fixed key, for tools and tests
+OPEN_ENV = "SANDBOX_OPEN"  # "1": no key and no SMTP AUTH, for a laptop that wants plain URLs
+SMTP_PASSWORD_ENV = "SANDBOX_SMTP_PASSWORD"  # the login to an outside --smtp-server (user "sandbox")
 
 
 class SandboxNotRunning(RuntimeError):
@@ -35,16 +47,47 @@ class SandboxNotRunning(RuntimeError):
         super().__init__(message)
 
 
+class AppNotInProcess(RuntimeError):
+    """The app runs in its own process(es): there is no app object in this one."""
+
+
 @dataclass
 class Sandbox:
-    """A running sandbox: the app's URL, the mail server, and `stop()`."""
+    """A running sandbox: the app's URL, the mail server, and `stop()`.
 
-    app: Flask
+    With `server="inprocess"` the app runs in this process's threads. Under another server it runs
+    in its own process(es) (`app_process`), and this process keeps the debug mail server and a
+    launcher app that shows it to them (`http_server`): the handle works the same, but `app` does not exist.
+    """
+
+    _app: Flask  # the app in this process: the one served, or (out of process) the launcher's
     mail_server: DebugMailServer | None  # None when the app sends to an outside mail server
     http_server: AppServer
     log_path: Path
     _log_handler: logging.Handler
+    server: str = IN_PROCESS
+    app_process: ServerProcess | None = None
     _stopped: bool = field(default=False)
+
+    @property
+    def app(self) -> Flask:
+        """The Flask app object, when it runs in this process."""
+        if self.app_process is not None:
+            raise AppNotInProcess(
+                f"the app runs under {self.server} in its own process(es): there is no app object here. "
+                "Use sandbox.stats, sandbox.mail_server, sandbox.queue, or HTTP (sandbox.url)."
+            )
+        return self._app
+
+    @property
+    def in_process(self) -> bool:
+        """Whether the app runs in this process (then its clients should not: they share its CPU and GIL)."""
+        return self.app_process is None
+
+    @property
+    def stats(self) -> DeliveryStats:
+        """The delivery counters every process of the app counts into (what /api/stats answers)."""
+        return get_stats(self._app)
 
     @property
     def host(self) -> str:
@@ -54,27 +97,51 @@ class Sandbox:
     @property
     def port(self) -> int:
         """The app's HTTP port."""
-        return self.http_server.port
+        return self.app_process.port if self.app_process else self.http_server.port
 
     @property
     def workers(self) -> int:
-        """How many requests the app serves at once (waitress's worker threads)."""
-        return self.http_server.workers
+        """Threads (inprocess, waitress) or processes (gunicorn) serving the app."""
+        return self.app_process.workers if self.app_process else self.http_server.workers
 
     @property
     def smtp_port(self) -> int:
         """The SMTP port the app sends to (the debug mail server's, unless an outside server was given)."""
-        return self.app.config["MAIL_PORT"]
+        return self._app.config["MAIL_PORT"]
 
     @property
     def smtp_address(self) -> str:
         """host:port of the SMTP server the app sends to."""
-        return f"{self.app.config['MAIL_SERVER']}:{self.app.config['MAIL_PORT']}"
+        return f"{self._app.config['MAIL_SERVER']}:{self._app.config['MAIL_PORT']}"
 
     @property
     def url(self) -> str:
         """The app's base URL, ending in a slash."""
         return f"http://{self.host}:{self.port}/"
+
+    def memory_mb(self) -> float | None:
+        """Memory of the app's own processes (out of process only; in process it shares this one's)."""
+        return self.app_process.memory_mb() if self.app_process else None
+
+    @property
+    def key(self) -> str | None:
+        """The key every request must carry (None when the sandbox was started open)."""
+        return self._app.config["SANDBOX_KEY"]
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """The header that carries the key, for HTTP clients other than a browser."""
+        return {KEY_HEADER: self.key} if self.key else {}
+
+    def link(self, path: str = "") -> str:
+        """A URL of the app a browser can open once to be let in (the key trades for a cookie)."""
+        return self.browser_url + path.lstrip("/") + (f"?{KEY_PARAMETER}={self.key}" if self.key else "")
+
+    @property
+    def smtp_login(self) -> tuple[str, str] | None:
+        """(user, password) of the debug mail server's SMTP AUTH, or None when it lets anyone send."""
+        server = self.mail_server
+        return (SMTP_USER, server.key) if server is not None and server.key else None
 
     @property
     def browser_url(self) -> str:
@@ -95,11 +162,15 @@ class Sandbox:
         if self._stopped:
             return
         deadline = time.monotonic() + timeout
+        if self.app_process is not None:
+            self.app_process.stop(max(0.1, deadline - time.monotonic()))  # its requests in progress finish
         self.http_server.stop(max(0.1, deadline - time.monotonic()))  # requests in progress finish first
-        get_background(self.app).finish(max(0.0, deadline - time.monotonic()))
+        get_background(self._app).finish(max(0.0, deadline - time.monotonic()))
         if self.mail_server is not None:
             self.mail_server.stop()
-        self.app.logger.removeHandler(self._log_handler)
+        if self.server != IN_PROCESS:
+            remove_counters_file(self._app.config["STATS_PATH"])
+        self._app.logger.removeHandler(self._log_handler)
         WAITRESS_LOGGER.removeHandler(self._log_handler)
         self._log_handler.close()
         self._stopped = True
@@ -115,12 +186,13 @@ class Sandbox:
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return f"<Sandbox {state}: app {self.url}, mail server {self.smtp_address}>"
+        where = "" if self.server == IN_PROCESS else f" under {self.server}"
+        return f"<Sandbox {state}: app {self.url}{where}, mail server {self.smtp_address}>"
 
     @property
     def queue(self) -> MailQueue:
         """The app's durable mail queue."""
-        return get_queue(self.app)
+        return get_queue(self._app)
 
     def start_consumer(self, workers: int | None = None) -> ConsumerProcess:
         """Start the queue's consumer process, or return the running one; it stops with the sandbox."""
@@ -137,7 +209,7 @@ class Sandbox:
         if not self.running:
             return html.escape(repr(self))
         return (
-            f'<a href="{html.escape(self.browser_url)}" target="_blank" rel="noopener">Open the mail sandbox</a>'
+            f'<a href="{html.escape(self.link())}" target="_blank" rel="noopener">Open the mail sandbox</a>'
             f" <small>(app on port {self.port}, mail server {html.escape(self.smtp_address)})</small>"
         )
 
@@ -158,8 +230,6 @@ def _remove_old_logs(folder: Path) -> None:
 
 def _attach_log_file(app: Flask, port: int, echo: bool) -> tuple[logging.Handler, Path]:
     """Send the app's log to a file, and to stderr only when asked (stray lines upset notebooks)."""
-    from flask.logging import default_handler
-
     log_path = state_dir() / "logs" / f"sandbox-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     _remove_old_logs(log_path.parent)
@@ -197,16 +267,24 @@ def start(
     port: int = 0,
     smtp_port: int = 0,
     smtp_delay: float | None = None,
-    workers: int = DEFAULT_WORKERS,
+    workers: int | None = None,
     echo_log: bool = False,
     config: dict | None = None,
     smtp_server: str | None = None,
+    smtp_password: str | None = None,
+    key: str | None = None,
+    open: bool | None = None,
+    server: str = IN_PROCESS,
 ) -> Sandbox:
     """Start app + mail server on free loopback ports, or return the one already running.
 
     Calling it again returns the running sandbox (with `smtp_delay` applied if given),
     so a notebook cell that starts it can be re-run safely. With `smtp_server` ("host:port")
-    the app sends to that outside server instead and no debug mail server starts.
+    the app sends to that outside server instead and no debug mail server starts (logging in as
+    user "sandbox" with `smtp_password` if given). Every request must carry the key: `key`,
+    else $SANDBOX_KEY, else a random one; `open=True` (or $SANDBOX_OPEN=1) turns the key and SMTP AUTH off.
+    `server` runs the app in this process ("inprocess") or in its own under "waitress", "gunicorn-sync"
+    or "gunicorn-gevent"; `workers` counts threads or processes (see sandbox_app.servers.WORKERS_ARE).
     """
     global _current
     with _lock:
@@ -216,28 +294,70 @@ def start(
                     raise ValueError("this sandbox sends to an outside mail server: it has no delay to set")
                 _current.mail_server.configure(delay=smtp_delay)
             return _current
+        check_server(server)
+        workers = workers or DEFAULT_WORKERS[server]
+        if open is None:
+            open = os.environ.get(OPEN_ENV) == "1"
+        key = None if open else key or os.environ.get(KEY_ENV) or secrets.token_urlsafe(18)
+        config = {**(config or {}), "SANDBOX_KEY": key}
         if smtp_server is not None:
             if smtp_delay is not None:
                 raise ValueError("smtp_delay needs the debug mail server; an outside smtp_server sets its own")
             mail_server = None
             smtp_host, smtp_port = parse_smtp_address(smtp_server)
-            config = {**(config or {}), "MAIL_SERVER": smtp_host, "MAIL_PORT": smtp_port}
+            config.update(MAIL_SERVER=smtp_host, MAIL_PORT=smtp_port)
+            if smtp_password:
+                config.update(MAIL_USERNAME=SMTP_USER, MAIL_PASSWORD=smtp_password)
         else:
-            mail_server = DebugMailServer(smtp_port, delay=smtp_delay or 0.0)
+            mail_server = DebugMailServer(smtp_port, delay=smtp_delay or 0.0, key=key)
             with _naming_the_port("mail server", smtp_port):
                 mail_server.start()
+            if key:
+                config.update(MAIL_USERNAME=SMTP_USER, MAIL_PASSWORD=key)
+        if server != IN_PROCESS:
+            # Every process of the app counts into one file; the launcher reads it as /api/stats does.
+            config["STATS_PATH"] = str(create_counters_file(state_dir() / f"stats-{secrets.token_hex(6)}.sqlite3"))
+            config.setdefault("QUEUE_NAME", new_queue_name())  # one queue for the launcher and the app's processes
         try:
             app = create_app(config, mail_server=mail_server)
-            with _naming_the_port("app", port):
-                http_server = AppServer(host, port, app, workers)
+            # In process this app is the one served; out of process it serves the mail server's API to the app.
+            with _naming_the_port("app", port if server == IN_PROCESS else 0):
+                http_server = AppServer(host, port if server == IN_PROCESS else 0, app, workers if server == IN_PROCESS else 2)
         except BaseException:
             if mail_server is not None:
                 mail_server.stop()
             raise
         log_handler, log_path = _attach_log_file(app, http_server.port, echo_log)
         http_server.start()
-        _current = Sandbox(app, mail_server, http_server, log_path, log_handler)
+        sandbox = Sandbox(app, mail_server, http_server, log_path, log_handler, server)
+        if server != IN_PROCESS:
+            try:
+                sandbox.app_process = _start_app_process(server, host, port, workers, app, http_server, log_path)
+            except BaseException:
+                sandbox.stop()
+                raise
+        _current = sandbox
         return _current
+
+
+def _start_app_process(server, host, port, workers, launcher_app, launcher_server, log_path) -> ServerProcess:
+    """The app under `server` in its own process(es), sending to this sandbox's mail server and queue."""
+    keys = ("MAIL_SERVER", "MAIL_PORT", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_TIMEOUT", "MAIL_DEFAULT_SENDER",
+            "SANDBOX_KEY", "STATS_PATH", "QUEUE_NAME", "QUEUE_URL")  # fmt: skip
+    config = {name: launcher_app.config[name] for name in keys if launcher_app.config.get(name) is not None}
+    if get_mail_server(launcher_app) is not None:
+        config["MAIL_SERVER_API"] = f"http://{launcher_server.host}:{launcher_server.port}/api/"
+    process_log = log_path.with_name(log_path.stem + f"-{server}.log")
+    with _naming_the_port("app", port):
+        process = ServerProcess(server, host, port, workers, config, process_log)
+    try:
+        return process.start()
+    except ChildError as error:
+        raise ServerStartError(str(error)) from None
+
+
+class ServerStartError(RuntimeError):
+    """The app's server process did not come up; the message ends with its log."""
 
 
 def current() -> Sandbox | None:

@@ -2,7 +2,8 @@
 
 Enable it with ``pytest_plugins = ["browser_fixtures"]`` in conftest.py. Fixtures:
 
-- ``chromium`` (session): a headless Playwright ``Browser`` running Debian's chromium.
+- ``chromium`` (session): a headless Playwright ``Browser`` running the Chromium ``helpers.find_chromium``
+  finds ($CHROMIUM_PATH, one on the PATH, or Playwright's own); without one the tests are skipped.
 - ``jupyter_lab_factory`` (session): ``start(root_dir=None, *, base_url="/", extra_args=())``
   starts a JupyterLab and returns a ``LabServer``; every one is stopped at the end. The
   default root_dir is a temporary copy of ``notebooks/`` without outputs, so everything a
@@ -35,12 +36,12 @@ from urllib.parse import quote
 import nbformat
 import psutil
 import pytest
+from helpers import find_chromium
 
 from sandbox_app.smtp.server import free_port  # noqa: F401 (other fixture modules import it from here)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # Headless in a container as root: no sandbox, no GPU, and nothing phoning home.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -331,23 +332,17 @@ def run_all_cells(page, timeout: float = 60) -> None:
 # --- fixtures ------------------------------------------------------------------------------
 
 
-def pytest_configure(config):
-    """Register the marker, so `-m "not browser"` can leave the slow tests out."""
-    config.addinivalue_line("markers", "browser: drives a real browser (and usually a real JupyterLab)")
-
-
 @pytest.fixture(scope="session")
 def chromium():
-    """A headless Chromium driven by Playwright, shared by the session."""
+    """A headless Chromium driven by Playwright, shared by the session (skipped if the machine has none)."""
     from playwright.sync_api import expect, sync_playwright
 
     # Each check on a widget waits for a kernel round trip; on a busy 2-core CI machine
     # that can pass Playwright's 5 s default. Only failing tests wait longer.
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium (as .ci/run does) or set CHROMIUM_PATH")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        executable = find_chromium(playwright.chromium)
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
 

@@ -1,17 +1,13 @@
-"""Shared fixtures: a real debug mail server, the app sending to it, a running sandbox."""
-
-import threading
-import time
+"""Shared fixtures: a real debug mail server, the app sending to it, a running sandbox (helpers: helpers.py)."""
 
 import pytest
+from helpers import EMAIL, eventually  # noqa: F401 (test files that still import them from here)
 
 from sandbox_app import create_app, runner
-from sandbox_app.smtp.server import DebugMailServer
 from sandbox_app.mailer.background import get_background
+from sandbox_app.smtp.server import DebugMailServer
 
-pytest_plugins = ["browser_fixtures", "queue_fixtures"]
-
-EMAIL = {"to": "learner@example.com", "subject": "Hello", "body": "This is a test email."}
+pytest_plugins = ["browser_fixtures", "hub_fixtures", "queue_fixtures"]
 
 
 @pytest.fixture
@@ -36,26 +32,22 @@ def client(app):
 
 
 @pytest.fixture
-def sandbox():
-    """A running sandbox (app and mail server on real loopback sockets), stopped after the test."""
-    runner.stop()
-    sandbox = runner.start()
-    yield sandbox
-    sandbox.stop()
+def state_dir(tmp_path, monkeypatch):
+    """A fresh per-test state folder (queue databases, logs), so tests never share a queue file."""
+    folder = tmp_path / "state"
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(folder))
+    return folder
 
 
 @pytest.fixture
-def thread_names():
-    """A function listing the names of the threads alive now."""
-    return lambda: sorted(t.name for t in threading.enumerate())
+def start_sandbox(state_dir):
+    """`start_sandbox(**options)` is `sandbox_app.start`; whatever sandbox runs is stopped after the test."""
+    runner.stop()
+    yield runner.start
+    runner.stop()  # the one the test started, or the next one it started after stopping that
 
 
-def eventually(condition, timeout=5.0, interval=0.01):
-    """Poll `condition` until it returns something truthy; return it, or fail after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result or time.monotonic() > deadline:
-            assert result, f"condition still false after {timeout} s"
-            return result
-        time.sleep(interval)
+@pytest.fixture
+def sandbox(start_sandbox):
+    """A running sandbox (app and mail server on real loopback sockets, its own state folder), stopped after."""
+    return start_sandbox()

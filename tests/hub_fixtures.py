@@ -2,6 +2,7 @@
 
 `start_hub(root)` returns a running `Hub`; `Hub.stop()` ends it with every process it started.
 Learners are the hub's users; each gets a home folder of their own under `root/homes/`.
+The `hub` fixture (one hub per test module) is skipped, with the reason, where npm never installed the proxy.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-
+import pytest
 from browser_fixtures import PortTaken, free_port, start_on_free_ports, stop_process_tree
+from helpers import missing
 
-# configurable-http-proxy, the hub's proxy, is a Node program: .ci/run installs it with npm.
+# configurable-http-proxy, the hub's proxy, is a Node program: tools/install_test_deps.sh installs it with npm.
 CHP_COMMAND = "configurable-http-proxy"
 SINGLEUSER = str(Path(sys.executable).with_name("jupyterhub-singleuser"))
 
@@ -133,6 +135,13 @@ class Hub:
         if waiting:
             raise HubError(f"servers not ready within {timeout:.0f} s: {waiting}\n{self.log()[-3000:]}")
 
+    def start_learners(self, names: list[str]) -> dict[str, str]:
+        """Give each learner a home and a running server; their API tokens, by name."""
+        for name in names:
+            self.home(name)
+        self.start_servers(names)
+        return {name: self.user_token(name) for name in names}
+
     def user_token(self, name: str) -> str:
         """A new API token of the learner's (it reaches their server, as their browser cookie does)."""
         return self.api("POST", f"users/{name}/tokens", {"expires_in": 600, "note": "course test"})["token"]
@@ -164,7 +173,7 @@ def start_hub(root: Path, timeout: float = 60) -> Hub:
     """Start a JupyterHub under root (state, homes, log) on free loopback ports; wait until it answers."""
     chp = configurable_http_proxy()
     if chp is None:
-        raise HubError("configurable-http-proxy is not installed: npm install -g configurable-http-proxy (.ci/run does)")
+        raise HubError("configurable-http-proxy is not installed: npm install -g configurable-http-proxy")
     hub = start_on_free_ports(lambda: _launch(root, chp), lambda hub: _wait_until_ready(hub, timeout))
     if hub is None:
         raise HubError("JupyterHub could not get free ports in 3 attempts")
@@ -212,3 +221,17 @@ def _wait_until_ready(hub: Hub, timeout: float) -> None:
         time.sleep(0.1)
     hub.stop()
     raise HubError(f"JupyterHub did not answer within {timeout:.0f} s:\n{hub.log()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """A JupyterHub for this module's learners; stopped with every process it started."""
+    if configurable_http_proxy() is None:
+        missing(
+            "configurable-http-proxy (the hub's proxy, from npm) is not installed",
+            "npm install -g configurable-http-proxy (`make test` does, as root)",
+        )
+    hub = start_hub(tmp_path_factory.mktemp("jupyterhub"))
+    yield hub
+    killed = hub.stop()
+    assert killed == [], f"processes still running after the hub stopped: {killed}"

@@ -3,8 +3,8 @@
 import time
 
 import pytest
+from helpers import EMAIL, eventually
 
-from conftest import EMAIL, eventually
 from sandbox_app.web.compose import MAX_BODY_BYTES
 
 
@@ -159,7 +159,7 @@ def test_messages_api(client, mail_server):
     assert listing["messages"][0]["subject"] == EMAIL["subject"]
     assert listing["messages"][0]["rcpt_tos"] == [EMAIL["to"]]
     assert client.delete("/api/messages").json == {"deleted": 1}
-    assert client.get("/api/messages").json == {"count": 0, "messages": []}
+    assert client.get("/api/messages").json == {"count": 0, "total": 0, "messages": []}
 
 
 def test_smtp_settings_api(client, mail_server):

@@ -1,8 +1,8 @@
 """The bulk pattern: many messages over one SMTP connection, every one counted; input checked."""
 
 import pytest
+from helpers import EMAIL
 
-from conftest import EMAIL
 from sandbox_app.web.bulk import MAX_RECIPIENTS
 
 RECIPIENTS = [f"reader{n}@example.com" for n in range(1, 21)]

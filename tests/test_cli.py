@@ -1,47 +1,59 @@
 """`python -m sandbox_app`: prints both addresses, serves, stops cleanly on SIGINT/SIGTERM."""
 
-import json
 import re
 import signal
 import socket
 import subprocess
 import sys
-import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import pytest
+from helpers import EMAIL, eventually, get_json, http_get, http_post, key_headers
 
-from conftest import EMAIL
+from sandbox_app.__main__ import main
+
+BANNER = re.compile(
+    r"app:\s+(?P<url>http://127\.0\.0\.1:\d+/)(?:\?key=(?P<key>[\w-]+))?\n"
+    r"\s+mail server:\s+smtp://(?P<smtp>127\.0\.0\.1:\d+)"
+)
 
 
-def launch(*args):
-    """Start the CLI; return the process and the app URL and SMTP address it printed."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox_app", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    lines = [process.stdout.readline() for _ in range(3)]
-    app_url = re.search(r"app:\s+(http://127\.0\.0\.1:\d+/)", lines[1]).group(1)
-    smtp = re.search(r"mail server:\s+smtp://(127\.0\.0\.1:\d+)", lines[2]).group(1)
-    return process, app_url, smtp
+@dataclass
+class Served:
+    """What the command printed: the app's URL, the key its requests carry, the mail server's address."""
+
+    url: str
+    smtp: str
+    auth_headers: dict = field(default_factory=dict)
+
+
+@contextmanager
+def launched(tmp_path, *args):
+    """Run the CLI (its output in files, read as it comes); yield the process and what it served; never leave it running."""
+    out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        process = subprocess.Popen([sys.executable, "-u", "-m", "sandbox_app", *args], stdout=out, stderr=err)
+    try:
+        found = eventually(lambda: BANNER.search(out_path.read_text()) or process.poll() is not None, timeout=30)
+        assert found is not True, f"exited with {process.returncode} before serving: {err_path.read_text()}"
+        yield process, Served(found.group("url"), found.group("smtp"), key_headers(found.group("key")))
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_serves_then_stops_cleanly(stop_signal):
-    process, url, smtp = launch("--smtp-delay", "0.05")
-    try:
-        assert urllib.request.urlopen(url + "ping").status == 200
-        request = urllib.request.Request(
-            url + "send/blocking", data=json.dumps(EMAIL).encode(),
-            headers={"Content-Type": "application/json"}, method="POST",
-        )
-        assert urllib.request.urlopen(request).status == 200
-        inbox = json.load(urllib.request.urlopen(url + "api/messages"))
-        assert inbox["count"] == 1
-        assert json.load(urllib.request.urlopen(url + "api/smtp"))["address"] == smtp
-    finally:
+def test_serves_then_stops_cleanly(tmp_path, stop_signal):
+    with launched(tmp_path, "--smtp-delay", "0.05") as (process, served):
+        assert http_get(served, "ping").status == 200
+        assert http_post(served, "send/blocking", EMAIL).status == 200
+        assert get_json(served, "api/messages")["count"] == 1
+        assert get_json(served, "api/smtp")["address"] == served.smtp
         process.send_signal(stop_signal)
-        out, err = process.communicate(timeout=20)
-    assert process.returncode == 0
+        assert process.wait(20) == 0
+    out, err = (tmp_path / "stdout").read_text(), (tmp_path / "stderr").read_text()
     assert "Stopped." in out
     assert "Traceback" not in err
 
@@ -59,8 +71,10 @@ def test_taken_port_is_a_one_line_error(option, what):
 
 
 @pytest.mark.parametrize("args", [["--smtp-delay", "-1"], ["--port", "http"], ["--workers", "0"]])
-def test_bad_arguments_are_explained(args):
-    done = subprocess.run([sys.executable, "-m", "sandbox_app", *args], capture_output=True, text=True, timeout=30)
-    assert done.returncode == 2
-    assert "Traceback" not in done.stderr
-    assert "error:" in done.stderr
+def test_bad_arguments_are_explained(args, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(args)  # the command's own parser, in this process: it refuses before starting anything
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "error:" in err

@@ -1,22 +1,20 @@
 """The failure lessons, measured and counted: the experiments the lesson runs, at test size."""
 
-import json
+import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 
 import pytest
+from helpers import EMAIL, http_get, http_post
 
-from conftest import EMAIL
-from queue_fixtures import process_exists
+from sandbox_app.__main__ import main
 from sandbox_app.lab import failures
-from sandbox_app.smtp.server import DebugMailServer
 from sandbox_app.lab.webprocess import WebProcess
+from sandbox_app.smtp.server import DebugMailServer
 
 
-def test_a_thread_failure_goes_to_stderr_and_a_pool_failure_is_counted(private_sandbox):
-    unseen = failures.unseen_failures(private_sandbox, sends=5)
+def test_a_thread_failure_goes_to_stderr_and_a_pool_failure_is_counted(sandbox):
+    unseen = failures.unseen_failures(sandbox, sends=5)
     assert unseen.page_replies == {"Email sending started!": 5}  # the app said all was well
     assert len(unseen.page_exceptions) == 5
     assert unseen.page_exceptions[0].startswith("smtplib.SMTPRecipientsRefused: {'learner@example.com': (550")
@@ -24,22 +22,24 @@ def test_a_thread_failure_goes_to_stderr_and_a_pool_failure_is_counted(private_s
     assert unseen.pool_replies == {202: 5}
     assert (unseen.pool_stats["failed"], unseen.pool_stats["delivered"]) == (5, 0)
     assert unseen.pool_stats["last_error"] == "recipient refused: 550 5.1.1 No such user here"
-    assert private_sandbox.mail_server.settings.faults == {}  # the experiment put the server back
+    assert sandbox.mail_server.settings.faults == {}  # the experiment put the server back
 
 
-def test_killing_the_web_process_loses_thread_and_pool_mail_but_not_queued_mail(private_sandbox):
-    crash = failures.crash_burst(private_sandbox, per_pattern=20, delay=0.1)
+@pytest.mark.slow  # the lesson's experiment: a web process and a consumer, 60 requests, a crash
+def test_killing_the_web_process_loses_thread_and_pool_mail_but_not_queued_mail(sandbox):
+    crash = failures.crash_burst(sandbox, per_pattern=20, delay=0.1)
     assert sum(crash.accepted.values()) >= 30  # killed once half the 60 requests were accepted
     assert crash.refused_after_kill > 0  # the process really died in the middle of the burst
     assert crash.lost("threaded") + crash.lost("pool") > 0
     # Every queued mail with a 202 arrives (one more may: queued, but killed before its 202 went out).
     assert crash.accepted["queue"] > 0 and crash.lost("queue") == 0
     assert repr(crash.table()).splitlines()[0].split() == ["pattern", "accepted", "delivered", "lost"]
-    assert private_sandbox.start_consumer().running  # the consumer is back up
+    assert sandbox.start_consumer().running  # the consumer is back up
 
 
-def test_a_connection_limit_refuses_threads_but_not_the_pool_or_the_queue(private_sandbox):
-    rows = failures.limited_burst(private_sandbox, requests=60, concurrency=12, max_connections=10, delay=0.2)
+@pytest.mark.slow  # the lesson's experiment: 180 sends through a mail server with 10 connections
+def test_a_connection_limit_refuses_threads_but_not_the_pool_or_the_queue(sandbox):
+    rows = failures.limited_burst(sandbox, requests=60, concurrency=12, max_connections=10, delay=0.2)
     by_pattern = {row["pattern"]: row for row in rows}
     assert all(row["accepted"] == 60 for row in rows)
     assert by_pattern["threaded"]["refused_421"] > 0
@@ -47,48 +47,54 @@ def test_a_connection_limit_refuses_threads_but_not_the_pool_or_the_queue(privat
     for name in ["pool", "queue"]:
         assert (by_pattern[name]["delivered"], by_pattern[name]["lost"]) == (60, 0)
         assert by_pattern[name]["peak_connections"] <= 8 and by_pattern[name]["refused_421"] == 0
-    assert private_sandbox.mail_server.settings.max_connections is None
+    assert sandbox.mail_server.settings.max_connections is None
     figure = failures.plot_burst(rows)
     assert [axes.get_ylabel() for axes in figure.axes] == ["response time (ms)", "mails"]
 
 
 def test_the_cli_can_send_to_an_outside_mail_server(state_dir):
     with DebugMailServer() as outside, WebProcess("--smtp-server", outside.address, "--queue-workers", "0") as web:
-        request = urllib.request.Request(
-            web.url + "send/blocking", data=json.dumps(EMAIL).encode(),
-            headers={"Content-Type": "application/json"}, method="POST",
-        )  # fmt: skip
-        with urllib.request.urlopen(request) as response:
-            assert response.status == 200
+        assert http_post(web, "send/blocking", EMAIL).status == 200
         assert len(outside.messages) == 1
-        with pytest.raises(urllib.error.HTTPError) as missing:
-            urllib.request.urlopen(web.url + "api/messages")  # no debug mail server of its own
-        with missing.value as error:
-            assert error.code == 503
+        assert http_get(web, "api/messages").status == 503  # no debug mail server of its own
         assert web.stop() == 0  # SIGTERM: a clean stop
     assert not web.running
+    assert "Stopped." in web.read_log()
 
 
-def test_a_killed_web_process_is_gone(state_dir):
+def test_killing_the_web_process_is_a_crash_not_a_stop(state_dir):
     with DebugMailServer() as outside:
         web = WebProcess("--smtp-server", outside.address, "--queue-workers", "0").start()
-        pid = web.process.pid
-        web.kill()
-        assert not process_exists(pid)
+        try:
+            assert http_get(web, "ping").status == 200
+        finally:
+            web.kill()
+        assert web.process.returncode == -signal.SIGKILL  # killed, as by the out-of-memory killer
+        assert "Stopped." not in web.read_log()  # nothing of its own shutdown ran, unlike stop()
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--smtp-server", "localhost"], "expected host:port"),
-        (["--smtp-server", "127.0.0.1:25", "--smtp-delay", "0.3"], "give one or the other"),
         (["--queue-name", "has spaces"], "queue name must be"),
         (["--queue-url", "http://example.com"], "expected a redis:// URL"),
         (["--queue-workers", "-1"], "whole number"),
     ],
 )
-def test_bad_queue_and_smtp_options_are_explained(args, message):
+def test_bad_queue_and_smtp_options_are_explained(args, message, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(args)  # the command's own parser, in this process: it refuses before starting anything
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_an_outside_mail_server_and_a_delay_for_the_debug_one_are_refused_together():
+    # A process of its own: were the pair accepted, it would serve until stopped, not hang this one.
+    args = ["--smtp-server", "127.0.0.1:25", "--smtp-delay", "0.3"]
     done = subprocess.run([sys.executable, "-m", "sandbox_app", *args], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
-    assert message in done.stderr
+    assert "give one or the other" in done.stderr
     assert "Traceback" not in done.stderr

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 from browser_fixtures import start_lab
+from helpers import EMAIL
 from jupyter_server_proxy.config import ServerProcess
 from playwright.sync_api import expect
 from sandbox_pages import SandboxPage, check_sends_and_inbox, check_stays_under
 
-from conftest import EMAIL
 from sandbox_app import jupyter_proxy
-from sandbox_app.mailer.stats import get_stats
 
 BASE_URL = "/user/learner/"  # as on a hub, so nothing can work by assuming the root
 
@@ -77,9 +76,9 @@ def test_every_url_on_the_pages_stays_under_the_forwarded_prefix(client, mail_se
 
 def test_a_notebook_shows_the_sandbox_as_a_link_through_the_hub(sandbox, monkeypatch):
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/learner/")
-    assert f'href="/user/learner/proxy/{sandbox.port}/"' in sandbox._repr_html_()
+    assert f'href="/user/learner/proxy/{sandbox.port}/?key={sandbox.key}"' in sandbox._repr_html_()
     monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX")
-    assert f'href="http://127.0.0.1:{sandbox.port}/"' in sandbox._repr_html_()  # on a laptop
+    assert f'href="http://127.0.0.1:{sandbox.port}/?key={sandbox.key}"' in sandbox._repr_html_()  # on a laptop
 
 
 def test_page_script_takes_every_url_from_the_page():
@@ -94,17 +93,18 @@ def test_page_script_takes_every_url_from_the_page():
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A JupyterLab with base_url /user/learner/; on teardown, the launcher's sandbox must stop with it."""
+    """A JupyterLab with base_url /user/learner/; on teardown, a launcher's sandbox a test opened must stop with it."""
     root = tmp_path_factory.mktemp("lab-root")
     server = start_lab(root, tmp_path_factory.mktemp("lab-state"), base_url=BASE_URL)
+    server.launcher_sandboxes = 0  # how many tests opened the launcher's sandbox (they count themselves)
     yield server
     server.stop()
     assert server.leftover_processes() == []
-    # jupyter-server-proxy stopped the launcher's sandbox with SIGTERM: it finished cleanly.
     log = server.log()
-    if "Mail sandbox running" in log:
-        assert "Stopped." in log, log[-3000:]
     assert "Traceback" not in log, log[-3000:]
+    # jupyter-server-proxy stopped the launcher's sandbox with SIGTERM: it finished cleanly.
+    opened = server.launcher_sandboxes > 0
+    assert ("Mail sandbox running" in log, "Stopped." in log) == (opened, opened), log[-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +134,7 @@ def test_launcher_opens_the_sandbox_at_base_url_sandbox(lab, page):
     card = page.locator(".jp-LauncherCard", has_text="Mail sandbox")
     with page.expect_popup() as opened:
         card.click()
+    lab.launcher_sandboxes += 1
     prefix_url = lab.url + "sandbox/"
     tab = opened.value
     expect(tab).to_have_url(prefix_url)
@@ -150,8 +151,9 @@ def test_launcher_opens_the_sandbox_at_base_url_sandbox(lab, page):
 def test_sandbox_started_in_python_works_under_proxy_port(lab, sandbox, page):
     sandbox.mail_server.configure(delay=0.3)
     prefix_url = f"{lab.url}proxy/{sandbox.port}/"
+    page.goto(f"{prefix_url}?key={sandbox.key}")  # the link a lesson shows: the key once, then a cookie
     sandbox_page = SandboxPage(page, prefix_url).open()
     check_sends_and_inbox(sandbox_page, prefix_url)
     check_stays_under(sandbox_page, prefix_url)
     # The page's sends reached this very sandbox, through the proxy.
-    assert get_stats(sandbox.app).snapshot()["blocking"]["delivered"] == 1
+    assert sandbox.stats.snapshot()["blocking"]["delivered"] == 1

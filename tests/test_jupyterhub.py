@@ -7,23 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from browser_fixtures import NOTEBOOK, NOTEBOOKS_DIR, run_all_cells, strip_notebook_outputs, wait_for_kernel_idle
-from hub_fixtures import start_hub
 from playwright.sync_api import expect
 from sandbox_pages import SandboxPage, check_sends_and_inbox, check_stays_under
 
-pytestmark = pytest.mark.browser
+pytestmark = pytest.mark.hub
 # The first lesson starts the sandbox and links to its inbox page.
 COURSE_NOTEBOOK = NOTEBOOKS_DIR / "01-meet-the-sandbox.ipynb"
 STATE_DIR = ".local/state/flask-mail-sandbox"  # sandbox_app.paths.state_dir() under each learner's HOME
-
-
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    """A JupyterHub for this module's learners; stopped with every process it started."""
-    hub = start_hub(tmp_path_factory.mktemp("jupyterhub"))
-    yield hub
-    killed = hub.stop()
-    assert killed == [], f"processes still running after the hub stopped: {killed}"
 
 
 def prepare_home(hub, name):
@@ -47,6 +37,7 @@ def log_in(page, hub, name):
     expect(page).to_have_url(re.compile(rf"/user/{name}/lab"), timeout=90_000)
 
 
+@pytest.mark.browser
 def test_learner_reaches_the_sandbox_from_a_notebook_through_the_hub(hub, chromium, tmp_path):
     name = "learner"
     prepare_home(hub, name)
@@ -61,12 +52,12 @@ def test_learner_reaches_the_sandbox_from_a_notebook_through_the_hub(hub, chromi
         # The lesson's link goes through the hub's proxy: the kernel knows its prefix.
         link = page.locator(f"{NOTEBOOK} .jp-OutputArea a[href*='/proxy/']").first
         href = link.get_attribute("href")
-        match = re.fullmatch(rf"/user/{name}/proxy/(\d+)/([\w/]*)", href)
+        match = re.fullmatch(rf"/user/{name}/proxy/(\d+)/([\w/]*)\?key=[\w-]+", href)
         assert match, href
         with page.expect_popup() as opened:
             link.click()  # the one click
         tab = opened.value
-        expect(tab).to_have_url(hub.url + href.lstrip("/"))
+        expect(tab).to_have_url(hub.url + href.split("?")[0].lstrip("/"))  # the key traded for a cookie
         prefix_url = f"{hub.user_url(name)}proxy/{match.group(1)}/"
         tab.get_by_role("link", name="Inbox").click()  # the mail the lesson sent is there
         expect(tab).to_have_url(prefix_url + "inbox")
@@ -95,10 +86,7 @@ def test_learner_reaches_the_sandbox_from_a_notebook_through_the_hub(hub, chromi
 
 def test_learners_on_one_machine_get_sandboxes_of_their_own(hub):
     names = ["ana", "ben"]
-    for name in names:
-        hub.home(name)
-    hub.start_servers(names)
-    tokens = {name: hub.user_token(name) for name in names}
+    tokens = hub.start_learners(names)
 
     def call(name, method, path, body=None):
         status, reply = hub.request(method, hub.user_url(name) + "sandbox/" + path, body, token=tokens[name], timeout=60)
@@ -107,7 +95,7 @@ def test_learners_on_one_machine_get_sandboxes_of_their_own(hub):
 
     # Both open the launcher's sandbox at once; each gets their own app and mail server.
     with ThreadPoolExecutor(len(names)) as pool:
-        smtp = dict(zip(names, pool.map(lambda name: call(name, "GET", "api/smtp"), names)))
+        smtp = dict(zip(names, pool.map(lambda name: call(name, "GET", "api/smtp"), names), strict=True))
     assert smtp["ana"]["address"] != smtp["ben"]["address"]
     call("ana", "POST", "send/blocking", {"to": "ana@example.com", "subject": "from ana", "body": "hi"})
     assert [m["subject"] for m in call("ana", "GET", "api/messages")["messages"]] == ["from ana"]

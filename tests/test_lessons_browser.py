@@ -3,9 +3,8 @@
 import re
 
 import pytest
-from playwright.sync_api import expect
-
 from browser_fixtures import NOTEBOOK, open_notebook, run_all_cells
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 

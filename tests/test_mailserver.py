@@ -153,6 +153,10 @@ def test_connect_delay_slows_the_greeting(mail_server):
         ({"faults": {"DATA": {}}}, "exactly one of"),
         ({"faults": {"DATA": {"code": 451, "probability": 2}}}, "between 0 and 1"),
         ({"max_connections": 0}, "positive whole number"),
+        ({"max_messages": 0}, "'max_messages' must be a whole number of at least 1"),
+        ({"max_messages": 2.5}, "'max_messages' must be a whole number"),
+        ({"max_messages": True}, "'max_messages' must be a whole number"),
+        ({"max_messages": None}, "'max_messages' must be a whole number"),
         ({"delay_range": [2, 1]}, "must not exceed"),
         ({"speed": 1}, "unknown setting"),
     ],
@@ -170,3 +174,111 @@ def test_stop_frees_the_port():
     server.stop()
     with socket.create_server(("127.0.0.1", port)):
         pass
+
+
+# --- The bounded inbox ------------------------------------------------------------------------
+
+
+def send_many(server, count, start=0):
+    """Send `count` messages numbered from `start` in their subjects, fast, over one SMTP connection."""
+    with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+        for number in range(start, start + count):
+            client.sendmail("a@example.com", ["b@example.com"], f"Subject: #{number}\r\n\r\nhi\r\n".encode())
+
+
+def subjects(messages):
+    return [m.subject for m in messages]
+
+
+def test_keeps_the_newest_1000_by_default(mail_server):
+    assert mail_server.settings.max_messages == 1000
+    send_many(mail_server, 1100)
+    held = mail_server.wait_for(1100, timeout=10)  # more than the bound: waits on the total captured
+    assert len(held) == len(mail_server.store) == mail_server.count == 1000
+    assert mail_server.total == 1100
+    assert subjects(held) == [f"#{n}" for n in range(100, 1100)]  # oldest first, the first 100 dropped
+    assert subjects(mail_server.messages) == subjects(held)
+    assert subjects(mail_server.newest(3)) == ["#1099", "#1098", "#1097"]
+    assert [m.id for m in mail_server.newest(2)] == [1100, 1099]
+
+
+def test_wait_for_counts_the_total_not_what_is_held(mail_server):
+    mail_server.configure(max_messages=10)
+    send_many(mail_server, 15)
+    assert subjects(mail_server.wait_for(15, timeout=2)) == [f"#{n}" for n in range(5, 15)]
+    with pytest.raises(TimeoutError, match="captured 15"):
+        mail_server.wait_for(16, timeout=0.1)
+    assert mail_server.clear() == 10
+    assert (mail_server.count, mail_server.total) == (0, 0)
+    send_many(mail_server, 1, start=15)
+    assert subjects(mail_server.wait_for(1, timeout=2)) == ["#15"]
+
+
+def test_lowering_max_messages_drops_the_oldest_at_once(mail_server):
+    send_many(mail_server, 5)  # the 250 reply comes after the capture: no need to wait
+    assert subjects(mail_server.newest(2)) == ["#4", "#3"]  # parses these two only: parsed and raw now mix
+    send_many(mail_server, 3, start=5)
+    assert mail_server.configure(max_messages=4).max_messages == 4
+    assert len(mail_server.store) == 4 and mail_server.total == 8
+    assert subjects(mail_server.messages) == ["#4", "#5", "#6", "#7"]
+    mail_server.configure(max_messages=6)  # raising it brings nothing back, and keeps more from now on
+    send_many(mail_server, 3, start=8)
+    assert subjects(mail_server.messages) == ["#5", "#6", "#7", "#8", "#9", "#10"]
+
+
+def test_max_messages_is_checked_at_construction_too():
+    with pytest.raises(SettingsError, match="at least 1"):
+        DebugMailServer(max_messages=0)
+    assert DebugMailServer(max_messages=7).store.max_messages == 7
+
+
+def test_maildir_keeps_every_message_beyond_the_bound(tmp_path):
+    with DebugMailServer(maildir=tmp_path / "Maildir", max_messages=5) as server:
+        send_many(server, 12)
+        assert len(server.wait_for(12, timeout=5)) == 5
+    files = list((tmp_path / "Maildir" / "new").iterdir())
+    assert len(files) == 12
+    assert sorted(f.read_bytes().split(b"\n", 1)[0].strip() for f in files) == sorted(
+        f"Subject: #{n}".encode() for n in range(12)
+    )
+
+
+def test_capture_costs_the_same_per_message_once_the_inbox_is_full(mail_server):
+    """The second 1,000 (each dropping the oldest) must cost about what the first 1,000 did."""
+
+    def seconds_per_batch(start):
+        batches = []
+        for batch in range(start, start + 1000, 100):
+            began = time.perf_counter()
+            send_many(mail_server, 100, start=batch)
+            batches.append(time.perf_counter() - began)
+        return sorted(batches)[len(batches) // 2]  # the median shrugs off a slow moment of the machine
+
+    filling = seconds_per_batch(0)
+    full = seconds_per_batch(1000)
+    mail_server.wait_for(2000, timeout=10)
+    assert mail_server.count == 1000 and mail_server.total == 2000
+    assert full / filling < 3, f"{full / filling:.1f} times slower per message once full"
+
+
+def test_capture_into_a_full_store_does_not_grow_with_its_size(mail_server):
+    """At a bound of 50,000 an O(n) drop (a list's pop(0)) costs several times an add; a deque's costs nothing."""
+    store = mail_server.store
+    store.max_messages = 50_000
+
+    def seconds_per_batch():
+        batches = []
+        for _ in range(50):
+            began = time.perf_counter()
+            for _ in range(1000):
+                store.add("a@example.com", ["b@example.com"], RAW)
+            batches.append(time.perf_counter() - began)
+        return sorted(batches)[len(batches) // 2]
+
+    filling = seconds_per_batch()
+    full = seconds_per_batch()
+    assert (len(store), store.total) == (50_000, 100_000)
+    assert full / filling < 3, f"{full / filling:.1f} times slower per message once full"
+    assert [m.id for m in store.newest(2)] == [100_000, 99_999]  # parses only the page asked for
+    store.max_messages = 3
+    assert [m.id for m in store.all()] == [99_998, 99_999, 100_000]

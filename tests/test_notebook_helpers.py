@@ -1,37 +1,34 @@
-"""The lessons' helpers (sandbox_app.notebook and the experiments in sandbox_app.measure), on a real sandbox."""
+"""The lessons' helpers (sandbox_app.lab: replies, tables, experiments), on a real sandbox."""
 
 import inspect
 import threading
 
 import pytest
+from helpers import EMAIL, started_since
 
-from conftest import EMAIL
-from sandbox_app import runner
-from sandbox_app.mailer.connection import mail
 from sandbox_app.lab import (
     background_sends,
-    cpu_per_request,
-    measure,
-    measure_send,
-    sweep_delay,
-    trace_send,
-    wait_until_settled,
-)
-from sandbox_app.runner import SandboxNotRunning
-from sandbox_app.lab import (
     comparison_table,
+    cpu_per_request,
     error_text,
     inbox,
     link,
     log_messages,
+    measure,
+    measure_send,
     post,
     reset,
     run_in_thread,
     show_source,
     status,
+    sweep_delay,
+    trace_send,
+    wait_until_settled,
 )
-from sandbox_app.patterns import blocking
+from sandbox_app.mailer.connection import mail
 from sandbox_app.mailer.stats import get_stats
+from sandbox_app.patterns import blocking
+from sandbox_app.runner import SandboxNotRunning
 
 
 def test_trace_send_puts_the_smtp_send_inside_a_blocking_request_and_after_a_threaded_one(sandbox):
@@ -53,29 +50,30 @@ def test_trace_send_refuses_a_request_the_app_refused(sandbox):
 
 def test_sweep_follows_the_delay_for_blocking_only_and_puts_the_delay_back(sandbox):
     sandbox.mail_server.configure(delay=0.05)
-    blocking_sweep = sweep_delay(sandbox, "blocking", delays=[0, 0.1, 0.2], n=2)
-    threaded_sweep = sweep_delay(sandbox, "threaded", delays=[0, 0.1, 0.2], n=2)
+    # Medians of 5: a stall of the machine now and then moves neither a median nor the slope much.
+    blocking_sweep = sweep_delay(sandbox, "blocking", delays=[0, 0.1, 0.2], n=5)
+    threaded_sweep = sweep_delay(sandbox, "threaded", delays=[0, 0.1, 0.2], n=5)
 
     assert blocking_sweep.follows_delay() and blocking_sweep.never_faster_than_delay()
     assert threaded_sweep.slope < 0.2 and not threaded_sweep.follows_delay()
     assert sandbox.mail_server.settings.delay == 0.05
 
 
-def test_blocking_load_makes_ping_wait_for_a_worker_and_the_load_clients_stop(sandbox, thread_names):
+def test_blocking_load_makes_ping_wait_for_a_worker_and_the_load_clients_stop(sandbox):
     sandbox.mail_server.configure(delay=0.2)
+    before = set(threading.enumerate())
     with background_sends(sandbox, "blocking", clients=8) as load:
         ping = measure(sandbox, "ping", n=4, warmup=0)
     alone = measure(sandbox, "ping", n=10)
 
     assert load.n >= 8 and set(load.statuses) == {200}
     assert ping.p50_ms >= 100 and ping.p50_ms > 10 * alone.p50_ms
-    assert not [name for name in thread_names() if name.startswith("load-client")]
+    assert not [name for name in started_since(before) if name.startswith("load-client")]
 
 
 def test_background_sends_reraise_a_client_error():
-    with pytest.raises(ConnectionRefusedError):
-        with background_sends("http://127.0.0.1:9/", "blocking", clients=2):
-            pass
+    with pytest.raises(ConnectionRefusedError), background_sends("http://127.0.0.1:9/", "blocking", clients=2):
+        pass
 
 
 def test_a_send_costs_more_cpu_than_a_ping_whichever_thread_does_it(sandbox):
@@ -130,13 +128,14 @@ def test_inbox_shows_the_captured_mail_escaped_in_html(sandbox):
     assert repr(inbox(sandbox, last=1)).startswith("Inbox: 1 message captured\n")
 
 
-def test_link_goes_through_the_hub_proxy_on_a_hub(sandbox, monkeypatch):
-    assert link(sandbox, "inbox").url == f"http://127.0.0.1:{sandbox.port}/inbox"
+def test_link_goes_through_the_hub_proxy_on_a_hub_and_carries_the_key_once(sandbox, monkeypatch):
+    assert link(sandbox, "inbox").url == f"http://127.0.0.1:{sandbox.port}/inbox?key={sandbox.key}"
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada/")
     hub_link = link(sandbox, "/inbox", "the inbox")
-    assert hub_link.url == f"/user/ada/proxy/{sandbox.port}/inbox"
+    assert hub_link.url == f"/user/ada/proxy/{sandbox.port}/inbox?key={sandbox.key}"
     assert hub_link._repr_html_() == (
-        f'<a href="/user/ada/proxy/{sandbox.port}/inbox" target="_blank" rel="noopener">the inbox</a>'
+        f'<a href="/user/ada/proxy/{sandbox.port}/inbox?key={sandbox.key}" target="_blank" rel="noopener">'
+        "the inbox</a>"
     )
 
 
@@ -158,21 +157,24 @@ def test_a_failed_background_send_is_counted_and_logged_without_timestamps(sandb
     assert log_messages(sandbox, last=1) == ["WARNING threaded: mail not delivered: SMTPDataError: 451 Mailbox busy"]
 
 
-def test_helpers_say_to_start_the_sandbox_once_it_has_stopped():
-    runner.stop()
-    stopped = runner.start()
+def test_helpers_say_to_start_the_sandbox_once_it_has_stopped(start_sandbox):
+    stopped = start_sandbox()
     stopped.stop()
     for call in (lambda: inbox(stopped), lambda: post(stopped, "send/blocking"), lambda: measure(stopped, "ping", 1)):
         with pytest.raises(SandboxNotRunning, match="start the sandbox first: run the first cell"):
             call()
 
 
-def test_run_in_thread_brings_the_exception_back_and_leaves_no_thread(thread_names):
+def test_run_in_thread_brings_the_exception_back_and_leaves_no_thread():
+    before = set(threading.enumerate())
+    seen = []
+    assert run_in_thread(lambda: seen.append(threading.current_thread().name)) is None
+    assert seen == ["lesson-thread"]  # it ran in a thread of its own...
     error = run_in_thread(mail.send, object())  # no app context in a new thread
     assert isinstance(error, RuntimeError)
     assert error_text(error).startswith("RuntimeError: Working outside of application context.")
-    assert run_in_thread(lambda: None) is None and error_text(None) == "no error"
-    assert "lesson-thread" not in thread_names() and threading.active_count() >= 1
+    assert error_text(None) == "no error"
+    assert started_since(before) == []  # ...which is gone when it returns
 
 
 def test_show_source_shows_the_real_module():

@@ -1,9 +1,11 @@
 """The pool pattern: a bounded ThreadPoolExecutor owned by the app, failures counted, drained on stop."""
 
 import logging
+import threading
 
-from conftest import EMAIL, eventually
-from sandbox_app import create_app, runner
+from helpers import EMAIL, eventually, started_since
+
+from sandbox_app import create_app
 from sandbox_app.lab import measure_send
 from sandbox_app.mailer.background import get_background
 from sandbox_app.mailer.stats import get_stats
@@ -47,17 +49,17 @@ def test_the_pool_never_opens_more_connections_than_it_has_threads(mail_server):
     assert mail_server.counters()["peak_connections"] == 3
 
 
-def test_stopping_the_sandbox_drains_the_pool_first(thread_names):
-    runner.stop()
-    before = thread_names()
-    sandbox = runner.start(smtp_delay=0.2, config={"MAIL_POOL_SIZE": 2})
+def test_stopping_the_sandbox_drains_the_pool_first(start_sandbox):
+    before = set(threading.enumerate())
+    sandbox = start_sandbox(smtp_delay=0.2, config={"MAIL_POOL_SIZE": 2})
     samples = measure_send(sandbox, "pool", 6, warmup=0, concurrency=3)
     assert samples.statuses == {202: 6}
     mail_server = sandbox.mail_server
     assert len(mail_server.messages) < 6  # 2 threads at 0.2 s each: most are still queued
+    assert [name for name in started_since(before) if name.startswith("sandbox-mail-pool")]
     sandbox.stop()
     assert len(mail_server.messages) == 6  # every queued send went out before the app stopped
-    assert thread_names() == before  # and the pool's threads are gone
+    assert started_since(before) == []  # and the pool's threads are gone, with the servers'
 
 
 def test_a_drain_that_runs_out_of_time_counts_what_it_cancels(mail_server):

@@ -2,10 +2,12 @@
 
 from pathlib import Path
 
-import pytest
 import yaml
 
-tomllib = pytest.importorskip("tomllib")
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10, which pyproject allows: tomllib's own ancestor, with the same API
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 # conda-forge names that differ from PyPI's.

@@ -1,10 +1,12 @@
 """The question bank: the course's own file, and every way a bank file can be malformed."""
 
-import copy
 import re
 
 import pytest
 import yaml
+from helpers import broken_copy, refused_with
+from helpers import option as bank_option
+from helpers import question as bank_question
 
 from quiz.bank import DEFAULT_BANK, BankError, check_bank, load_bank, parse_bank
 
@@ -13,39 +15,20 @@ SOURCE = "test.yaml"
 
 def valid_bank():
     """A small bank that passes the schema, to break one field at a time."""
+    first = [bank_option("right", "The right one", "Yes."), bank_option("wrong", "The wrong one", "No, because.")]
+    second = [bank_option("a", "A", "Right."), bank_option("b", "B", "Wrong.")]
     return {
         "title": "Tiny quiz",
         "questions": [
-            {
-                "id": "first",
-                "prompt": "Pick the right one.",
-                "options": [
-                    {"key": "right", "text": "The right one", "feedback": "Yes."},
-                    {"key": "wrong", "text": "The wrong one", "feedback": "No, because."},
-                ],
-                "answer": "right",
-                "explanation": "Because it is.",
-            },
-            {
-                "id": "second",
-                "prompt": "And this one?",
-                "code": "print('hi')\n",
-                "options": [
-                    {"key": "a", "text": "A", "feedback": "Right."},
-                    {"key": "b", "text": "B", "feedback": "Wrong."},
-                ],
-                "answer": "a",
-                "explanation": "A it is.",
-            },
+            bank_question("first", "Pick the right one.", first, "right", "Because it is."),
+            bank_question("second", "And this one?", second, "a", "A it is.", code="print('hi')\n"),
         ],
     }
 
 
 def broken(change):
     """A copy of the valid bank after change(data) broke something."""
-    data = copy.deepcopy(valid_bank())
-    change(data)
-    return data
+    return broken_copy(valid_bank(), change)
 
 
 def second(data):
@@ -99,10 +82,15 @@ def test_the_course_bank_loads_with_its_three_questions():
 def test_the_course_bank_asks_what_the_issue_asks():
     bank = load_bank()
     blocking = bank.question("blocking")
-    assert "blocks" in blocking.answer or "response" in blocking.option(blocking.answer).text.lower()
+    # Question 1 keeps its stem and its right answer...
+    assert blocking.prompt.startswith("A Flask view calls mail.send(msg) and only then returns its response.")
+    assert blocking.option(blocking.answer).text == "The response waits until the mail server has taken the mail."
+    # ...and its wrong options are misconceptions about the server, no longer about the browser.
     wrong_texts = " ".join(o.text for o in blocking.options if o.key != blocking.answer).lower()
     for topic in ("css", "layout", "javascript"):
-        assert topic in wrong_texts
+        assert topic not in wrong_texts
+    for misconception in ("later", "cpu"):
+        assert misconception in wrong_texts
     threaded = bank.question("threaded").option(bank.question("threaded").answer).text
     for fact in ("at once", "as long", "app context"):
         assert fact in threaded
@@ -122,6 +110,30 @@ def test_the_correct_options_are_not_all_in_the_same_place():
     assert len(positions) > 1
 
 
+def test_the_right_option_is_not_always_the_longest():
+    # Otherwise "pick the longest" scores full marks without reading a word.
+    questions = [q for q in load_bank().questions if q.kind != "numeric"]
+    longest_is_right = [max(q.options, key=lambda o: len(o.text)).key == q.answer for q in questions]
+    assert not all(longest_is_right)
+    assert sum(longest_is_right) <= len(questions) // 3
+
+
+def test_every_option_has_feedback_and_the_options_have_similar_lengths():
+    for question in load_bank().questions:
+        for option in question.options:
+            assert option.feedback.strip(), f"{question.id}: option {option.key} has no feedback"
+        lengths = [len(option.text) for option in question.options]
+        assert max(lengths) <= 1.5 * min(lengths), f"{question.id}: option lengths {lengths}"
+
+
+def test_wrong_options_of_question_1_name_real_misconceptions_with_feedback_that_corrects_them():
+    blocking = load_bank().question("blocking")
+    wrong = {o.key: o for o in blocking.options if o.key != blocking.answer}
+    assert set(wrong) == {"mail-later", "cpu-cost", "server-stops"}
+    assert "lesson 4" in wrong["cpu-cost"].feedback  # the CPU measurement that refutes it
+    assert "other" in wrong["server-stops"].feedback and "workers" in wrong["server-stops"].feedback
+
+
 def test_the_valid_example_passes():
     bank = check_bank(valid_bank(), SOURCE)
     assert bank.question(2).code == "print('hi')"  # trailing blank lines dropped
@@ -130,12 +142,7 @@ def test_the_valid_example_passes():
 
 @pytest.mark.parametrize(("case", "change", "pieces"), MALFORMED, ids=[case for case, _, _ in MALFORMED])
 def test_a_malformed_bank_names_the_question_and_the_field(case, change, pieces):
-    with pytest.raises(BankError) as raised:
-        check_bank(broken(change), SOURCE)
-    message = str(raised.value)
-    assert message.startswith(f"{SOURCE}:")
-    for piece in pieces:
-        assert piece in message, f"{case}: {piece!r} not in {message!r}"
+    refused_with(check_bank, broken(change), SOURCE, pieces, case)
 
 
 def test_a_bank_that_is_not_a_mapping_is_refused():

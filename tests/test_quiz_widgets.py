@@ -36,7 +36,7 @@ def click(card, choice):
 
 def test_there_is_one_card_per_question_with_radio_buttons_and_nothing_chosen(fresh):
     assert [card.question.id for card in fresh.cards] == ["blocking", "threaded", "verify"]
-    for card, question in zip(fresh.cards, BANK.questions):
+    for card, question in zip(fresh.cards, BANK.questions, strict=True):
         assert isinstance(card.choices, widgets.RadioButtons)
         assert card.choices.options == tuple((o.text, o.key) for o in question.options)
         assert card.choices.value is None
@@ -150,7 +150,7 @@ def test_a_seed_shuffles_the_radio_buttons_like_the_model(fresh):
     assert shuffled.seed == 4
     for card in shuffled.cards:
         assert [key for _label, key in card.choices.options] == [o.key for o in shuffled.grader.options(card.question.id)]
-    assert any(a.choices.options != b.choices.options for a, b in zip(shuffled.cards, fresh.cards))
+    assert any(a.choices.options != b.choices.options for a, b in zip(shuffled.cards, fresh.cards, strict=True))
     assert shuffled.answer("blocking", RIGHT["blocking"]).correct
 
 
@@ -202,3 +202,11 @@ def test_star_import_works_before_any_quiz_is_shown(fresh):
     namespace = {}
     exec("from quiz import *", namespace)  # noqa: S102 - the import a learner may type
     assert namespace["show"] is quiz.show and namespace["Quiz"] is quiz.Quiz
+
+
+def test_no_submodule_hides_a_public_name():
+    # Importing quiz.x binds x in the package: a module named like a function or a value would hide it.
+    import pkgutil
+
+    modules = {module.name for module in pkgutil.iter_modules(quiz.__path__)}
+    assert modules.isdisjoint(set(quiz.__all__) | quiz._CURRENT_NAMES)

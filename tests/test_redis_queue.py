@@ -1,35 +1,28 @@
 """The queue on a real Redis (RedisHuey): one, then two consumer processes; every mail delivered exactly once."""
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
+from helpers import EMAIL, eventually, http_post, wait_gone
 
-from conftest import EMAIL, eventually
-from queue_fixtures import wait_gone
-from sandbox_app import runner
-from sandbox_app.queue.consumer import ConsumerProcess
-from sandbox_app.lab.timing import timed_request
-from sandbox_app.queue.mailqueue import get_queue
 from sandbox_app.mailer.stats import get_stats
+from sandbox_app.queue.consumer import ConsumerProcess
+from sandbox_app.queue.mailqueue import get_queue
 
 
 @pytest.fixture
-def redis_sandbox(redis_url, state_dir):
-    """A sandbox whose queue is RedisHuey on the test's redis-server; stopped after the test."""
-    runner.stop()
-    sandbox = runner.start(config={"QUEUE_URL": redis_url})
-    yield sandbox
-    sandbox.stop()
+def redis_sandbox(redis_url, start_sandbox):
+    """A running sandbox whose queue is RedisHuey on the session's redis-server."""
+    return start_sandbox(config={"QUEUE_URL": redis_url})
 
 
 def send_numbered(sandbox, count: int, concurrency: int = 8) -> None:
     """POST count queue sends, each with its own subject, from `concurrency` clients."""
-    from concurrent.futures import ThreadPoolExecutor
 
     def send(number):
-        email = {**EMAIL, "subject": f"mail #{number}"}
-        return timed_request(sandbox.url + "send/queue", "POST", email).status
+        return http_post(sandbox, "send/queue", {**EMAIL, "subject": f"mail #{number}"}).status
 
     with ThreadPoolExecutor(concurrency) as clients:
         assert Counter(clients.map(send, range(count))) == {202: count}
@@ -65,6 +58,7 @@ def test_one_consumer_delivers_every_mail_exactly_once(redis_sandbox):
     eventually(lambda: executed_by(consumer) == 40)
 
 
+@pytest.mark.slow  # two consumer processes, 60 mails
 def test_two_consumer_processes_share_the_work_and_deliver_each_mail_once(redis_sandbox):
     sandbox = redis_sandbox
     sandbox.mail_server.configure(delay=0.05)
@@ -83,13 +77,13 @@ def test_two_consumer_processes_share_the_work_and_deliver_each_mail_once(redis_
     wait_gone(second.pid)
 
 
-def test_a_stopped_sandbox_leaves_no_keys_behind(redis_url, state_dir):
-    runner.stop()
-    sandbox = runner.start(config={"QUEUE_URL": redis_url})
+def test_a_stopped_sandbox_leaves_no_keys_behind(redis_sandbox, redis_url):
+    sandbox = redis_sandbox
     sandbox.start_consumer(workers=2)
     send_numbered(sandbox, 3)
     sandbox.mail_server.wait_for(3, timeout=10)
     name = get_queue(sandbox.app).storage.name
     eventually(lambda: get_queue(sandbox.app).waiting() == 0)
+    assert redis.Redis.from_url(redis_url).keys(f"huey.*{name}*") != []  # the queue lives in Redis until...
     sandbox.stop()
-    assert redis.Redis.from_url(redis_url).keys(f"huey.*{name}*") == []
+    assert redis.Redis.from_url(redis_url).keys(f"huey.*{name}*") == []  # ...its sandbox stops

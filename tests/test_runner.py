@@ -1,45 +1,37 @@
 """The runner: one call starts both servers; re-run safe; stop frees ports and threads."""
 
-import socket
 import subprocess
 import sys
-import urllib.request
+import threading
+from pathlib import Path
+
+from helpers import http_get, http_post, port_is_free, started_since
 
 import sandbox_app
-from sandbox_app import runner
 
 
-def port_is_free(port):
-    """Whether this port can be bound on loopback right now."""
-    try:
-        with socket.create_server(("127.0.0.1", port)):
-            return True
-    except OSError:
-        return False
-
-
-def test_start_is_idempotent_and_stop_frees_ports_and_threads(thread_names):
-    runner.stop()
-    before = thread_names()
-    first = sandbox_app.start()
+def test_start_is_idempotent_and_stop_frees_ports_and_threads(start_sandbox):
+    before = set(threading.enumerate())
+    first = start_sandbox()
     assert sandbox_app.start() is first
     assert sandbox_app.current() is first
     assert first.url == f"http://127.0.0.1:{first.port}/"
-    assert urllib.request.urlopen(first.url + "ping").status == 200
+    assert http_get(first, "ping").status == 200
     ports = (first.port, first.smtp_port)
     assert not any(port_is_free(p) for p in ports)
+    assert started_since(before), "the sandbox serves from threads of its own"
 
     first.stop()
     assert not first.running and sandbox_app.current() is None
     assert all(port_is_free(p) for p in ports)
-    assert thread_names() == before
+    assert started_since(before) == []
 
     second = sandbox_app.start()
     assert second is not first and second.running
-    assert urllib.request.urlopen(second.url + "ping").status == 200
+    assert http_get(second, "ping").status == 200
     second.stop()
     second.stop()  # stopping twice is harmless
-    assert thread_names() == before
+    assert started_since(before) == []
 
 
 def test_rerun_applies_the_delay(sandbox):
@@ -47,19 +39,15 @@ def test_rerun_applies_the_delay(sandbox):
     assert sandbox.mail_server.settings.delay == 0.2
 
 
-def test_stop_waits_for_background_sends(thread_names):
-    runner.stop()
-    before = thread_names()
-    sandbox = sandbox_app.start(smtp_delay=0.3)
-    request = urllib.request.Request(
-        sandbox.url + "send/threaded", data=b'{"to": "a@example.com", "subject": "s", "body": "b"}',
-        headers={"Content-Type": "application/json"}, method="POST",
-    )
-    assert urllib.request.urlopen(request).status == 202
+def test_stop_waits_for_background_sends(start_sandbox):
+    before = set(threading.enumerate())
+    sandbox = start_sandbox(smtp_delay=0.3)
+    assert http_post(sandbox, "send/threaded", {"to": "a@example.com", "subject": "s", "body": "b"}).status == 202
     mail_server = sandbox.mail_server
+    assert mail_server.messages == []  # still waiting out the delay
     sandbox.stop()
     assert len(mail_server.messages) == 1  # the thread finished before the mail server went
-    assert thread_names() == before
+    assert started_since(before) == []
 
 
 def test_hub_url(sandbox, monkeypatch):
@@ -69,31 +57,35 @@ def test_hub_url(sandbox, monkeypatch):
     assert sandbox.browser_url == sandbox.url
 
 
-def test_interpreter_exit_stops_the_sandbox():
-    code = "import sandbox_app; sb = sandbox_app.start(); print(sb.port, sb.smtp_port)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+def test_interpreter_exit_stops_the_sandbox(state_dir):
+    # A queued mail with no consumer: only the sandbox's stop() discards it, logs so, and removes the queue file.
+    code = (
+        "import sandbox_app\n"
+        "from sandbox_app.lab import post\n"
+        "sandbox = sandbox_app.start()\n"
+        "assert post(sandbox, 'send/queue').status == 202\n"
+        "print(sandbox.log_path)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    assert all(port_is_free(int(p)) for p in done.stdout.split())
+    log = Path(done.stdout.strip()).read_text()
+    assert "1 mail(s) never sent: no consumer ran; discarded" in log
+    assert list((state_dir / "queues").glob("*.sqlite3")) == []
 
 
-def test_week_old_logs_are_removed_on_start(tmp_path, monkeypatch):
+def test_week_old_logs_are_removed_on_start(state_dir, start_sandbox):
     import os
     import time
 
-    monkeypatch.setenv("SANDBOX_STATE_DIR", str(tmp_path))
-    logs = tmp_path / "logs"
-    logs.mkdir()
+    logs = state_dir / "logs"
+    logs.mkdir(parents=True)
     old, recent = logs / "sandbox-1111.log", logs / "sandbox-2222.log"
     old.write_text("old run\n")
     recent.write_text("yesterday's run\n")
     eight_days_ago = time.time() - 8 * 24 * 3600
     os.utime(old, (eight_days_ago, eight_days_ago))
-    runner.stop()
-    sandbox = sandbox_app.start()
-    try:
-        assert not old.exists()
-        assert recent.exists()
-        assert sandbox.log_path.parent == logs
-    finally:
-        sandbox.stop()
+    sandbox = start_sandbox()
+    assert not old.exists()
+    assert recent.exists()
+    assert sandbox.log_path.parent == logs

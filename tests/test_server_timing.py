@@ -1,10 +1,11 @@
 """Server-Timing on every /send/* response: smtp (the wait for the mail server) and app (the rest)."""
 
 import re
+from statistics import median
 
 import pytest
+from helpers import EMAIL
 
-from conftest import EMAIL
 from sandbox_app.web.compose import MAX_BODY_BYTES
 
 # `smtp;dur=302.4;desc="...", app;dur=0.3;desc="..."`
@@ -21,12 +22,16 @@ def server_timing(response):
 
 
 def test_blocking_spends_its_time_on_smtp(client, mail_server):
+    assert client.post("/send/blocking", json=EMAIL).status_code == 200  # warm: a first send pays for imports
     mail_server.configure(delay=0.2)
-    response = client.post("/send/blocking", json=EMAIL)
-    assert response.status_code == 200
-    timing = server_timing(response)
-    assert timing["smtp"] >= 200  # the mail server's delay, inside the request
-    assert timing["app"] < timing["smtp"] / 10
+    timings = []
+    for _ in range(3):
+        response = client.post("/send/blocking", json=EMAIL)
+        assert response.status_code == 200
+        timings.append(server_timing(response))
+    assert all(t["smtp"] >= 200 for t in timings)  # the mail server's delay, inside every request
+    # The rest of the request is a small part of it (medians: one stall of a busy machine is not the app).
+    assert median(t["app"] for t in timings) < median(t["smtp"] for t in timings) / 10
 
 
 def test_background_pattern_reports_no_smtp_time(client, mail_server):

@@ -7,8 +7,6 @@ import json
 import smtplib
 import sys
 import time
-import urllib.error
-import urllib.request
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
@@ -16,9 +14,11 @@ from aiosmtpd.handlers import Sink
 
 from .. import runner
 from ..cli import non_negative, positive_int, queue_url
-from ..patterns import PATTERNS
+from ..patterns import ASYNC_PATTERNS, PATTERNS
 from ..queue.consumer import ConsumerError
+from ..servers import DEFAULT_WORKERS, IN_PROCESS, SERVERS, WORKERS_ARE, ServerUnavailable
 from ..smtp.server import LOOPBACK, DebugMailServer, free_port
+from .client import call
 from .experiments import blocks_worker
 from .sandbox import settle, stats_of
 from .tables import Table
@@ -29,18 +29,21 @@ BULK = "bulk"
 SETTLE_TIMEOUT = 30.0
 
 
-def bench_pattern(sandbox, pattern: str, requests: int, concurrency: int, delay: float, progress: bool) -> dict:
+def bench_pattern(
+    sandbox, pattern: str, requests: int, concurrency: int, delay: float, progress: bool, outside: bool | None = None
+) -> dict:
     """One row of the table: response percentiles, throughput, and what became of the mail."""
     stats = stats_of(sandbox)
-    measure_send(sandbox, pattern, concurrency, warmup=0, concurrency=concurrency)  # warm this pattern's code path
+    # Warm this pattern's code path.
+    measure_send(sandbox, pattern, concurrency, warmup=0, concurrency=concurrency, outside=outside)
     settle(sandbox, pattern, stats.snapshot()[pattern]["accepted"], SETTLE_TIMEOUT)
     stats.reset()
-    started = time.perf_counter()
-    samples = measure_send(sandbox, pattern, requests, warmup=0, concurrency=concurrency, progress=progress)
-    elapsed = time.perf_counter() - started
+    samples = measure_send(
+        sandbox, pattern, requests, warmup=0, concurrency=concurrency, progress=progress, outside=outside
+    )
     counters = settle(sandbox, pattern, stats.snapshot()[pattern]["accepted"], SETTLE_TIMEOUT + 2 * delay)
     return timing_row(
-        pattern, samples, elapsed,
+        pattern, samples,
         delivered=counters["delivered"],
         lost=requests - counters["delivered"],
         # The response waited for the mail server: the worker was held for the whole send.
@@ -48,24 +51,29 @@ def bench_pattern(sandbox, pattern: str, requests: int, concurrency: int, delay:
     )  # fmt: skip
 
 
-def bench_ping(sandbox, requests: int, concurrency: int, progress: bool) -> dict:
+def bench_ping(sandbox, requests: int, concurrency: int, progress: bool, outside: bool | None = None) -> dict:
     """The baseline row: a route that does nothing."""
-    started = time.perf_counter()
-    samples = measure(sandbox, "ping", requests, concurrency=concurrency, progress=progress)
-    return timing_row("ping", samples, time.perf_counter() - started, delivered=None, lost=None, blocks=False)
+    samples = measure(sandbox, "ping", requests, concurrency=concurrency, progress=progress, outside=outside)
+    return timing_row("ping", samples, delivered=None, lost=None, blocks=False)
 
 
-def timing_row(pattern: str, samples, elapsed: float, *, delivered, lost, blocks: bool) -> dict:
-    """One row of the table from timed requests: percentiles, requests per second, what became of the mail."""
+def timing_row(pattern: str, samples, *, delivered, lost, blocks: bool) -> dict:
+    """One row of the table from timed requests: percentiles, requests per second, what became of the mail.
+
+    `smtp_ms`, `view_ms` and `outside_ms` are the medians of each response's three parts (Samples.split_ms).
+    """
+    split = {part: round(percentile(values, 50), 2) if values else None for part, values in samples.split_ms().items()}
     return {
         "pattern": pattern,
+        "n": samples.n,
         "p50_ms": round(samples.p50_ms, 2),
         "p95_ms": round(samples.p95_ms, 2),
         "p99_ms": round(samples.p99_ms, 2),
-        "rps": round(samples.n / elapsed, 1),
+        "rps": round(samples.n / samples.span_seconds, 1),
         "delivered": delivered,
         "lost": lost,
         "blocks_worker": blocks,
+        **{f"{part}_ms": value for part, value in split.items()},
     }
 
 
@@ -75,18 +83,12 @@ def bulk_messages(count: int) -> list[str]:
 
 
 def send_bulk(sandbox, recipients: list[str], reuse: bool) -> dict:
-    """POST /send/bulk once; the report it answers (delivered, connections, seconds, per-message ms)."""
+    """POST /send/bulk once; the report it answers (delivered, connections, seconds, per-message ms).
+
+    A 502/503 (nothing delivered) still answers with the report.
+    """
     email = {**DEFAULT_EMAIL, "to": recipients, "reuse": reuse}
-    request = urllib.request.Request(
-        sandbox.url + "send/bulk", data=json.dumps(email).encode(), method="POST",
-        headers={"Content-Type": "application/json"},
-    )  # fmt: skip
-    try:
-        with urllib.request.urlopen(request, timeout=60 + 2 * len(recipients)) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as error:  # 502/503: nothing delivered; the body still reports
-        with error:
-            return json.load(error)
+    return call(sandbox, "POST", "send/bulk", email, timeout=60 + 2 * len(recipients)).json
 
 
 def bench_bulk(sandbox, messages: int, connect_delay: float) -> dict:
@@ -134,15 +136,19 @@ def measure_rows(
     progress: bool = False,
     bulk_count: int = 100,
     connect_delay: float = 0.05,
+    outside: bool | None = None,
 ) -> list[dict]:
-    """/ping and each pattern (bulk last) on this sandbox, with the mail server waiting `delay` per message."""
+    """/ping and each pattern (bulk last) on this sandbox, with the mail server waiting `delay` per message.
+
+    `outside=True` runs the clients in a process of their own (the default when the app runs in its own).
+    """
     if not sandbox.running:
         raise runner.SandboxNotRunning()
     sandbox.mail_server.configure(delay=delay)
     if "queue" in patterns:
         sandbox.start_consumer()  # its own process, as in production; ready before timing starts
-    rows = [bench_ping(sandbox, requests, concurrency, progress)]
-    rows += [bench_pattern(sandbox, p, requests, concurrency, delay, progress) for p in patterns if p != BULK]
+    rows = [bench_ping(sandbox, requests, concurrency, progress, outside)]
+    rows += [bench_pattern(sandbox, p, requests, concurrency, delay, progress, outside) for p in patterns if p != BULK]
     if BULK in patterns:
         rows.append(bench_bulk(sandbox, bulk_count, connect_delay))
     return rows
@@ -157,10 +163,16 @@ def run_table(
     bulk_count: int = 100,
     connect_delay: float = 0.05,
     queue_url: str | None = None,
+    server: str = IN_PROCESS,
+    workers: int | None = None,
 ) -> list[dict]:
-    """Measure /ping and each pattern on one fresh sandbox (its queue on Redis when `queue_url` is given)."""
+    """Measure /ping and each pattern on one fresh sandbox (its queue on Redis when `queue_url` is given).
+
+    Under an outside `server` the app runs in its own process(es), and the clients in one of theirs.
+    """
     runner.stop()
-    sandbox = runner.start(smtp_delay=delay, config={"QUEUE_URL": queue_url} if queue_url else None)
+    config = {"QUEUE_URL": queue_url} if queue_url else None
+    sandbox = runner.start(smtp_delay=delay, config=config, server=server, workers=workers)
     try:
         return measure_rows(sandbox, delay, requests, concurrency, patterns, progress, bulk_count, connect_delay)
     finally:
@@ -179,6 +191,17 @@ def format_table(rows: list[dict]) -> Table:
         if row["pattern"] != BULK
     ]  # fmt: skip
     return Table(columns, shown)
+
+
+def format_split(rows: list[dict]) -> Table:
+    """Where each pattern's median response went, from the Server-Timing headers (bulk left out)."""
+    columns = ["pattern", "p50 ms", "waiting for the mail server", "the view's own work", "outside the view"]
+    shown = [
+        [row["pattern"], row["p50_ms"], row["smtp_ms"], row["view_ms"], row["outside_ms"]]
+        for row in rows
+        if row["pattern"] != BULK
+    ]
+    return Table(columns, shown, "Medians in ms, each taken on its own: the parts need not add up to the p50")
 
 
 def format_bulk(row: dict) -> str:
@@ -252,8 +275,8 @@ def capture_rates(messages: int = 500, rounds: int = 3) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """The bench subcommand."""
-    choices = [*PATTERNS, BULK]
-    patterns = args.patterns.split(",") if args.patterns else choices
+    choices = [*PATTERNS, *ASYNC_PATTERNS, BULK]
+    patterns = args.patterns.split(",") if args.patterns else [*PATTERNS, BULK]
     unknown = [p for p in patterns if p not in choices]
     if unknown:
         print(f"error: unknown pattern(s): {', '.join(unknown)}; choose from {', '.join(choices)}", file=sys.stderr)
@@ -262,8 +285,9 @@ def run(args: argparse.Namespace) -> int:
         rows = run_table(
             args.smtp_delay, args.requests, args.concurrency, patterns, progress=True,  # tqdm writes to stderr
             bulk_count=args.bulk_messages, connect_delay=args.connect_delay, queue_url=args.queue_url,
+            server=args.server, workers=args.workers,
         )
-    except ConsumerError as error:
+    except (ConsumerError, ServerUnavailable, runner.ServerStartError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     capture = capture_rates() if args.capture else None
@@ -272,7 +296,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(
         f"SMTP delay {args.smtp_delay:g} s, {args.requests} requests per pattern, "
-        f"{args.concurrency} client(s) at once, {runner.DEFAULT_WORKERS} app workers"
+        f"{args.concurrency} client(s) at once, app {args.server} with "
+        f"{args.workers or DEFAULT_WORKERS[args.server]} {WORKERS_ARE[args.server]}"
         + (f", queue on {args.queue_url}" if args.queue_url else "") + "\n"
     )
     print(repr(format_table(rows)))
@@ -307,4 +332,9 @@ def add_parser(subcommands) -> None:
     parser.add_argument("--queue-url", type=queue_url, help="measure the queue on this Redis (default: SQLite)")
     parser.add_argument("--capture", action="store_true", help="also compare the capture rate with aiosmtpd's Sink")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    parser.add_argument(
+        "--server", choices=SERVERS, default=IN_PROCESS,
+        help="where the app runs (default inprocess); outside it, the clients run in a process of their own",
+    )
+    parser.add_argument("--workers", type=positive_int, default=None, help="the server's threads or processes")
     parser.set_defaults(func=run)

@@ -8,7 +8,7 @@ from http import HTTPStatus
 from typing import Any
 
 from .sandbox import running_sandbox
-from .timing import DEFAULT_EMAIL, route_url, timed_exchange
+from .timing import DEFAULT_EMAIL, key_headers, parse_server_timing, route_url, timed_exchange
 
 
 @dataclass
@@ -53,13 +53,7 @@ class Reply:
     @property
     def server_timing(self) -> dict[str, float]:
         """The Server-Timing header as {name: milliseconds}, e.g. {'smtp': 301.2, 'app': 1.1}."""
-        timings = {}
-        for entry in (self.header("Server-Timing") or "").split(","):
-            name, *params = (part.strip() for part in entry.split(";"))
-            durations = [float(p[4:]) for p in params if p.startswith("dur=")]
-            if name and durations:
-                timings[name] = durations[0]
-        return timings
+        return parse_server_timing(self.header("Server-Timing"))
 
     def __repr__(self) -> str:
         try:
@@ -74,7 +68,7 @@ def call(sandbox, method: str, path: str, json: dict | None = None, timeout: flo
     """Send one request to the sandbox and keep everything about the answer."""
     sandbox = running_sandbox(sandbox)
     path = path.lstrip("/")
-    exchange = timed_exchange(route_url(sandbox, path), method, json, timeout)
+    exchange = timed_exchange(route_url(sandbox, path), method, json, timeout, key_headers(sandbox))
     sample = exchange.sample
     return Reply(method, path, sample.status, exchange.headers, exchange.body, sample.seconds, sample.started_at)
 

@@ -11,7 +11,7 @@ from statistics import linear_regression
 
 from ..mailer.connection import mail
 from ..waiting import wait_until
-from .timing import DEFAULT_EMAIL, Samples, measure_send, route_url, timed_exchange
+from .timing import DEFAULT_EMAIL, Samples, key_headers, measure_send, route_url, timed_exchange
 
 
 def blocks_worker(samples: Samples, delay: float) -> bool:
@@ -128,7 +128,8 @@ class Timeline:
 def trace_send(sandbox, pattern: str, *, email: dict | None = None, timeout: float = 10.0) -> Timeline:
     """Send once with `pattern` and record both spans (patterns that send in this process)."""
     with recording_smtp_sends() as spans:
-        exchange = timed_exchange(route_url(sandbox, f"send/{pattern}"), "POST", email or DEFAULT_EMAIL, timeout)
+        url = route_url(sandbox, f"send/{pattern}")
+        exchange = timed_exchange(url, "POST", email or DEFAULT_EMAIL, timeout, key_headers(sandbox))
         if exchange.sample.status >= 400:
             answer = exchange.body.decode(errors="replace")
             raise ValueError(f"POST /send/{pattern} answered {exchange.sample.status}: {answer}")

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import email
 import http.client
+import signal
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 
+from aiosmtpd.controller import Controller
 from flask_mail import Message
 
 from ..patterns import page_example
+from ..queue.consumer import ConsumerProcess
+from ..smtp.server import LOOPBACK, free_port
 from ..waiting import wait_until
 from .plots import COLORS, new_figure
 from .sandbox import running_sandbox, settle, stats_of
 from .tables import Table, rows_table
-from .timing import DEFAULT_EMAIL, measure_send, timed_request
+from .timing import DEFAULT_EMAIL, key_headers, measure_send, timed_request
 from .webprocess import WebProcess
 
 BURST_PATTERNS = ("threaded", "pool", "queue")
@@ -88,19 +94,24 @@ def thread_exceptions():
         threading.excepthook = previous
 
 
-def unseen_failures(sandbox, sends: int = 20) -> UnseenFailures:
-    """(a) Both answer at once; only the pool's failures are counted (the page's go to stderr)."""
+REFUSE_EVERY_RECIPIENT = {"RCPT": {"code": 550, "message": "5.1.1 No such user here"}}
+TRY_AGAIN_LATER = {"DATA": {"code": 451, "message": "4.3.0 Try again later"}}
+
+
+def unseen_failures(sandbox, sends: int = 20, faults: dict = REFUSE_EVERY_RECIPIENT) -> UnseenFailures:
+    """(a) With the mail server answering with `faults`, both answer at once; only the pool counts its failures."""
     sandbox = running_sandbox(sandbox)
     app = sandbox.app
     fresh_counts(sandbox)
-    refuse = {"RCPT": {"code": 550, "message": "5.1.1 No such user here"}}
-    with mail_server_settings(sandbox, delay=0.0, faults=refuse):
+    with mail_server_settings(sandbox, delay=0.0, faults=faults):
         with app.test_request_context(), thread_exceptions() as caught:
             messages = [bench_message() for _ in range(sends)]
             page_replies = Counter(page_example.send_email(app, msg) for msg in messages)
             # Each failed thread reports just before it ends.
             wait_until(lambda: len(caught) >= sends, 10, "the page's threads")
-        page_exceptions = [f"{type(c.exc_value).__module__}.{type(c.exc_value).__name__}: {c.exc_value}" for c in caught]
+        page_exceptions = [
+            f"{type(c.exc_value).__module__}.{type(c.exc_value).__name__}: {c.exc_value}" for c in caught
+        ]
         page_counted = sum(row["failed"] + row["delivered"] for row in stats(sandbox).values())
         samples = measure_send(sandbox, "pool", sends, warmup=0)
         pool_stats = settle(sandbox, "pool", sends, timeout=10)
@@ -115,25 +126,33 @@ def bench_message() -> Message:
 # -- a temporary failure: the queue tries again -------------------------------------------
 
 
-def temporary_failure(sandbox, sends: int = 5) -> dict:
-    """The server answers 451 ("try again later") to every message, then recovers: pool vs queue.
+def temporary_failure(sandbox, sends: int = 5, faults: dict = TRY_AGAIN_LATER) -> dict:
+    """The server answers every message with `faults` (a 4xx: "try again later"), then recovers: pool vs queue.
 
-    Returns the pool's and the queue's counters once the queue's retries have gone through.
+    Returns the pool's and the queue's counters once the queue's retries have gone through, the queue's
+    first retry delay (`retry_delay`, s) and when each queued mail arrived, in s after it was sent (`arrived_after`).
     """
     sandbox = running_sandbox(sandbox)
     fresh_counts(sandbox)
     sandbox.start_consumer()
-    later = {"DATA": {"code": 451, "message": "4.3.0 Try again later"}}
-    with mail_server_settings(sandbox, delay=0.0, faults=later):
-        for pattern in ("pool", "queue"):
-            measure_send(sandbox, pattern, sends, warmup=0)
+    with mail_server_settings(sandbox, delay=0.0, faults=faults):
+        measure_send(sandbox, "pool", sends, warmup=0)
+        queued = measure_send(sandbox, "queue", sends, warmup=0)
         # Every first attempt has failed: the pool's for good, the queue's are scheduled again.
         wait_until(lambda: stats(sandbox)["pool"]["failed"] == sends, 10, "the pool's failures")
         wait_until(lambda: stats(sandbox)["queue"]["retried"] == sends, 10, "the queue's retries")
     # The server has recovered (the fault is gone): the retries now go through.
     wait_until(lambda: stats(sandbox)["queue"]["delivered"] == sends, 15, "the queue's deliveries")
     counters = stats(sandbox)
-    return {"pool": counters["pool"], "queue": counters["queue"]}
+    sent_at = sorted(s.started_at for s in queued.samples)
+    arrived_at = sorted(m.received_at for m in sandbox.mail_server.messages)  # only the queue's got through
+    return {
+        "pool": counters["pool"],
+        "queue": counters["queue"],
+        "retry_delay": sandbox.queue.retry_delay,
+        # Paired in order: the n-th mail sent is, at the earliest, the n-th to arrive.
+        "arrived_after": [round(arrived - sent, 2) for sent, arrived in zip(sent_at, arrived_at, strict=False)],
+    }
 
 
 # -- (b) the web process dies in the middle of a burst -------------------------------------
@@ -194,7 +213,11 @@ def crash_burst(
     args = ["--smtp-server", sandbox.smtp_address, "--queue-name", mail_queue.name, "--queue-workers", "0"]
     if mail_queue.url:
         args += ["--queue-url", mail_queue.url]
-    with mail_server_settings(sandbox, delay=delay), WebProcess(*args) as web:
+    # The web process has the same key as this sandbox, and logs in to its mail server with it.
+    secrets = (
+        {"SANDBOX_KEY": sandbox.key, "SANDBOX_SMTP_PASSWORD": sandbox.key} if sandbox.key else {"SANDBOX_OPEN": "1"}
+    )
+    with mail_server_settings(sandbox, delay=delay), WebProcess(*args, env=secrets) as web:
 
         def client() -> None:
             nonlocal refused
@@ -205,7 +228,10 @@ def crash_burst(
                     return
                 pattern, number = job
                 try:
-                    sample = timed_request(f"{web.url}send/{pattern}", "POST", tagged(pattern, number), timeout=10)
+                    sample = timed_request(
+                        f"{web.url}send/{pattern}", "POST", tagged(pattern, number), timeout=10,
+                        headers=key_headers(sandbox),
+                    )  # fmt: skip
                 except (OSError, http.client.HTTPException):
                     with lock:
                         refused += 1  # the process is gone: this request was never accepted
@@ -224,13 +250,149 @@ def crash_burst(
         web.kill()
         started = time.monotonic()
         sandbox.start_consumer()  # back up: it finds the queued mail in SQLite (or Redis)
-        try:
+        with suppress(TimeoutError):  # what did not arrive is counted as lost below
             wait_until(lambda: delivered_by_pattern(sandbox, ["queue"])["queue"] >= accepted["queue"], 15, "the queue")
-        except TimeoutError:
-            pass  # what did not arrive is counted as lost below
         drained = time.monotonic() - started
         time.sleep(delay)  # anything else still arriving would be counted too
     return CrashResult(accepted, delivered_by_pattern(sandbox, patterns), refused, drained)
+
+
+# -- the queue's consumer stops: gracefully, at once, or killed -----------------------------
+
+CONSUMER_STOPS = {
+    "SIGINT": "graceful: the sends under way finish",
+    "SIGTERM": "immediate: the sends under way are cut off and put back",
+    "SIGKILL": "killed: nothing of the consumer runs after",
+}
+
+
+def consumer_stops(
+    sandbox, sends: int = 12, workers: int = 4, connect_delay: float = 0.3, signals=tuple(CONSUMER_STOPS)
+) -> list[dict]:
+    """Per signal: a consumer with `workers` threads is stopped while each thread is in the middle of a send.
+
+    The mail server waits `connect_delay` before greeting, so every worker is caught in the middle of a send;
+    then the consumer comes back (no delay now) and sends what the queue still holds. Counted at the mail server.
+    """
+    sandbox = running_sandbox(sandbox)
+    rows = []
+    server, mail_queue = sandbox.mail_server, sandbox.queue
+    sandbox.stop_consumer()
+    for name in signals:
+        # The last round's cut-off connections close once their greeting is due.
+        wait_until(lambda: server.counters()["open_connections"] == 0, 10, "the mail server's connections")
+        fresh_counts(sandbox)
+        with mail_server_settings(sandbox, connect_delay=connect_delay):
+            consumer = sandbox.start_consumer(workers=workers)
+            accepted = measure_send(sandbox, "queue", sends, warmup=0).statuses.get(202, 0)
+            wait_until(lambda: server.counters()["open_connections"] >= workers, 10, "the consumer's sends")
+            in_flight = server.counters()["open_connections"]
+            consumer.process.send_signal(getattr(signal, name))
+            consumer.process.wait(15)
+            delivered_before = len(server.messages)
+        sandbox.stop_consumer()  # gone already: this only forgets it
+        left = mail_queue.waiting()  # what the queue still holds is all a new consumer can send
+        sandbox.start_consumer(workers=workers)
+        expected = delivered_before + left
+        with suppress(TimeoutError):  # what never arrives is counted as lost below
+            wait_until(lambda: len(server.messages) >= expected, 10, "the queue's mail")  # noqa: B023 (waited for here)
+        sandbox.stop_consumer()  # graceful: a send still under way finishes, and is counted
+        delivered = len(server.messages)
+        rows.append({
+            "signal": name,
+            "what the consumer does": CONSUMER_STOPS[name],
+            "in flight": in_flight,
+            "delivered before the stop": delivered_before,
+            "accepted": accepted,
+            "delivered": min(delivered, accepted),
+            "lost": max(accepted - delivered, 0),
+            "twice": max(delivered - accepted, 0),
+        })  # fmt: skip
+    sandbox.start_consumer()  # as the lesson had it: the default number of workers
+    return rows
+
+
+# -- a reply that comes too late: the queue sends a mail twice ------------------------------
+
+
+@dataclass
+class SlowToConfirm:
+    """aiosmtpd handler: keeps each message at once, then holds back its `250` reply, the first time only.
+
+    A real mail server that has stored a message and is slow to say so (a congested link, a slow disk)
+    looks like this to its client: the client's timeout fires, and it counts a temporary failure.
+    """
+
+    stall: float
+    received: list[tuple[float, str]] = field(default_factory=list)  # (when, Message-ID) of every copy kept
+
+    async def handle_DATA(self, server, session, envelope):
+        """Keep the message, then (the first time) wait `stall` s before confirming it."""
+        headers = email.message_from_bytes(envelope.original_content or envelope.content)
+        self.received.append((time.time(), headers["Message-ID"]))
+        if len(self.received) == 1:
+            await asyncio.sleep(self.stall)  # cancelled when the client hangs up: the message is kept all the same
+        return "250 OK: kept"
+
+
+@dataclass
+class LateReply:
+    """One queued mail, sent to a mail server whose first reply comes after the consumer's timeout."""
+
+    timeout: float
+    stall: float
+    accepted: int
+    counters: dict  # the queue's /api/stats: retried, delivered, failed
+    received: list[tuple[float, str]]  # (when, Message-ID) of each copy the mail server kept
+
+    @property
+    def copies(self) -> int:
+        """How many copies of the mail the mail server kept."""
+        return len(self.received)
+
+    @property
+    def message_ids(self) -> set[str]:
+        """The distinct Message-ID headers among the copies."""
+        return {message_id for _, message_id in self.received}
+
+    def report(self) -> str:
+        """The counts as sentences (deterministic: no timings in them)."""
+        ids = len(self.message_ids)
+        return "\n".join([
+            f"the client (the queue's consumer, MAIL_TIMEOUT {self.timeout:g} s): accepted {self.accepted}, "
+            f"retried {self.counters['retried']}, delivered {self.counters['delivered']}, "
+            f"failed {self.counters['failed']}",
+            f"the mail server (confirms after {self.stall:g} s): kept {self.copies} "
+            f"cop{'y' if self.copies == 1 else 'ies'}, with {ids} Message-ID{'' if ids == 1 else 's'}",
+        ])  # fmt: skip
+
+
+def late_reply(sandbox, timeout: float = 0.5, stall: float = 1.0) -> LateReply:
+    """One mail through the queue, to a mail server that keeps it but confirms only after the consumer gave up.
+
+    The sandbox's own consumer steps aside for a consumer whose MAIL_TIMEOUT is `timeout` and whose
+    mail server holds its first reply for `stall` s; afterwards the sandbox's consumer comes back.
+    """
+    sandbox = running_sandbox(sandbox)
+    fresh_counts(sandbox)
+    sandbox.stop_consumer()
+    handler = SlowToConfirm(stall)
+    server = Controller(handler, hostname=LOOPBACK, port=free_port())
+    # The same queue and app as the sandbox's consumer, another mail server, and a short timeout. This
+    # server asks for no login, so none is sent.
+    login = ("MAIL_USERNAME", "MAIL_PASSWORD")
+    config = {key: value for key, value in sandbox.queue.consumer_config().items() if key not in login}
+    config |= {"MAIL_SERVER": LOOPBACK, "MAIL_PORT": server.port, "MAIL_TIMEOUT": timeout}
+    server.start()
+    try:
+        with ConsumerProcess(config, workers=1):
+            accepted = measure_send(sandbox, "queue", 1, warmup=0).statuses.get(202, 0)
+            with suppress(TimeoutError):  # counted as it stands below
+                wait_until(lambda: stats(sandbox)["queue"]["delivered"] >= accepted, 15, "the retried mail")
+    finally:
+        server.stop()
+        sandbox.start_consumer()
+    return LateReply(timeout, stall, accepted, stats(sandbox)["queue"], list(handler.received))
 
 
 # -- (c) a burst against a mail server that allows 10 connections -----------------------
@@ -291,7 +453,7 @@ def plot_burst(rows: list[dict]):
     delivered = [row["delivered"] for row in rows]
     mail.bar(names, delivered, color="#2ca02c", label="delivered")
     mail.bar(names, [row["lost"] for row in rows], bottom=delivered, color="#d62728", label="lost (421 refused)")
-    for position, row in zip(positions, rows):
+    for position, row in zip(positions, rows, strict=True):
         mail.text(position, sent * 1.02, f"{row['delivered']} of {sent}", ha="center", va="bottom")
     mail.set_ylim(0, sent * 1.35)
     mail.set(ylabel="mails", title=f"...but with {rows[0]['max_connections']} connections allowed:")

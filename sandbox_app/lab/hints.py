@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from IPython import get_ipython
+
 from ..runner import SandboxNotRunning, current
 
 
@@ -23,11 +25,7 @@ def _hint_for(shell, etype, value, tb, tb_offset=None):
 def install_hints(shell=None) -> bool:
     """In IPython, show the sandbox's errors as hints (see the module docstring); True when installed."""
     if shell is None:
-        try:
-            from IPython import get_ipython
-        except ImportError:
-            return False
-        shell = get_ipython()
+        shell = get_ipython()  # None outside IPython
     if shell is None:
         return False
     if shell.custom_exceptions and shell.custom_exceptions != (SandboxNotRunning, NameError):

@@ -26,4 +26,5 @@ def link(sandbox, path: str = "", text: str | None = None) -> Link:
     """A clickable link to a page of the sandbox, e.g. link(sandbox, "inbox")."""
     sandbox = running_sandbox(sandbox)
     path = path.lstrip("/")
-    return Link(sandbox.browser_url + path, text or f"Open /{path} in a new tab")
+    # The key rides along once: the app trades it for a cookie and drops it from the address bar.
+    return Link(sandbox.link(path), text or f"Open /{path} in a new tab")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import math
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -11,58 +14,144 @@ from dataclasses import dataclass
 
 from ..waiting import wait_until
 from .sandbox import wait_until_settled
-from .timing import DEFAULT_EMAIL, Samples, route_url, timed_request
+from .timing import (
+    DEFAULT_EMAIL,
+    Sample,
+    Samples,
+    client_process_context,
+    key_headers,
+    route_url,
+    timed_request,
+)
+
+# getrusage counts the context switches of all the process's threads (psutil's count is the main thread's only);
+# Windows has no `resource` module, and there the switches are not counted (nan).
+resource = importlib.import_module("resource") if os.name == "posix" else None
+
+
+def run_clients(url, method, json, headers, clients: int, stop, steady=None) -> list[Sample]:
+    """`clients` threads requesting `url` back to back until `stop` is set; `steady` is set once each had an answer."""
+    samples: list[Sample] = []
+
+    def client() -> None:
+        while not stop.is_set():
+            samples.append(timed_request(url, method, json, headers=headers))  # list.append is atomic
+            if steady is not None and len(samples) >= clients:
+                steady.set()
+
+    with ThreadPoolExecutor(clients, thread_name_prefix="load-client") as pool:
+        futures = [pool.submit(client) for _ in range(clients)]
+    for future in futures:
+        future.result()  # a client's error, raised here
+    return samples
 
 
 @contextmanager
 def background_load(
-    target, path: str, clients: int = 8, *, json: dict | None = None, label: str | None = None
+    target, path: str, clients: int = 8, *, json: dict | None = None, label: str | None = None,
+    outside: bool | None = None,
 ) -> Iterator[Samples]:
-    """While the block runs, `clients` clients request `path` back to back; yields their samples.
+    """While the block runs, `clients` clients request `path` back to back; yields their samples (complete after).
 
-    The block starts once every client has had one answer, so it runs under steady load.
+    The block starts once every client has had one answer, so it runs under steady load. The clients
+    run in a process of their own (`outside`) by default whenever the app runs in its own process(es).
     """
-    url = route_url(target, path)
+    url, headers = route_url(target, path), key_headers(target)
     method = "POST" if json is not None else "GET"
     result = Samples(label or f"{path.strip('/')} load")
-    stop = threading.Event()
-
-    def client() -> None:
-        while not stop.is_set():
-            result.samples.append(timed_request(url, method, json))  # list.append is atomic
-
-    with ThreadPoolExecutor(clients, thread_name_prefix="load-client") as pool:
-        futures = [pool.submit(client) for _ in range(clients)]
+    if outside is None:
+        outside = not getattr(target, "in_process", True)
+    args = (url, method, json, headers, clients)
+    with (_clients_in_a_process(*args) if outside else _clients_in_threads(*args)) as (stop, steady, collect):
         try:
-            wait_until(lambda: len(result.samples) >= clients or any(f.done() for f in futures), 30, "the load")
+            wait_until(steady, 30, "the load to reach every client")
             yield result
         finally:
-            stop.set()
-    for future in futures:
-        future.result()  # a client's error, raised here in the caller's thread
+            stop()
+        result.samples.extend(collect())
 
 
-def background_sends(target, pattern: str, clients: int = 8, *, email: dict | None = None) -> Iterator[Samples]:
+@contextmanager
+def _clients_in_threads(*args):
+    """run_clients in a thread of this process: (stop, steady, collect) functions."""
+    stop, steady = threading.Event(), threading.Event()
+    with ThreadPoolExecutor(1, thread_name_prefix="load") as pool:
+        running = pool.submit(run_clients, *args, stop, steady)
+        yield stop.set, lambda: steady.is_set() or running.done(), running.result
+
+
+def _send_samples(results, *args) -> None:
+    """The client process's body: run the clients, then send their samples back (or the error)."""
+    try:
+        results.send(run_clients(*args))
+    except Exception as error:  # raised again in the parent, with its message
+        results.send(error)
+
+
+@contextmanager
+def _clients_in_a_process(*args):
+    """run_clients in a process of its own: (stop, steady, collect) functions."""
+    context = client_process_context()
+    stop, steady = context.Event(), context.Event()
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_send_samples, args=(send, *args, stop, steady), name="load-clients")
+    process.start()
+    send.close()
+
+    def collect() -> list[Sample]:
+        answer = receive.recv()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    try:
+        yield stop.set, lambda: steady.is_set() or not process.is_alive(), collect
+    finally:
+        stop.set()
+        process.join(30)
+        receive.close()
+
+
+def background_sends(
+    target, pattern: str, clients: int = 8, *, email: dict | None = None, outside: bool | None = None
+) -> Iterator[Samples]:
     """`background_load` sending with one pattern (POST /send/<pattern>), labelled with the pattern."""
-    return background_load(target, f"send/{pattern}", clients, json=email or DEFAULT_EMAIL, label=pattern)
+    return background_load(
+        target, f"send/{pattern}", clients, json=email or DEFAULT_EMAIL, label=pattern, outside=outside
+    )
+
+
+def context_switches() -> float:
+    """Context switches of this process so far, all threads counted (nan where the system does not say)."""
+    if resource is None:
+        return math.nan
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_nvcsw + usage.ru_nivcsw
 
 
 @dataclass
 class CpuCost:
-    """CPU time this process spent on `n` requests, background sends included."""
+    """CPU time this process spent on `n` requests, background sends included, and its context switches."""
 
     label: str
     n: int
     cpu_seconds: float
     wall_seconds: float
+    context_switches: float = math.nan
 
     @property
     def cpu_ms(self) -> float:
         """CPU milliseconds per request."""
         return self.cpu_seconds * 1000 / self.n
 
+    @property
+    def switches(self) -> float:
+        """Context switches per request: each time the system took a thread off the CPU and gave it another."""
+        return self.context_switches / self.n
+
     def __str__(self) -> str:
-        return f"{self.label}: {self.cpu_ms:.2f} ms of CPU per request ({self.n} requests)"
+        switches = "" if math.isnan(self.switches) else f", {self.switches:.0f} context switches"
+        return f"{self.label}: {self.cpu_ms:.2f} ms of CPU per request{switches} ({self.n} requests)"
 
 
 def cpu_per_request(
@@ -72,14 +161,15 @@ def cpu_per_request(
 
     Background sends are waited for, so their CPU counts too: moving work to a thread does not remove it.
     """
-    url = route_url(sandbox, path)
+    url, headers = route_url(sandbox, path), key_headers(sandbox)
     method = "POST" if json is not None else "GET"
     for _ in range(3):  # warm-up, not counted
-        timed_request(url, method, json)
+        timed_request(url, method, json, headers=headers)
     wait_until_settled(sandbox)
-    cpu, wall = time.process_time(), time.perf_counter()
+    cpu, wall, switches = time.process_time(), time.perf_counter(), context_switches()
     for _ in range(n):
-        timed_request(url, method, json)
+        timed_request(url, method, json, headers=headers)
     if not wait_until_settled(sandbox):
         raise TimeoutError("background sends did not finish within 10 s")
-    return CpuCost(label or path.strip("/"), n, time.process_time() - cpu, time.perf_counter() - wall)
+    cpu, wall, switches = time.process_time() - cpu, time.perf_counter() - wall, context_switches() - switches
+    return CpuCost(label or path.strip("/"), n, cpu, wall, switches)

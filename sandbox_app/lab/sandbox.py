@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..mailer.stats import DeliveryStats, get_stats
+from ..mailer.stats import DeliveryStats
 from ..runner import SandboxNotRunning, current
+from ..servers import WORKERS_ARE
 from ..waiting import wait_until
 
 LOG_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")  # logging's asctime, as the runner writes it
@@ -23,8 +24,8 @@ def running_sandbox(sandbox=None):
 
 
 def stats_of(sandbox) -> DeliveryStats:
-    """The delivery counters of a sandbox's app (what /api/stats answers)."""
-    return get_stats(sandbox.app)
+    """The delivery counters of a sandbox's app, all its processes counted (what /api/stats answers)."""
+    return sandbox.stats
 
 
 @dataclass
@@ -42,7 +43,11 @@ def status(sandbox) -> Status:
     sandbox = running_sandbox(sandbox)
     server = sandbox.mail_server
     smtp = f"the debug mail server (delay {server.settings.delay:g} s)" if server else "an outside mail server"
-    return Status(f"The sandbox is running: the app ({sandbox.workers} workers) and {smtp}, on {sandbox.host} only.")
+    if sandbox.in_process:
+        app = f"the app ({sandbox.workers} workers)"
+    else:
+        app = f"the app under {sandbox.server} in its own process ({sandbox.workers} {WORKERS_ARE[sandbox.server]})"
+    return Status(f"The sandbox is running: {app} and {smtp}, on {sandbox.host} only.")
 
 
 def settled(sandbox, patterns=("threaded", "pool")) -> bool:

@@ -9,9 +9,13 @@ from .experiments import blocks_worker
 from .sandbox import running_sandbox
 from .timing import Samples
 
-# Response time limits of usability research (Nielsen, 1993): instant, keeps the flow, loses attention.
+# The three response time limits of usability research (Nielsen, 1993, after Miller, 1968): under 0.1 s a
+# response feels instant, under 1 s the user's flow of thought is kept, under 10 s their attention is.
 FEELS_INSTANT_MS = 100
 KEEPS_FLOW_MS = 1000
+KEEPS_ATTENTION_MS = 10_000
+# Where a percentile has no sample above it, it is the maximum under another name: shown as this instead.
+TOO_FEW = "–"
 
 
 class Table:
@@ -32,7 +36,7 @@ class Table:
 
         def cells(tag: str, values) -> str:
             return "".join(
-                f"<{tag} style='text-align:{side}'>{html.escape(_text(v))}</{tag}>" for v, side in zip(values, sides)
+                f"<{tag} style='text-align:{side}'>{html.escape(_text(v))}</{tag}>" for v, side in zip(values, sides, strict=True)
             )
 
         body = "".join(f"<tr>{cells('td', row)}</tr>" for row in self.rows)
@@ -42,12 +46,12 @@ class Table:
     def __repr__(self) -> str:
         if not self.rows:
             return self.caption or self.empty
-        widths = [max(len(_text(v)) for v in column) for column in zip(self.columns, *self.rows)]
+        widths = [max(len(_text(v)) for v in column) for column in zip(self.columns, *self.rows, strict=True)]
         right = [self._right(i) for i in range(len(self.columns))]
 
         def line(values) -> str:
             return "  ".join(
-                _text(v).rjust(w) if r else _text(v).ljust(w) for v, w, r in zip(values, widths, right)
+                _text(v).rjust(w) if r else _text(v).ljust(w) for v, w, r in zip(values, widths, right, strict=True)
             ).rstrip()
 
         lines = [line(self.columns), line("-" * w for w in widths), *(line(row) for row in self.rows)]
@@ -89,21 +93,34 @@ def inbox(sandbox, *, last: int | None = None, columns=("from", "to", "subject",
     if sandbox.mail_server is None:
         raise ValueError("this sandbox sends to an outside mail server: there is no inbox to show")
     messages = sandbox.mail_server.messages
+    total = sandbox.mail_server.total
     shown = messages[-last:] if last else messages
     rows = [[INBOX_COLUMNS[c](m) for c in columns] for m in shown]
     caption = f"Inbox: {len(messages)} message{'s' if len(messages) != 1 else ''} captured"
+    if total > len(messages):  # the server holds only the newest max_messages
+        caption = f"Inbox: {total:,} messages captured, the newest {len(messages):,} kept"
     if len(shown) < len(messages):
         caption += f", the last {len(shown)} shown"
     return Table(list(columns), rows, caption if messages else "The inbox is empty.")
 
 
 def experience(ms: float) -> str:
-    """What a response time feels like to a person (usability research's limits)."""
+    """What a response time feels like to a person (usability research's three limits)."""
     if ms < FEELS_INSTANT_MS:
         return "feels instant"
     if ms < KEEPS_FLOW_MS:
         return "a noticeable wait"
+    if ms < KEEPS_ATTENTION_MS:
+        return "breaks the user's flow of thought"
     return "long enough to lose the user's attention"
+
+
+def enough_samples(n: int, q: float) -> bool:
+    """Whether `n` samples can give a q-th percentile: at least 100 / (100 - q) of them (20 for p95, 100 for p99).
+
+    With fewer, no sample lies above the percentile, and it only interpolates towards the maximum.
+    """
+    return q < 100 and n * (100 - q) >= 100 - 1e-9  # the tolerance keeps p99.9 at exactly 1,000 samples
 
 
 @dataclass
@@ -129,11 +146,11 @@ class Comparison:
     def row(self, crowd_column: bool = True) -> list[str]:
         """The table row: pattern, blocks the worker?, response delay, (in a crowd,) user experience, verdict."""
         blocks = f"yes, for the mail server's {self.delay * 1000:g} ms" if self.blocks_worker else "no"
-        delay = f"p50 {_ms(self.alone.p50_ms)}, p95 {_ms(self.alone.p95_ms)}"
+        delay = f"p50 {_ms(self.alone.p50_ms)}, p95 {_pct_ms(self.alone, 95)}"
         feel = experience(self.alone.p50_ms)
         crowd = "-"
         if self.crowd is not None:
-            crowd = f"p50 {_ms(self.crowd.p50_ms)}, p95 {_ms(self.crowd.p95_ms)}"
+            crowd = f"p50 {_ms(self.crowd.p50_ms)}, p95 {_pct_ms(self.crowd, 95)}"
             if experience(self.crowd.p50_ms) != feel:
                 feel += f"; {experience(self.crowd.p50_ms)} in the crowd"
         return [self.pattern, blocks, delay, *([crowd] if crowd_column else []), feel, self.verdict]
@@ -142,6 +159,11 @@ class Comparison:
 def _ms(value: float) -> str:
     """Milliseconds as people read them: 0.52 ms, 3.4 ms, 204 ms."""
     return f"{value:.2f} ms" if value < 1 else f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
+
+
+def _pct_ms(samples: Samples, q: float) -> str:
+    """A percentile as people read it, or "–" when there are too few samples for it."""
+    return _ms(samples.pct(q)) if enough_samples(samples.n, q) else TOO_FEW
 
 
 class ComparisonTable(Table):
@@ -181,10 +203,17 @@ def comparison_table(
 
 
 def percentile_table(*samples: Samples, percentiles=(50, 95, 99)) -> Table:
-    """Response time percentiles (ms) of each measurement, side by side."""
+    """Response time percentiles (ms) of each measurement, side by side; "–" where too few samples for one."""
     columns = ["measured", "n", "min", *(f"p{q:g}" for q in percentiles), "max"]
     rows = [
-        [s.label, s.n, f"{s.min_ms:.1f}", *(f"{s.pct(q):.1f}" for q in percentiles), f"{s.max_ms:.1f}"]
+        [
+            s.label, s.n, f"{s.min_ms:.1f}",
+            *(f"{s.pct(q):.1f}" if enough_samples(s.n, q) else TOO_FEW for q in percentiles),
+            f"{s.max_ms:.1f}",
+        ]
         for s in samples
-    ]
-    return Table(columns, rows, "Response times in ms")
+    ]  # fmt: skip
+    caption = "Response times in ms"
+    if any(not enough_samples(s.n, q) for s in samples for q in percentiles):
+        caption += f" ({TOO_FEW}: too few samples; pXX needs 100 / (100 - XX) of them)"
+    return Table(columns, rows, caption)

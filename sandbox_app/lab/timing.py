@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import http.client
 import json as jsonlib
+import multiprocessing
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from statistics import quantiles
 from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm as auto_tqdm  # the notebook's bar in a notebook, the terminal's elsewhere
-from tqdm.contrib.concurrent import thread_map
 from tqdm.notebook import tqdm as notebook_tqdm
 
 from ..runner import SandboxNotRunning
@@ -37,11 +38,24 @@ def percentile(values: list[float], q: float) -> float:
 
 @dataclass
 class Sample:
-    """One timed request: when it started (epoch seconds), how long it took, its status."""
+    """One timed request: when it started (epoch seconds), how long it took, its status, the server's own account."""
 
     started_at: float
     seconds: float
     status: int
+    # The Server-Timing header, e.g. {"smtp": 0.0, "app": 0.4}; empty for a response without one.
+    server_ms: dict[str, float] = field(default_factory=dict)
+
+
+def parse_server_timing(header: str | None) -> dict[str, float]:
+    """A Server-Timing header as {name: ms}: 'smtp;dur=301.2;desc="...", app;dur=1.1' -> {'smtp': 301.2, 'app': 1.1}."""
+    timings = {}
+    for entry in (header or "").split(","):
+        name, *params = (part.strip() for part in entry.split(";"))
+        durations = [float(p[4:]) for p in params if p.startswith("dur=")]
+        if name and durations:
+            timings[name] = durations[0]
+    return timings
 
 
 @dataclass
@@ -62,9 +76,31 @@ class Samples:
         return len(self.samples)
 
     @property
+    def span_seconds(self) -> float:
+        """Seconds from the first request's start to the last response's end (what req/s divides by)."""
+        return max(s.started_at + s.seconds for s in self.samples) - min(s.started_at for s in self.samples)
+
+    @property
     def statuses(self) -> Counter:
         """How many responses had each HTTP status."""
         return Counter(s.status for s in self.samples)
+
+    def split_ms(self) -> dict[str, list[float]]:
+        """Each timed response cut in three by its Server-Timing header (responses without one left out), in ms.
+
+        `smtp`: the view waited for the mail server; `view`: the rest of the view's own work; `outside`: the
+        time the client saw beyond the view: connecting, waiting for a free worker (and for the GIL), the
+        HTTP server reading the request and writing the answer.
+        """
+        parts: dict[str, list[float]] = {"smtp": [], "view": [], "outside": []}
+        for s in self.samples:
+            if "app" not in s.server_ms:
+                continue
+            smtp, view = s.server_ms.get("smtp", 0.0), s.server_ms["app"]
+            parts["smtp"].append(smtp)
+            parts["view"].append(view)
+            parts["outside"].append(max(s.seconds * 1000 - smtp - view, 0.0))
+        return parts
 
     def pct(self, q: float) -> float:
         """The q-th percentile response time in ms."""
@@ -124,6 +160,11 @@ def route_url(target, path: str) -> str:
     return base_url(target).rstrip("/") + "/" + path.lstrip("/")
 
 
+def key_headers(target) -> dict[str, str]:
+    """The header carrying a Sandbox's key (nothing for a plain URL, or an open sandbox)."""
+    return dict(getattr(target, "auth_headers", {}))
+
+
 @dataclass
 class Exchange:
     """One timed request and what came back: the sample, the response headers and the body."""
@@ -133,26 +174,32 @@ class Exchange:
     body: bytes
 
 
-def timed_exchange(url: str, method: str = "GET", json: dict | None = None, timeout: float = 30.0) -> Exchange:
+def timed_exchange(
+    url: str, method: str = "GET", json: dict | None = None, timeout: float = 30.0, headers: dict | None = None
+) -> Exchange:
     """Send one request on a fresh connection; time it until the whole response is read."""
     parts = urlsplit(url)
     body = jsonlib.dumps(json).encode() if json is not None else None
-    headers = {"Content-Type": "application/json"} if body is not None else {}
+    headers = {**(headers or {}), **({"Content-Type": "application/json"} if body is not None else {})}
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     started_at, started = time.time(), time.perf_counter()
     try:
-        connection.request(method, parts.path or "/", body=body, headers=headers)
+        target = parts.path or "/"
+        connection.request(method, f"{target}?{parts.query}" if parts.query else target, body=body, headers=headers)
         response = connection.getresponse()
         content = response.read()
     finally:
         connection.close()
-    sample = Sample(started_at, time.perf_counter() - started, response.status)
+    timing = parse_server_timing(response.getheader("Server-Timing"))
+    sample = Sample(started_at, time.perf_counter() - started, response.status, timing)
     return Exchange(sample, dict(response.getheaders()), content)
 
 
-def timed_request(url: str, method: str = "GET", json: dict | None = None, timeout: float = 30.0) -> Sample:
+def timed_request(
+    url: str, method: str = "GET", json: dict | None = None, timeout: float = 30.0, headers: dict | None = None
+) -> Sample:
     """Send one request on a fresh connection; time it until the whole response is read."""
-    return timed_exchange(url, method, json, timeout).sample
+    return timed_exchange(url, method, json, timeout, headers).sample
 
 
 def measure(
@@ -166,19 +213,50 @@ def measure(
     concurrency: int = 1,
     label: str | None = None,
     progress: bool = False,
+    headers: dict | None = None,
+    outside: bool | None = None,
 ) -> Samples:
-    """Time `n` requests to `path` (after `warmup` untimed ones), `concurrency` clients at once."""
-    url = route_url(target, path)
+    """Time `n` requests to `path` (after `warmup` untimed ones), `concurrency` clients at once.
+
+    `outside=True` runs the clients in a process of their own, as real users are: by default whenever
+    the app runs in its own process(es), so that the clients never share the app's CPU or GIL.
+    """
+    if outside is None:
+        outside = not getattr(target, "in_process", True)
+    if outside:
+        return measure_outside(
+            route_url(target, ""), path, n, method=method, json=json, warmup=warmup, concurrency=concurrency,
+            label=label, headers={**key_headers(target), **(headers or {})},
+        )  # fmt: skip
+    url, headers = route_url(target, path), {**key_headers(target), **(headers or {})}
     method = method or ("POST" if json is not None else "GET")
     for _ in range(warmup):
-        timed_request(url, method, json)
+        timed_request(url, method, json, headers=headers)
     label = label or path.strip("/")
     # Each of `concurrency` threads sends its next request as soon as the last one is answered.
-    samples = thread_map(
-        lambda _: timed_request(url, method, json), range(n), max_workers=concurrency,
-        desc=label, disable=not progress, leave=KEEP_FINISHED_BAR, tqdm_class=auto_tqdm,
-    )  # fmt: skip
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="measure-client") as pool:
+        samples = pool.map(lambda _: timed_request(url, method, json, headers=headers), range(n))
+        if progress:  # a bar only when asked: tqdm starts a monitor thread that outlives the measurement
+            samples = auto_tqdm(samples, total=n, desc=label, leave=KEEP_FINISHED_BAR)
+        samples = list(samples)
     return Samples(label, list(samples))
+
+
+def client_process_context():
+    """How to start a client process: forked from a clean server process where the system has one."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")  # Windows
+    context = multiprocessing.get_context("forkserver")
+    # The server imports this module once, and not the caller's __main__ (a notebook's kernel, or stdin):
+    # each client process then forks from it ready to measure, in milliseconds.
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def measure_outside(url: str, path: str, n: int, **options) -> Samples:
+    """`measure` with its clients in a new process of their own; the same Samples come back."""
+    with ProcessPoolExecutor(1, mp_context=client_process_context()) as pool:
+        return pool.submit(measure, url, path, n, outside=False, **options).result()
 
 
 def measure_send(target, pattern: str, n: int = 30, *, email: dict | None = None, **options) -> Samples:

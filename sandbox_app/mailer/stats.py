@@ -8,6 +8,8 @@ from typing import Protocol
 
 from flask import Flask, current_app
 
+from .shared_stats import SqliteCounters
+
 EXTENSION = "sandbox_stats"
 
 
@@ -88,9 +90,18 @@ class DeliveryStats:
 
 
 def init_stats(app: Flask, patterns: list[str]) -> DeliveryStats:
-    """Give the app its delivery counters, one set per pattern."""
-    app.extensions[EXTENSION] = DeliveryStats(patterns)
-    return app.extensions[EXTENSION]
+    """Give the app its delivery counters, one set per pattern; in the STATS_PATH SQLite file when it is set.
+
+    An app served by several processes (gunicorn's workers) sets STATS_PATH: each process's own counters
+    would see only its share of the requests.
+    """
+    stats = DeliveryStats(patterns)
+    path = app.config.setdefault("STATS_PATH", None)
+    if path:
+        for pattern in patterns:
+            stats.share(pattern, SqliteCounters(path, pattern))
+    app.extensions[EXTENSION] = stats
+    return stats
 
 
 def get_stats(app: Flask | None = None) -> DeliveryStats:

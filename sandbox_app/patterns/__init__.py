@@ -1,7 +1,7 @@
 """The sending patterns: each module's `send_email(app, msg)` sends and returns the HTTP status."""
 
 from ..queue.mailqueue import init_queue
-from . import blocking, bulk, pool, queue, threaded
+from . import async_view, blocking, pool, queue, threaded
 
 # One message per request (POST /send/<pattern>): the page's buttons and the bench's rows.
 PATTERNS = {
@@ -10,8 +10,13 @@ PATTERNS = {
     "pool": pool.send_email,
     "queue": queue.send_email,
 }
+# `async def` views (POST /send/async, /send/async-nowait): Flask runs each in an event loop of its own.
+ASYNC_PATTERNS = {
+    "async": async_view.send_email,
+    "async-nowait": async_view.send_email_nowait,
+}
 # Every pattern /api/stats counts: the ones above, and bulk (many messages per request, POST /send/bulk).
-COUNTED_PATTERNS = [*PATTERNS, "bulk"]
+COUNTED_PATTERNS = [*PATTERNS, *ASYNC_PATTERNS, "bulk"]
 
 
 def init_app(app) -> None:

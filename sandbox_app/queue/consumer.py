@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -10,12 +9,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..child_env import config_env
 from ..children import ChildError, ChildProcess
 from ..paths import state_dir
 
-# How the parent tells the consumer what to build (read by sandbox_app.queue_worker).
-CONFIG_ENV = "SANDBOX_APP_CONFIG"
-PARENT_PID_ENV = "SANDBOX_PARENT_PID"
 READY_FILE_ENV = "SANDBOX_CONSUMER_READY"
 WORKER_MODULE = "sandbox_app.queue_worker"
 
@@ -49,9 +46,8 @@ class ConsumerProcess(ChildProcess):
         ready = Path(tempfile.mkdtemp(prefix="sandbox-consumer-")) / "ready"
         self.env = dict(
             os.environ,
+            **config_env(self.config),
             **{
-                CONFIG_ENV: json.dumps(self.config),
-                PARENT_PID_ENV: str(os.getpid()),
                 READY_FILE_ENV: str(ready),
                 "SANDBOX_STATE_DIR": str(state_dir()),  # the same SQLite file as this process
                 "PYTHONUNBUFFERED": "1",

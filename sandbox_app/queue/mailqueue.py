@@ -110,7 +110,10 @@ class MailQueue:
     def consumer_config(self) -> dict:
         """What a consumer process needs to build the same app: the mail server and this queue."""
         keys = ("MAIL_SERVER", "MAIL_PORT", "MAIL_TIMEOUT", "MAIL_DEFAULT_SENDER", "QUEUE_NAME", "QUEUE_URL")
-        return {key: self.app.config[key] for key in keys}
+        config = {key: self.app.config[key] for key in keys}
+        # The mail server's login, if it asks for one (the sandbox key); passed in the environment, never argv.
+        config.update({key: self.app.config[key] for key in ("MAIL_USERNAME", "MAIL_PASSWORD") if key in self.app.config})
+        return config
 
     def start_consumer(self, workers: int | None = None):
         """Start a consumer process for this queue, or return the one running (re-run safe)."""

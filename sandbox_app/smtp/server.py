@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import logging
 import random
 import socket
 import threading
@@ -10,13 +12,26 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from .settings import Fault, MailServerSettings
 from .store import CapturedMessage, MessageStore
 
 LOOPBACK = "127.0.0.1"
 TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
+AUTH_REQUIRED = "530 5.7.0 Authentication required"
+SMTP_USER = "sandbox"  # the login; the password is the sandbox's key
+
+
+class _WithoutLoginDataNotice(logging.Filter):
+    """aiosmtpd 1.4 logs a deprecation warning of its own on every successful AUTH: not the learner's concern."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "login_data is deprecated" not in record.getMessage()
+
+
+# Without a handler, that warning would reach stderr, and a notebook cell's output with it.
+logging.getLogger("mail.log").addFilter(_WithoutLoginDataNotice())
 
 
 def free_port(host: str = LOOPBACK, port: int = 0) -> int:
@@ -36,7 +51,9 @@ class CaptureHandler:
         self.server = server
 
     async def handle_MAIL(self, smtp, session, envelope, address, mail_options):
-        """Accept the envelope sender unless a MAIL fault fires."""
+        """Accept the envelope sender from a logged-in client unless a MAIL fault fires."""
+        if self.server.key is not None and not session.authenticated:
+            return AUTH_REQUIRED  # nothing from this client is captured
         reply = await self.server.inject_fault("MAIL", smtp)
         if reply:
             return reply
@@ -96,7 +113,13 @@ class SandboxSMTP(SMTP):
             return
         delay = self._mail_server.settings.connect_delay
         if delay:
-            await asyncio.sleep(delay)  # a slow greeting: what connection reuse saves
+            try:
+                await asyncio.sleep(delay)  # a slow greeting: what connection reuse saves
+            except asyncio.CancelledError:
+                # The client hung up before its greeting (aiosmtpd cancels us on EOF). Close as aiosmtpd does
+                # itself, or the session stays open, counted against max_connections, until its 5-minute timeout.
+                self._writer.close()
+                raise
         await super()._handle_client()
 
 
@@ -124,13 +147,15 @@ class DebugMailServer:
         port: int = 0,
         *,
         maildir: str | Path | None = None,
+        key: str | None = None,
         **settings: Any,
     ) -> None:
         self.host = LOOPBACK  # never reachable from other machines: it must not become a relay
+        self.key = key  # the password of SMTP AUTH (user "sandbox"); None lets any local client send
         self.requested_port = port
         self.port: int | None = None
-        self.store = MessageStore(maildir)
         self._settings = MailServerSettings().updated(settings)
+        self.store = MessageStore(maildir, self._settings.max_messages)
         self._random = random.Random(self._settings.seed)
         self._sessions: set[SandboxSMTP] = set()
         self._counters = self._zero_counters()
@@ -150,6 +175,11 @@ class DebugMailServer:
             hostname=self.host,
             port=port,
             server_hostname="sandbox.invalid",  # skips a reverse DNS lookup per session
+            # AUTH PLAIN and LOGIN without TLS: client and server share this machine's loopback, and the key
+            # only keeps other accounts out. handle_MAIL refuses the unauthenticated (aiosmtpd's own
+            # auth_required would warn on every connection that TLS is off).
+            auth_require_tls=False,
+            authenticator=self._authenticate,
             ready_timeout=10.0,
         )
         try:
@@ -160,6 +190,17 @@ class DebugMailServer:
         self._controller, self.port = controller, port
         self.reset_counters()  # forget aiosmtpd's start-up probe connection
         return self
+
+    def _authenticate(self, server, session, envelope, mechanism: str, auth_data) -> AuthResult:
+        """aiosmtpd's authenticator: user "sandbox" with the key as password."""
+        if self.key is None:
+            return AuthResult(success=True)
+        valid = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == SMTP_USER.encode()
+            and hmac.compare_digest(auth_data.password, self.key.encode())
+        )
+        return AuthResult(success=valid, handled=False)
 
     def stop(self) -> None:
         """Close every session, stop listening and end the server's thread."""
@@ -193,7 +234,7 @@ class DebugMailServer:
 
     def __repr__(self) -> str:
         state = f"listening on {self.address}" if self.running else "stopped"
-        return f"<DebugMailServer {state}, {len(self.store)} message(s) captured>"
+        return f"<DebugMailServer {state}, {self.store.total} message(s) captured, {len(self.store)} held>"
 
     # -- settings --------------------------------------------------------
     @property
@@ -207,6 +248,8 @@ class DebugMailServer:
             new = self._settings.updated(changes)
             if "seed" in changes or "faults" in changes or "delay_range" in changes:
                 self._random = random.Random(new.seed)  # a reproducible run starts here
+            if "max_messages" in changes:
+                self.store.max_messages = new.max_messages  # lowering it drops the oldest at once
             self._settings = new
             return new
 
@@ -262,13 +305,30 @@ class DebugMailServer:
     # -- the inbox -------------------------------------------------------
     @property
     def messages(self) -> list[CapturedMessage]:
-        """The captured messages, oldest first."""
+        """The messages held (the newest `max_messages`), oldest first."""
         return self.store.all()
 
+    def newest(self, limit: int | None = None) -> list[CapturedMessage]:
+        """The newest `limit` messages held (all when None), newest first."""
+        return self.store.newest(limit)
+
+    @property
+    def count(self) -> int:
+        """Messages held now (at most `max_messages`)."""
+        return self.store.count
+
+    @property
+    def total(self) -> int:
+        """Messages captured since the start or the last clear, including those no longer held."""
+        return self.store.total
+
     def wait_for(self, count: int, timeout: float = 10.0) -> list[CapturedMessage]:
-        """Wait until `count` messages are captured; raises TimeoutError with the count seen."""
+        """Wait until `count` messages were captured in total; return those held, oldest first.
+
+        Raises TimeoutError with the total seen.
+        """
         return self.store.wait_for(count, timeout)
 
     def clear(self) -> int:
-        """Empty the inbox; return how many messages it held."""
+        """Empty the inbox and restart the total; return how many messages it held."""
         return self.store.clear()

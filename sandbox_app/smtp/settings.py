@@ -1,11 +1,14 @@
-"""Live settings of the debug mail server: delay, injected faults, connection limit."""
+"""Live settings of the debug mail server: delay, injected faults, connection limit, inbox bound."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
+
+from .store import DEFAULT_MAX_MESSAGES
 
 STAGES = ("MAIL", "RCPT", "DATA")
 
@@ -79,6 +82,7 @@ class MailServerSettings:
     faults: Mapping[str, Fault] = field(default_factory=lambda: MappingProxyType({}))
     seed: int | None = None
     max_connections: int | None = None
+    max_messages: int = DEFAULT_MAX_MESSAGES
 
     def updated(self, changes: Mapping[str, Any]) -> MailServerSettings:
         """A copy with `changes` applied; raises SettingsError naming the bad key."""
@@ -138,6 +142,12 @@ class MailServerSettings:
             raise SettingsError(f"'max_connections' must be a positive whole number or null, got {value!r}")
         return value
 
+    @staticmethod
+    def _check_max_messages(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SettingsError(f"'max_messages' must be a whole number of at least 1, got {value!r}")
+        return value
+
     def to_dict(self) -> dict:
         """The settings as JSON-ready data (the shape PUT /api/smtp accepts)."""
         return {
@@ -147,4 +157,5 @@ class MailServerSettings:
             "faults": {stage: fault.to_dict() for stage, fault in self.faults.items()},
             "seed": self.seed,
             "max_connections": self.max_connections,
+            "max_messages": self.max_messages,
         }

@@ -1,13 +1,16 @@
-"""The debug mail server's inbox: every captured message, thread-safe, with waiting."""
+"""The debug mail server's inbox: the newest captured messages (bounded), thread-safe, with waiting."""
 
 from __future__ import annotations
 
 import mailbox
 import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass
 from email import message_from_bytes, policy
 from pathlib import Path
+
+DEFAULT_MAX_MESSAGES = 1000  # held in memory; a Maildir, when configured, keeps every one
 
 
 @dataclass(frozen=True)
@@ -50,56 +53,99 @@ class CapturedMessage:
 
 
 class MessageStore:
-    """Captured messages in arrival order; optionally also written to a Maildir folder."""
+    """The newest `max_messages` captured messages in arrival order; optionally every one also in a Maildir folder."""
 
-    def __init__(self, maildir: str | Path | None = None) -> None:
-        self._messages: list[CapturedMessage] = []
-        self._raw: list[tuple] = []  # captured but not parsed yet
+    def __init__(self, maildir: str | Path | None = None, max_messages: int = DEFAULT_MAX_MESSAGES) -> None:
+        # Held newest last; a full deque drops its oldest on append, in O(1). An entry stays a raw tuple until
+        # first read: the SMTP reply need not wait for parsing, and a message dropped unread is never parsed.
+        self._entries: deque[CapturedMessage | tuple] = deque(maxlen=_limit(max_messages))
+        self._total = 0  # captured since the start or the last clear(), dropped ones included
         self._next_id = 1
         self._changed = threading.Condition()
         self._maildir = mailbox.Maildir(maildir, create=True) if maildir else None
 
     def add(self, mail_from: str, rcpt_tos: list[str], raw: bytes) -> int:
-        """Capture one message, wake everyone waiting for it, and return its id."""
+        """Capture one message (dropping the oldest when full), wake everyone waiting, and return its id."""
         received_at = time.time()
         with self._changed:
-            # Parsing is deferred to the first read: the SMTP reply (and the sender) need not wait for it.
             message_id = self._next_id
             self._next_id += 1
-            self._raw.append((message_id, mail_from, list(rcpt_tos), raw, received_at))
+            self._total += 1
+            self._entries.append((message_id, mail_from, list(rcpt_tos), raw, received_at))
             if self._maildir is not None:
-                self._maildir.add(raw)
+                self._maildir.add(raw)  # the Maildir keeps every message: only the memory is bounded
             self._changed.notify_all()
         return message_id
 
-    def _parsed(self) -> list[CapturedMessage]:
-        """Parse what arrived since the last read (call with the lock held)."""
-        while self._raw:
-            self._messages.append(CapturedMessage.parse(*self._raw.pop(0)))
-        return list(self._messages)
+    def _newest(self, limit: int | None = None) -> list[CapturedMessage]:
+        """The newest `limit` held (all when None), newest first, parsed in place (call with the lock held)."""
+        entries = self._entries
+        count = len(entries) if limit is None else min(limit, len(entries))
+        shown = []
+        # Indexing a deque near its right end is cheap, so a page of the newest parses only that page.
+        for back in range(1, count + 1):
+            entry = entries[-back]
+            if isinstance(entry, tuple):
+                entry = entries[-back] = CapturedMessage.parse(*entry)
+            shown.append(entry)
+        return shown
+
+    @property
+    def max_messages(self) -> int:
+        """How many messages are held at most; lowering it drops the oldest at once."""
+        return self._entries.maxlen
+
+    @max_messages.setter
+    def max_messages(self, value: int) -> None:
+        with self._changed:
+            self._entries = deque(self._entries, maxlen=_limit(value))  # keeps the newest
+
+    @property
+    def total(self) -> int:
+        """Messages captured since the start or the last clear(), including those no longer held."""
+        with self._changed:
+            return self._total
+
+    @property
+    def count(self) -> int:
+        """Messages held now (at most max_messages)."""
+        return len(self)
 
     def all(self) -> list[CapturedMessage]:
-        """A snapshot of the captured messages, oldest first."""
+        """A snapshot of the messages held, oldest first."""
         with self._changed:
-            return self._parsed()
+            return self._newest()[::-1]
+
+    def newest(self, limit: int | None = None) -> list[CapturedMessage]:
+        """The newest `limit` messages held (all when None), newest first."""
+        with self._changed:
+            return self._newest(limit)
 
     def __len__(self) -> int:
         with self._changed:
-            return len(self._messages) + len(self._raw)
+            return len(self._entries)
 
     def clear(self) -> int:
-        """Forget every captured message (the Maildir copy stays); return how many."""
+        """Forget every captured message and restart the total (the Maildir copy stays); return how many were held."""
         with self._changed:
-            count = len(self._messages) + len(self._raw)
-            self._messages.clear()
-            self._raw.clear()
+            count = len(self._entries)
+            self._entries.clear()
+            self._total = 0
             self._changed.notify_all()
             return count
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[CapturedMessage]:
-        """Block until at least `count` messages are captured; return them all."""
+        """Block until at least `count` messages were captured in total; return those held, oldest first."""
         with self._changed:
-            captured = lambda: len(self._messages) + len(self._raw)  # noqa: E731
-            if not self._changed.wait_for(lambda: captured() >= count, timeout):
-                raise TimeoutError(f"waited {timeout:g} s for {count} message(s), the mail server captured {captured()}")
-            return self._parsed()
+            # The total, not the messages held: waiting for more than the bound must still end.
+            if not self._changed.wait_for(lambda: self._total >= count, timeout):
+                raise TimeoutError(
+                    f"waited {timeout:g} s for {count} message(s), the mail server captured {self._total}"
+                )
+            return self._newest()[::-1]
+
+
+def _limit(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"max_messages must be a whole number of at least 1, got {value!r}")
+    return value

@@ -12,11 +12,19 @@ from .mail_server import attached_mail_server
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
+LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 100, 1000
+
+
 @bp.get("/messages")
 def list_messages():
-    """Every captured message, oldest first."""
-    messages = [m.to_dict() for m in attached_mail_server().messages]
-    return {"count": len(messages), "messages": messages}
+    """The newest `limit` messages held, newest first, with how many are held and were captured in all."""
+    server = attached_mail_server()
+    limit = request.args.get("limit", str(LIST_LIMIT_DEFAULT))
+    # isdecimal() alone would accept "٣" (int() reads it) and a huge number of digits: keep it ASCII and short.
+    if not (limit.isascii() and limit.isdecimal() and len(limit) <= 4 and 1 <= int(limit) <= LIST_LIMIT_MAX):
+        abort(400, f"'limit' must be a whole number from 1 to {LIST_LIMIT_MAX}, got {limit!r}")
+    messages = [m.to_dict() for m in server.newest(int(limit))]
+    return {"count": server.count, "total": server.total, "messages": messages}
 
 
 @bp.delete("/messages")

@@ -29,8 +29,9 @@ def smtp_error_response(error: Exception):
 
 
 def http_error_response(error: HTTPException):
-    """Werkzeug's HTTP errors (400, 404, 405, 413, ...) as JSON."""
-    return {"error": error.description}, error.code
+    """Werkzeug's HTTP errors (400, 404, 405, 413, 503, ...) as JSON, keeping a Retry-After the error carries."""
+    retry = {name: value for name, value in error.get_headers() if name == "Retry-After"}
+    return {"error": error.description}, error.code, retry
 
 
 def unexpected_error_response(error: Exception):

@@ -14,6 +14,7 @@ from ..patterns import COUNTED_PATTERNS
 from ..patterns import init_app as init_patterns
 from ..smtp.server import DebugMailServer
 from . import api, bulk, pages, send
+from .access import init_access
 from .compose import MAX_BODY_BYTES
 from .errors import register_error_handlers
 from .mail_server import attach_mail_server
@@ -24,7 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, mail_server: DebugM
     app = Flask(__name__)
     app.config.from_mapping(
         MAIL_SERVER="127.0.0.1",
-        MAIL_PORT=mail_server.port if mail_server is not None else 8025,
+        MAIL_PORT=getattr(mail_server, "port", None) or 8025,  # a remote one: the config names the port
         MAIL_DEFAULT_SENDER="Mail Sandbox <sandbox@example.com>",
         MAIL_TIMEOUT=10.0,
         # Flask-Mail skips the socket when testing; this app exists to measure the socket.
@@ -34,6 +35,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, mail_server: DebugM
     )
     if test_config:
         app.config.from_mapping(test_config)
+    init_access(app)  # first: a request without the key changes nothing
     mail.init_app(app)
     init_stats(app, COUNTED_PATTERNS)
     init_background(app)

@@ -14,9 +14,13 @@ def index():
     return render_template("index.html", patterns=list(PATTERNS))
 
 
+INBOX_PAGE_SIZE = 100  # a page of thousands of rows would be slow to render and to read
+
+
 @bp.get("/inbox")
 def inbox():
-    """The captured mail, newest first."""
+    """The newest captured mail (at most INBOX_PAGE_SIZE), newest first, and how many were captured in all."""
     server = get_mail_server()
-    messages = list(reversed(server.messages)) if server else []
-    return render_template("inbox.html", messages=messages, server=server)
+    messages = server.newest(INBOX_PAGE_SIZE) if server else []
+    total = max(server.total if server else 0, len(messages))  # a clear() between the two reads lowers the total
+    return render_template("inbox.html", messages=messages, total=total, server=server)

@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, current_app, request
 
 from ..mailer.stats import get_stats
-from ..patterns import PATTERNS
+from ..patterns import ASYNC_PATTERNS, PATTERNS
 from . import server_timing
 from .compose import parse_email_request
 
@@ -45,3 +45,18 @@ def send(pattern):
     get_stats(app).accepted(pattern)
     status = PATTERNS[pattern](app, msg)
     return {"pattern": pattern, "to": email.to, "status": "sent" if status == 200 else "accepted"}, status
+
+
+async def send_async(pattern):
+    """Send one email with an `async def` view: 200 when the awaited send is done, 202 when left to a task."""
+    email = parse_email_request(request)
+    msg = email.to_message()
+    app = current_app._get_current_object()
+    get_stats(app).accepted(pattern)
+    status = await ASYNC_PATTERNS[pattern](app, msg)
+    return {"pattern": pattern, "to": email.to, "status": "sent" if status == 200 else "accepted"}, status
+
+
+# Static rules: werkzeug tries them before /send/<pattern>.
+for _name in ASYNC_PATTERNS:
+    bp.add_url_rule(f"/send/{_name}", view_func=send_async, methods=["POST"], defaults={"pattern": _name})

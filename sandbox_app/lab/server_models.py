@@ -1,0 +1,137 @@
+"""The server-models lesson: one blocking send under threads, processes and gevent, measured from outside."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import runner
+from ..servers import WORKERS_ARE, ServerUnavailable, check_server
+from .load import background_sends
+from .plots import COLORS, new_figure
+from .tables import Table
+from .timing import Samples, measure, measure_send
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+MODEL_NAMES = {
+    "waitress": "threads (waitress)",
+    "gunicorn-sync": "processes (gunicorn sync)",
+    "gunicorn-gevent": "gevent (gunicorn)",
+}
+
+
+def serving(workers: int, server: str) -> str:
+    """"4 threads", "1 process": what serves the app's requests."""
+    kind = WORKERS_ARE[server]
+    return f"{workers} {kind if workers != 1 else kind.removesuffix('es' if kind == 'processes' else 's')}"
+
+
+@dataclass
+class ModelRun:
+    """One server model at one mail server delay: the sender's wait, /ping's wait next to senders, memory."""
+
+    server: str
+    workers: int
+    delay: float
+    sender: Samples | None = None
+    ping_alone: Samples | None = None
+    ping_loaded: Samples | None = None
+    memory_mb: float | None = None
+    skipped: str | None = None
+
+    @property
+    def name(self) -> str:
+        """How the lesson calls the model."""
+        return MODEL_NAMES.get(self.server, self.server)
+
+    def row(self) -> list:
+        """The table row: model, workers, the sender's p50, /ping's p50 alone and next to 8 senders, memory."""
+        if self.skipped:
+            return [self.name, "-", "-", "-", "-", f"skipped: {self.skipped}"]
+        return [
+            self.name, serving(self.workers, self.server), round(self.sender.p50_ms, 1),
+            round(self.ping_alone.p50_ms, 1), round(self.ping_loaded.p50_ms, 1), round(self.memory_mb),
+        ]  # fmt: skip
+
+
+def run_model(server: str, delay: float = 0.3, workers: int | None = None, senders: int = 8, pings: int = 3) -> ModelRun:
+    """Start the sandbox under `server`, measure it from a client process, stop it; a skipped run says why."""
+    try:
+        check_server(server)
+    except ServerUnavailable as error:
+        return ModelRun(server, workers or 0, delay, skipped=str(error))
+    runner.stop()
+    sandbox = runner.start(server=server, workers=workers, smtp_delay=delay)
+    try:
+        sender = measure_send(sandbox, "blocking", 3, warmup=1, label=f"{server}: the sender")
+        ping_alone = measure(sandbox, "ping", 10, label=f"{server}: ping alone")
+        with background_sends(sandbox, "blocking", senders):
+            ping_loaded = measure(sandbox, "ping", pings, warmup=0, label=f"{server}: ping next to {senders} senders")
+        return ModelRun(server, sandbox.workers, delay, sender, ping_alone, ping_loaded, sandbox.memory_mb())
+    finally:
+        sandbox.stop()
+
+
+def models_table(runs: list[ModelRun]) -> Table:
+    """The runs side by side (times in ms, memory of the app's processes in MB)."""
+    columns = ["model", "serving", "sender p50", "/ping p50 alone", "/ping p50, 8 senders", "memory MB"]
+    delay = runs[0].delay if runs else 0
+    return Table(columns, [run.row() for run in runs], f"A blocking send, mail server delay {delay * 1000:g} ms")
+
+
+def plot_models(runs: list[ModelRun]):
+    """The sender's wait and /ping's wait next to 8 senders, per model (log scale)."""
+    figure, axes = new_figure(height=3.6)
+    measured = [run for run in runs if not run.skipped]
+    positions = range(len(measured))
+    axes.bar([p - 0.2 for p in positions], [r.sender.p50_ms for r in measured], 0.4, color=COLORS["blocking"],
+             label="the sender's response (p50)")  # fmt: skip
+    axes.bar([p + 0.2 for p in positions], [r.ping_loaded.p50_ms for r in measured], 0.4, color=COLORS["ping"],
+             label="/ping next to 8 senders (p50)")  # fmt: skip
+    if measured:
+        axes.axhline(measured[0].delay * 1000, linestyle=":", color="black", label="the mail server's delay")
+    axes.set_xticks(list(positions), [r.name for r in measured])
+    axes.set_yscale("log")
+    axes.set(ylabel="ms (log scale)", title="Who waits for a blocking send, under each server model?")
+    axes.legend(loc="lower left", fontsize=8)
+    axes.grid(axis="y", alpha=0.3, which="both")
+    return figure
+
+
+@dataclass
+class LocustResult:
+    """What Locust measured per request name: count, failures, p50, p95, p99 (ms)."""
+
+    rows: list[dict]
+
+    def table(self) -> Table:
+        """The rows as a table."""
+        columns = ["name", "requests", "failures", "p50 ms", "p95 ms", "p99 ms"]
+        return Table(columns, [[row[c] for c in columns] for row in self.rows], "Locust, from its own process")
+
+
+def run_locust(sandbox, users: int = 8, seconds: int = 3, pattern: str = "blocking") -> LocustResult:
+    """Point Locust (headless) at the sandbox for `seconds` with `users` users; its per-request statistics."""
+    with tempfile.TemporaryDirectory(prefix="locust-") as folder:
+        prefix = Path(folder) / "run"
+        env = {**os.environ, "SANDBOX_PATTERN": pattern, "SANDBOX_KEY": sandbox.key or ""}
+        done = subprocess.run(
+            [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--users", str(users),
+             "--spawn-rate", str(users), "--run-time", f"{seconds}s", "--host", sandbox.url, "--csv", str(prefix),
+             "--only-summary", "--loglevel", "WARNING"],
+            capture_output=True, text=True, env=env, timeout=seconds + 60,
+        )  # fmt: skip
+        if done.returncode != 0 and not Path(f"{prefix}_stats.csv").exists():
+            raise RuntimeError(f"locust failed: {done.stderr.strip().splitlines()[-1:]}")
+        with open(f"{prefix}_stats.csv", newline="") as stats:
+            rows = [row for row in csv.DictReader(stats) if row["Name"] != "Aggregated"]
+    return LocustResult([
+        {"name": row["Name"], "requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
+         "p50 ms": float(row["50%"]), "p95 ms": float(row["95%"]), "p99 ms": float(row["99%"])}
+        for row in rows
+    ])  # fmt: skip

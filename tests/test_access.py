@@ -1,0 +1,199 @@
+"""The sandbox's key: without it HTTP gets 403 and changes nothing, SMTP gets 530 and captures nothing."""
+
+import json
+import re
+import smtplib
+import subprocess
+import sys
+
+import pytest
+from playwright.sync_api import expect
+
+from sandbox_app import runner
+from sandbox_app.lab.timing import timed_exchange
+from sandbox_app.mailer.stats import get_stats
+from sandbox_app.web.access import KEY_HEADER, cookie_name
+
+EMAIL = {"to": "learner@example.com", "subject": "Hello", "body": "Only with the key."}
+RAW_MAIL = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: knock\r\n\r\nhello\r\n"
+
+
+def request(sandbox, method, path, json_body=None, headers=None):
+    """One request from an outside client (a fresh connection); the Exchange."""
+    return timed_exchange(sandbox.url + path.lstrip("/"), method, json_body, 10, headers)
+
+
+@pytest.fixture
+def keyed():
+    """A running sandbox with a known key, stopped after the test."""
+    runner.stop()
+    sandbox = runner.start(key="test-key-0123456789")
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def opened():
+    """A running sandbox started with open=True (no key, no SMTP AUTH)."""
+    runner.stop()
+    sandbox = runner.start(open=True)
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("GET", "/", None),
+        ("GET", "/inbox", None),
+        ("GET", "/ping", None),
+        ("GET", "/api/messages", None),
+        ("GET", "/api/stats", None),
+        ("GET", "/api/smtp", None),
+        ("GET", "/static/sandbox.js", None),
+        ("POST", "/send/blocking", EMAIL),
+        ("POST", "/send/bulk", {**EMAIL, "to": ["a@example.com"]}),
+        ("PUT", "/api/smtp", {"delay": 3600}),
+        ("DELETE", "/api/messages", None),
+        ("DELETE", "/api/stats", None),
+    ],
+)
+@pytest.mark.parametrize("key", [None, "wrong-key-0123456789"], ids=["no-key", "wrong-key"])
+def test_without_the_key_every_route_answers_403_and_changes_nothing(keyed, method, path, body, key):
+    request(keyed, "POST", "send/blocking", EMAIL, keyed.auth_headers)  # one message, so a DELETE has work
+    before = (keyed.mail_server.settings, len(keyed.mail_server.store), json.dumps(get_stats(keyed.app).snapshot()))
+
+    answer = request(keyed, method, path, body, {KEY_HEADER: key} if key else None)
+
+    assert answer.sample.status == 403
+    assert "key" in json.loads(answer.body)["error"]
+    after = (keyed.mail_server.settings, len(keyed.mail_server.store), json.dumps(get_stats(keyed.app).snapshot()))
+    assert after == before
+
+
+def test_the_header_lets_a_client_in(keyed):
+    sent = request(keyed, "POST", "send/blocking", EMAIL, keyed.auth_headers)
+    assert sent.sample.status == 200
+    assert [m.subject for m in keyed.mail_server.messages] == ["Hello"]
+
+
+def test_a_key_link_sets_a_strict_httponly_cookie_under_the_proxy_path_and_drops_the_key(keyed):
+    prefix = f"/user/ana/proxy/{keyed.port}"
+    answer = request(keyed, "GET", f"inbox?key={keyed.key}&page=2", headers={"X-Forwarded-Prefix": prefix})
+    assert answer.sample.status == 303
+    assert answer.headers["Location"] == f"{prefix}/inbox?page=2"  # the key leaves the address bar
+    cookie = answer.headers["Set-Cookie"]
+    assert cookie.startswith(f"{cookie_name(keyed.key)}={keyed.key};")
+    attributes = {part.strip().split("=")[0].lower(): part.strip() for part in cookie.split(";")[1:]}
+    assert "httponly" in attributes and attributes["samesite"] == "SameSite=Strict"
+    assert attributes["path"] == f"Path={prefix}/"
+
+    with_cookie = request(keyed, "GET", "inbox", headers={"Cookie": cookie.split(";")[0]})
+    assert with_cookie.sample.status == 200
+    wrong_cookie = request(keyed, "GET", "inbox", headers={"Cookie": f"{cookie_name(keyed.key)}=guess-0123456789"})
+    assert wrong_cookie.sample.status == 403
+
+
+def test_a_key_in_the_query_of_a_post_does_not_count(keyed):
+    # Only a link a browser opens (GET) trades the key for a cookie; a form or script posting it does not.
+    answer = request(keyed, "POST", f"send/blocking?key={keyed.key}", EMAIL)
+    assert answer.sample.status == 403
+    assert len(keyed.mail_server.store) == 0
+
+
+def test_two_sandboxes_on_one_host_keep_their_cookies_apart(keyed):
+    assert cookie_name(keyed.key) != cookie_name("another-key-0123456789")
+
+
+def test_smtp_without_auth_gets_530_and_nothing_is_captured(keyed):
+    with smtplib.SMTP("127.0.0.1", keyed.smtp_port, timeout=10) as client, pytest.raises(
+        smtplib.SMTPSenderRefused
+    ) as refused:
+        client.sendmail("a@example.com", ["b@example.com"], RAW_MAIL)
+    assert refused.value.smtp_code == 530
+    assert len(keyed.mail_server.store) == 0
+
+
+def test_smtp_with_a_wrong_password_is_refused(keyed):
+    with smtplib.SMTP("127.0.0.1", keyed.smtp_port, timeout=10) as client, pytest.raises(
+        smtplib.SMTPAuthenticationError
+    ):
+        client.login("sandbox", "not-the-key-123")
+    assert len(keyed.mail_server.store) == 0
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_smtp_with_auth_is_captured(keyed, mechanism):
+    user, password = keyed.smtp_login
+    with smtplib.SMTP("127.0.0.1", keyed.smtp_port, timeout=10) as client:
+        client.ehlo()
+        client.user, client.password = user, password
+        client.auth(mechanism, getattr(client, f"auth_{mechanism.lower()}"))
+        client.sendmail("a@example.com", ["b@example.com"], RAW_MAIL)
+    assert [m.subject for m in keyed.mail_server.messages] == ["knock"]
+
+
+def test_every_pattern_logs_in_with_the_key(keyed):
+    keyed.start_consumer()
+    for pattern in ("blocking", "threaded", "pool", "queue"):
+        assert request(keyed, "POST", f"send/{pattern}", EMAIL, keyed.auth_headers).sample.status in (200, 202)
+    bulk = request(keyed, "POST", "send/bulk", {**EMAIL, "to": ["a@example.com", "b@example.com"]}, keyed.auth_headers)
+    assert bulk.sample.status == 200 and json.loads(bulk.body)["connections"] == 1  # logged in once, reused
+    assert len(keyed.mail_server.wait_for(6)) == 6
+
+
+def test_open_turns_both_checks_off(opened):
+    assert opened.key is None and opened.smtp_login is None
+    assert request(opened, "POST", "send/blocking", EMAIL).sample.status == 200
+    with smtplib.SMTP("127.0.0.1", opened.smtp_port, timeout=10) as client:
+        client.sendmail("a@example.com", ["b@example.com"], RAW_MAIL)
+    assert len(opened.mail_server.store) == 2
+
+
+def test_a_random_key_is_the_default(monkeypatch):
+    monkeypatch.delenv("SANDBOX_KEY", raising=False)
+    monkeypatch.delenv("SANDBOX_OPEN", raising=False)
+    runner.stop()
+    keys = []
+    for _ in range(2):
+        sandbox = runner.start()
+        keys.append(sandbox.key)
+        sandbox.stop()
+    assert all(key and len(key) >= 16 for key in keys) and keys[0] != keys[1]
+
+
+def test_sandbox_links_carry_the_key_once(keyed):
+    assert keyed.link("inbox") == f"{keyed.url}inbox?key={keyed.key}"
+    assert f"?key={keyed.key}" in keyed._repr_html_()
+
+
+@pytest.mark.browser
+def test_the_cli_prints_a_link_that_opens_the_page_in_chromium(chromium, tmp_path):
+    env = {"SANDBOX_STATE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "sandbox_app", "--port", "0"], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        link = None
+        for line in process.stdout:
+            found = re.search(r"app:\s+(\S+\?key=\S+)", line)
+            if found:
+                link = found.group(1)
+                break
+        assert link is not None, "the CLI printed no app link with ?key="
+        context = chromium.new_context()
+        page = context.new_page()
+        page.goto(link)
+        expect(page.locator("button.send").first).to_be_visible()
+        assert "key=" not in page.url  # the key was traded for a cookie
+        stats = page.evaluate("fetch('api/stats').then(r => r.status)")
+        assert stats == 200  # the page's own requests carry the cookie
+        stranger = chromium.new_context().new_page()
+        answer = stranger.goto(link.split("?")[0])
+        assert answer.status == 403
+        context.close()
+        stranger.context.close()
+    finally:
+        process.terminate()
+        process.wait(20)
+        process.stdout.close()

@@ -1,0 +1,69 @@
+"""On one hub machine, learner B reaches learner A's sandbox port through B's own proxy path: 403, nothing changed."""
+
+import json
+import re
+import smtplib
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.hub
+STATE_DIR = ".local/state/flask-mail-sandbox"
+DELAY = 0.3  # the launcher's sandbox: sandbox_app.jupyter_proxy.LAUNCHER_SMTP_DELAY
+
+
+def sandbox_port(hub, name):
+    """The app port of the learner's launcher sandbox, from the log file it names after it."""
+    (log,) = (hub.homes / name / STATE_DIR / "logs").glob("sandbox-*.log")
+    return int(re.fullmatch(r"sandbox-(\d+)\.log", log.name).group(1))
+
+
+@pytest.mark.browser
+def test_a_learner_cannot_use_another_learners_sandbox_through_their_own_proxy(hub, chromium):
+    names = ["ana", "ben"]
+    tokens = hub.start_learners(names)
+
+    def call(name, method, url, body=None):
+        return hub.request(method, url, body, token=tokens[name], timeout=60)
+
+    # Ana opens her launcher sandbox: jupyter-server-proxy adds her key, so it just works.
+    ana_sandbox = hub.user_url("ana") + "sandbox/"
+    status, state = call("ana", "GET", ana_sandbox + "api/smtp")
+    assert status == 200 and state["settings"]["delay"] == DELAY
+    assert call("ana", "POST", ana_sandbox + "send/blocking", {"to": "a@example.com", "subject": "ana's", "body": "x"})[0] == 200
+    port = sandbox_port(hub, "ana")
+
+    # Ben, logged in to his own server, tries her port through his proxy: the sandbox refuses.
+    ben_proxy = f"{hub.user_url('ben')}proxy/{port}/"
+    for method, path, body in [("GET", "", None), ("GET", "api/messages", None), ("PUT", "api/smtp", {"delay": 3600})]:
+        status, reply = call("ben", method, ben_proxy + path, body)
+        assert status == 403, (method, path, status, reply)
+        assert "key" in (reply["error"] if isinstance(reply, dict) else json.loads(reply)["error"])
+
+    # In his browser too: the page itself answers 403.
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.goto(hub.url + "hub/login")
+        page.get_by_label("Username").fill("ben")
+        page.get_by_label("Password").fill(hub.password)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_url(re.compile(r"/user/ben/lab"), timeout=90_000)
+        answer = page.goto(ben_proxy)
+        assert answer.status == 403
+        answer = page.goto(ben_proxy + "api/messages")
+        assert answer.status == 403 and "key" in answer.json()["error"]
+    finally:
+        context.close()
+
+    # Nothing changed for Ana: her delay, and her one message.
+    status, state = call("ana", "GET", ana_sandbox + "api/smtp")
+    assert state["settings"]["delay"] == DELAY
+    assert [m["subject"] for m in call("ana", "GET", ana_sandbox + "api/messages")[1]["messages"]] == ["ana's"]
+
+    # Over SMTP from the same machine, without Ana's key: refused, nothing captured.
+    host, smtp_port = state["address"].split(":")
+    with smtplib.SMTP(host, int(smtp_port), timeout=10) as client, pytest.raises(smtplib.SMTPSenderRefused) as refused:
+        client.sendmail("ben@example.com", ["ana@example.com"], b"Subject: hi\r\n\r\nfrom ben")
+    assert refused.value.smtp_code == 530
+    assert call("ana", "GET", ana_sandbox + "api/messages")[1]["total"] == 1

@@ -1,0 +1,52 @@
+"""The pool's queue bound: a full queue answers 503 with Retry-After, holds no more, and loses nothing it accepted."""
+
+from helpers import EMAIL
+
+from sandbox_app import create_app
+from sandbox_app.lab.backlog import pool_backlog
+from sandbox_app.mailer.background import get_background
+from sandbox_app.patterns.pool import get_pool
+
+
+def test_a_full_queue_is_refused_with_503_and_what_was_accepted_is_delivered(mail_server):
+    # One thread, two places in the queue; the mail server is slow enough that nothing finishes meanwhile.
+    app = create_app({"MAIL_POOL_SIZE": 1, "MAIL_POOL_QUEUE_SIZE": 2}, mail_server=mail_server)
+    mail_server.configure(delay=0.5)
+    try:
+        with app.test_client() as client:
+            responses = [client.post("/send/pool", json=EMAIL) for _ in range(5)]
+            assert [r.status_code for r in responses] == [202, 202, 202, 503, 503]
+            refused = responses[-1]
+            assert refused.json == {"error": "the mail pool is full: 2 mails already wait for a thread"}
+            assert refused.headers["Retry-After"] == "1"
+            assert get_pool(app).peak == 3
+    finally:
+        get_background(app).finish(timeout=10)
+    assert len(mail_server.messages) == 3
+    stats = app.test_client().get("/api/stats").json["pool"]
+    # Refused mail is counted (accepted by the route, never sent), so the counters still add up.
+    assert (stats["accepted"], stats["delivered"], stats["failed"]) == (5, 3, 2)
+    assert stats["last_error"] == "the mail pool is full: 2 mails already wait for a thread"
+
+
+def test_without_a_bound_the_pool_takes_every_mail(mail_server):
+    app = create_app({"MAIL_POOL_SIZE": 1}, mail_server=mail_server)
+    mail_server.configure(delay=0.2)
+    try:
+        with app.test_client() as client:
+            assert [client.post("/send/pool", json=EMAIL).status_code for _ in range(6)] == [202] * 6
+            assert get_pool(app).queue_size is None and get_pool(app).held() >= 5
+    finally:
+        get_background(app).finish(timeout=10)
+    assert len(mail_server.messages) == 6
+
+
+def test_the_backlog_experiment_compares_no_bound_with_a_bound(sandbox):
+    rows = pool_backlog(sandbox, queue_sizes=(None, 4), requests=40, concurrency=10, delay=0.1)
+    unbounded, bounded = rows
+    threads = bounded["threads"]
+    assert unbounded["answered 202"] == 40 and unbounded["lost"] == 0
+    assert bounded["answered 202"] + bounded["answered 503"] == 40 and bounded["answered 503"] > 0
+    assert bounded["most held in memory"] <= threads + 4 < unbounded["most held in memory"]
+    assert bounded["lost"] == 0 and bounded["delivered"] == bounded["answered 202"]
+    assert get_pool(sandbox.app).queue_size is None  # the experiment put the sandbox's pool back

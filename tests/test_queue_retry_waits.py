@@ -1,0 +1,61 @@
+"""The queue's retry waits, measured: a real consumer process against a real SMTP server that answers 451."""
+
+import time
+
+import pytest
+from aiosmtpd.controller import Controller
+from helpers import EMAIL
+
+from sandbox_app import create_app
+from sandbox_app.mailer.background import get_background
+from sandbox_app.queue.mailqueue import DEFAULT_RETRIES, DEFAULT_RETRY_DELAY, get_queue
+from sandbox_app.smtp.server import LOOPBACK, free_port
+
+
+class TryLater:
+    """aiosmtpd handler: answers 451 to the first `refusals` messages and accepts the next; notes when each came."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.attempts: list[float] = []  # time.monotonic() of each DATA, in this test's process
+
+    async def handle_DATA(self, server, session, envelope):
+        self.attempts.append(time.monotonic())
+        return "451 4.3.0 Try again later" if len(self.attempts) <= self.refusals else "250 OK"
+
+
+@pytest.fixture
+def try_later(state_dir):
+    """An SMTP server refusing as often as the queue retries, so that the last attempt is delivered."""
+    handler = TryLater(refusals=DEFAULT_RETRIES)
+    controller = Controller(handler, hostname=LOOPBACK, port=free_port())
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+@pytest.mark.slow  # the waits are the point: 1 + 2 + 4 s asked, about 10 s in all
+def test_each_retry_waits_twice_as_long_as_the_one_before(try_later):
+    app = create_app({"MAIL_PORT": try_later.port})
+    mail_queue = get_queue(app)
+    try:
+        with mail_queue.start_consumer(workers=1):
+            assert app.test_client().post("/send/queue", json=EMAIL).status_code == 202
+            deadline = time.monotonic() + 30
+            while len(try_later.handler.attempts) <= DEFAULT_RETRIES and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        get_background(app).finish(timeout=10)
+    attempts = try_later.handler.attempts
+    assert len(attempts) == DEFAULT_RETRIES + 1  # the first try, then one per retry; the last one delivered
+    waits = [later - earlier for earlier, later in zip(attempts, attempts[1:], strict=False)]
+    asked = [DEFAULT_RETRY_DELAY * 2**number for number in range(DEFAULT_RETRIES)]  # 1, 2, 4 s (retry_backoff=2)
+    # Never early: Huey schedules each retry at the failure plus the delay.
+    for wait, delay in zip(waits, asked, strict=True):
+        assert wait >= 0.95 * delay, (waits, asked)
+    # Huey's scheduler looks for due retries once a second, so each wait is the delay plus up to one of those
+    # seconds (here the first retry delay): 1-2, 2-3, 4-5 s. The backoff still shows in the last two waits:
+    # the third is about twice the second (4-5 s against 2-3 s); without a backoff it would equal it.
+    assert 1.25 <= waits[2] / waits[1] <= 2.6, waits
+    for wait, delay in zip(waits, asked, strict=True):
+        assert wait - delay <= 1.5 * DEFAULT_RETRY_DELAY, (waits, asked)
