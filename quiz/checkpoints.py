@@ -113,7 +113,12 @@ class Checkpoint(widgets.VBox):
             self.status.value = render.note_html(REVEALED_NOTE)
         self.result.value = render.outcome_html(outcome)
         self.session.record(
-            "checkpoint", self.spec.id, outcome.prediction, outcome.correct, measured=outcome.measured, unit=self.spec.unit
+            "checkpoint",
+            self.spec.id,
+            outcome.prediction,
+            outcome.correct,
+            measured=outcome.measured,
+            unit=self.spec.unit,
         )
         self.record_note.value = render.note_html(self.session.problem or "", "fmq-record-problem")
         _display(Reveal(self))

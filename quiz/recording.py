@@ -141,7 +141,7 @@ def append_line(path: Path, data: bytes) -> None:
         with _locked(fd):
             view = memoryview(data)
             while view:  # a regular file takes it in one write; loop in case a filesystem does not
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
 

@@ -78,7 +78,7 @@ def outcome_html(outcome: Outcome) -> str:
 def _box(headline: str, lines: list[str], style: str) -> str:
     """A feedback box whose first paragraph starts with the headline in bold."""
     first, *rest = lines
-    first_html = f'<strong class="fmq-headline">{escape(headline)}</strong>{escape(first[len(headline):])}'
+    first_html = f'<strong class="fmq-headline">{escape(headline)}</strong>{escape(first[len(headline) :])}'
     paragraphs = [f"<p>{first_html}</p>"] + [f"<p>{escape(line)}</p>" for line in rest]
     # role=status makes screen readers announce the verdict without moving focus.
     return f'<div class="fmq-feedback fmq-{style}" role="status">{"".join(paragraphs)}</div>'
@@ -173,4 +173,3 @@ def html_to_text(html: str) -> str:
     parser.feed(html)
     parser.close()
     return "\n".join(" ".join(p.split()) for p in parser.paragraphs if p.strip())
-

@@ -75,8 +75,12 @@ def _question_html(number: int, stats: QuestionStats) -> str:
             RIGHT_COLOUR if key in right else MOST_WRONG_COLOUR if wrong and key == wrong[0] else WRONG_COLOUR
             for key in stats.first_answers
         ]
-        parts.append(_img(_bar_chart(list(stats.first_answers), list(stats.first_answers.values()), colours),
-                          f"First answers to question {number}"))
+        parts.append(
+            _img(
+                _bar_chart(list(stats.first_answers), list(stats.first_answers.values()), colours),
+                f"First answers to question {number}",
+            )
+        )
         rows = []
         for key, count in stats.first_answers.items():
             text, _feedback = stats.label(key)

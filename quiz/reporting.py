@@ -49,8 +49,11 @@ class QuestionStats:
         if self.question.kind == "numeric":
             unit = f" {self.question.unit}" if self.question.unit else ""
             target = f"{format_number(self.question.answer)}{unit}"
-            words = {"low": f"too low (under {target})", "close": f"close to {target}",
-                     "high": f"too high (over {target})"}
+            words = {
+                "low": f"too low (under {target})",
+                "close": f"close to {target}",
+                "high": f"too high (over {target})",
+            }
             return words[key], self.question.feedback[key]
         option = self.question.option(key)
         return option.text, option.feedback

@@ -20,16 +20,26 @@ from .smtp.server import LOOPBACK
 def serve(args: argparse.Namespace) -> int:
     """Run app + debug mail server until SIGINT or SIGTERM."""
     if args.smtp_server and (args.smtp_port or args.smtp_delay):
-        print("error: --smtp-server sends to an outside mail server; --smtp-port and --smtp-delay "
-              "configure the debug one: give one or the other", file=sys.stderr)
+        print(
+            "error: --smtp-server sends to an outside mail server; --smtp-port and --smtp-delay "
+            "configure the debug one: give one or the other",
+            file=sys.stderr,
+        )
         return 2
     queue_config = {"QUEUE_URL": args.queue_url, "QUEUE_NAME": args.queue_name}
     try:
         sandbox = runner.start(
-            host=args.host, port=args.port, smtp_port=args.smtp_port,
-            smtp_delay=None if args.smtp_server else args.smtp_delay, workers=args.workers, echo_log=True,
-            smtp_server=args.smtp_server, config={k: v for k, v in queue_config.items() if v},
-            smtp_password=os.environ.get(runner.SMTP_PASSWORD_ENV), key=args.key, open=args.open or None,
+            host=args.host,
+            port=args.port,
+            smtp_port=args.smtp_port,
+            smtp_delay=None if args.smtp_server else args.smtp_delay,
+            workers=args.workers,
+            echo_log=True,
+            smtp_server=args.smtp_server,
+            config={k: v for k, v in queue_config.items() if v},
+            smtp_password=os.environ.get(runner.SMTP_PASSWORD_ENV),
+            key=args.key,
+            open=args.open or None,
             server=args.server,
         )
     except OSError as error:
@@ -52,11 +62,15 @@ def serve(args: argparse.Namespace) -> int:
     print("Mail sandbox running. Press Ctrl-C to stop.")
     print(f"  app:         {sandbox.url}" + (f"?key={sandbox.key}" if sandbox.key else ""))
     if sandbox.app_process is not None:
-        print(f"  server:      {args.server}, {sandbox.workers} {WORKERS_ARE[args.server]}, pid {sandbox.app_process.pid}")
+        print(
+            f"  server:      {args.server}, {sandbox.workers} {WORKERS_ARE[args.server]}, pid {sandbox.app_process.pid}"
+        )
     if sandbox.mail_server is not None:
         print(f"  mail server: smtp://{sandbox.mail_server.address} (captures mail, never relays)")
         if sandbox.smtp_login:
-            print(f"  SMTP login:  user {sandbox.smtp_login[0]}, password {sandbox.smtp_login[1]} (AUTH PLAIN or LOGIN)")
+            print(
+                f"  SMTP login:  user {sandbox.smtp_login[0]}, password {sandbox.smtp_login[1]} (AUTH PLAIN or LOGIN)"
+            )
     else:
         print(f"  mail server: smtp://{sandbox.smtp_address} (outside: the app only sends to it)")
     consumer = f"consumer pid {mail_queue.consumer.pid}" if mail_queue.consumer else "no consumer started"
@@ -145,31 +159,44 @@ def build_parser(*subcommand_adders: Callable) -> argparse.ArgumentParser:
     parser.add_argument("--host", default=LOOPBACK, help="address the app listens on (default: 127.0.0.1)")
     parser.add_argument("--port", type=port_number, default=0, help="app port, 0 = any free port (default)")
     parser.add_argument("--smtp-port", type=port_number, default=0, help="mail server port, 0 = any free port")
-    parser.add_argument("--smtp-delay", type=non_negative, default=0.0, help="seconds the mail server waits per message")
     parser.add_argument(
-        "--server", choices=SERVERS, default=IN_PROCESS,
+        "--smtp-delay", type=non_negative, default=0.0, help="seconds the mail server waits per message"
+    )
+    parser.add_argument(
+        "--server",
+        choices=SERVERS,
+        default=IN_PROCESS,
         help="where the app runs: in this process, or in its own under waitress or gunicorn (default inprocess)",
     )
     parser.add_argument(
-        "--workers", type=positive_int, default=None,
+        "--workers",
+        type=positive_int,
+        default=None,
         help="worker threads (inprocess, waitress; default 4) or processes (gunicorn; default 4 sync, 1 gevent)",
     )
     parser.add_argument(
-        "--smtp-server", type=smtp_address, metavar="HOST:PORT",
+        "--smtp-server",
+        type=smtp_address,
+        metavar="HOST:PORT",
         help="send to this outside SMTP server instead of starting the debug mail server",
     )
     parser.add_argument(
-        "--key", type=sandbox_key, default=None,
+        "--key",
+        type=sandbox_key,
+        default=None,
         help="the key every request must carry (default: $SANDBOX_KEY, else a random one)",
     )
     parser.add_argument(
-        "--open", action="store_true",
+        "--open",
+        action="store_true",
         help="no key and no SMTP login, for a laptop that wants plain URLs (also $SANDBOX_OPEN=1)",
     )
     parser.add_argument("--queue-url", type=queue_url, help="Redis URL for the queue pattern (default: SQLite file)")
     parser.add_argument("--queue-name", type=queue_name, help="queue name, to share a queue with other processes")
     parser.add_argument(
-        "--queue-workers", type=workers_count, default=DEFAULT_QUEUE_WORKERS,
+        "--queue-workers",
+        type=workers_count,
+        default=DEFAULT_QUEUE_WORKERS,
         help=f"threads of the queue's consumer process, 0 = start no consumer (default {DEFAULT_QUEUE_WORKERS})",
     )
     parser.set_defaults(func=serve)

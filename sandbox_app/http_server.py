@@ -35,6 +35,9 @@ class AppServer:
                 cleanup_interval=max(1, min(MAX_CLEANUP_INTERVAL, idle_timeout // 2)),
                 # ProxyFix reads X-Forwarded-Prefix (jupyter-server-proxy's); waitress would strip it.
                 clear_untrusted_proxy_headers=False,
+                # poll(), not select(): select() fails on a file descriptor past 1023, which a kernel holding
+                # many sockets (a sandbox's mail server, a load test) reaches.
+                asyncore_use_poll=True,
             )  # fmt: skip
         except BaseException:
             listener.close()

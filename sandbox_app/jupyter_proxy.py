@@ -23,9 +23,13 @@ def setup_sandbox() -> dict:
         # The interpreter running Jupyter: it has this package, or this entry point would not exist.
         # jupyter-server-proxy picks a free {port}; the mail server takes any free port too.
         "command": [
-            sys.executable, "-m", "sandbox_app",
-            "--port", "{port}",
-            "--smtp-delay", str(LAUNCHER_SMTP_DELAY),
+            sys.executable,
+            "-m",
+            "sandbox_app",
+            "--port",
+            "{port}",
+            "--smtp-delay",
+            str(LAUNCHER_SMTP_DELAY),
         ],
         "environment": {"SANDBOX_KEY": key},  # not in argv: every account on the machine can read that
         "request_headers_override": {"X-Sandbox-Key": key},

@@ -322,7 +322,9 @@ def start(
             app = create_app(config, mail_server=mail_server)
             # In process this app is the one served; out of process it serves the mail server's API to the app.
             with _naming_the_port("app", port if server == IN_PROCESS else 0):
-                http_server = AppServer(host, port if server == IN_PROCESS else 0, app, workers if server == IN_PROCESS else 2)
+                http_server = AppServer(
+                    host, port if server == IN_PROCESS else 0, app, workers if server == IN_PROCESS else 2
+                )
         except BaseException:
             if mail_server is not None:
                 mail_server.stop()

@@ -17,7 +17,12 @@ IN_PROCESS = "inprocess"
 SERVERS = (IN_PROCESS, "waitress", "gunicorn-sync", "gunicorn-gevent")
 # What --workers counts, and its default, per server: threads of one process, or processes.
 DEFAULT_WORKERS = {IN_PROCESS: 4, "waitress": 4, "gunicorn-sync": 4, "gunicorn-gevent": 1}
-WORKERS_ARE = {IN_PROCESS: "threads", "waitress": "threads", "gunicorn-sync": "processes", "gunicorn-gevent": "processes"}
+WORKERS_ARE = {
+    IN_PROCESS: "threads",
+    "waitress": "threads",
+    "gunicorn-sync": "processes",
+    "gunicorn-gevent": "processes",
+}
 GEVENT_CONNECTIONS = 1000  # greenlets per gevent worker: how many requests one process holds at once
 
 
@@ -42,7 +47,8 @@ def server_command(server: str, fd: int, workers: int, port: int) -> list[str]:
         return [sys.executable, "-m", "sandbox_app.wsgi", *where, "--threads", str(workers)]
     worker_class = {"gunicorn-sync": "sync", "gunicorn-gevent": "gevent"}[server]
     return [
-        sys.executable, "-m", "gunicorn", "--bind", f"fd://{fd}", "--workers", str(workers),
+        sys.executable, "-m", "gunicorn", "--config", "python:sandbox_app.gunicorn_conf",
+        "--bind", f"fd://{fd}", "--workers", str(workers),
         "--worker-class", worker_class, "--worker-connections", str(GEVENT_CONNECTIONS),
         # A worker that waits longer than this for the mail server is killed and restarted.
         "--timeout", "60", "--graceful-timeout", "10", "--log-level", "warning",
@@ -68,6 +74,11 @@ class ServerProcess(ChildProcess):
         """The app's base URL."""
         return f"http://{self.host}:{self.port}/"
 
+    def _ready(self) -> bool:
+        """Every worker is up (gunicorn starts them after the master) and the app answers."""
+        workers = len(self.processes()) - 1
+        return (self.server == "waitress" or workers >= self.workers) and self._answers()
+
     def _answers(self) -> bool:
         request = urllib.request.Request(self.url + "ping", headers={"X-Sandbox-Key": self.key} if self.key else {})
         try:
@@ -82,7 +93,7 @@ class ServerProcess(ChildProcess):
             self.listener.close()  # the child binds the port itself
         try:
             fds = () if os.name == "nt" else (self.listener.fileno(),)
-            super().start(self._answers, timeout, f"the app under {self.server}", pass_fds=fds)
+            super().start(self._ready, timeout, f"the app under {self.server}", pass_fds=fds)
         finally:
             self.listener.close()  # the child holds its own copy
         return self

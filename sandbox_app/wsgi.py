@@ -31,10 +31,13 @@ def main() -> None:
     where.add_argument("--port", type=int, help="the loopback port to listen on (Windows)")
     parser.add_argument("--threads", type=int, default=4, help="worker threads")
     args = parser.parse_args()
-    where = {"sockets": [socket.socket(fileno=args.fd)]} if args.fd is not None else {"host": LOOPBACK, "port": args.port}
+    where = (
+        {"sockets": [socket.socket(fileno=args.fd)]} if args.fd is not None else {"host": LOOPBACK, "port": args.port}
+    )
     server = create_server(
         app, **where, threads=args.threads, ident="sandbox",
         clear_untrusted_proxy_headers=False,  # ProxyFix reads X-Forwarded-Prefix
+        asyncore_use_poll=True,  # select() fails on a file descriptor past 1023
     )  # fmt: skip
     # SIGTERM as SystemExit: waitress's run() then lets the requests in progress finish.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -210,11 +210,16 @@ def _launch(root_dir: Path, state_dir: Path, base_url: str, extra_args) -> LabSe
     ]:
         env[name] = str(state_dir / sub)
     # No "get notified about Jupyter news?" pop-up over the page under test, no update checks.
-    notification = state_dir / "lab-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification = (
+        state_dir / "lab-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    )
     notification.parent.mkdir(parents=True, exist_ok=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     command = [
-        sys.executable, "-m", "jupyter", "lab",
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
         "--no-browser",
         "--allow-root",  # CI runs as root; jupyter refuses without it
         f"--ServerApp.token={token}",

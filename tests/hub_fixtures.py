@@ -99,7 +99,9 @@ class Hub:
         """An HTTP request with a token; (status, parsed JSON or text)."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
-            url, data=data, method=method,
+            url,
+            data=data,
+            method=method,
             headers={"Authorization": f"token {token or self.api_token}", "Content-Type": "application/json"},
         )
         try:
@@ -189,8 +191,15 @@ def _launch(root: Path, chp: str) -> Hub:
     config = state / "jupyterhub_config.py"
     config.write_text(
         HUB_CONFIG.format(
-            port=port, hub_port=free_port(), proxy_api_port=free_port(), chp=chp, state=str(state),
-            password=password, api_token=api_token, homes=str(homes), singleuser=SINGLEUSER,
+            port=port,
+            hub_port=free_port(),
+            proxy_api_port=free_port(),
+            chp=chp,
+            state=str(state),
+            password=password,
+            api_token=api_token,
+            homes=str(homes),
+            singleuser=SINGLEUSER,
             path=os.environ.get("PATH", "/usr/bin:/bin"),
         )
     )
@@ -199,7 +208,11 @@ def _launch(root: Path, chp: str) -> Hub:
     with open(log_path, "wb") as log:  # a file, not a pipe nobody reads
         process = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(config)],
-            cwd=state, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            cwd=state,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
         )
     return Hub(process, port, api_token, password, homes, log_path)
 

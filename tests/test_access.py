@@ -81,7 +81,7 @@ def test_a_key_link_sets_a_strict_httponly_cookie_under_the_proxy_path_and_drops
     prefix = f"/user/ana/proxy/{keyed.port}"
     answer = request(keyed, "GET", f"inbox?key={keyed.key}&page=2", headers={"X-Forwarded-Prefix": prefix})
     assert answer.sample.status == 303
-    assert answer.headers["Location"] == f"{prefix}/inbox?page=2"  # the key leaves the address bar
+    assert answer.headers["Location"] == "inbox?page=2"  # relative: the key leaves the address bar, the prefix stays
     cookie = answer.headers["Set-Cookie"]
     assert cookie.startswith(f"{cookie_name(keyed.key)}={keyed.key};")
     attributes = {part.strip().split("=")[0].lower(): part.strip() for part in cookie.split(";")[1:]}
@@ -106,17 +106,19 @@ def test_two_sandboxes_on_one_host_keep_their_cookies_apart(keyed):
 
 
 def test_smtp_without_auth_gets_530_and_nothing_is_captured(keyed):
-    with smtplib.SMTP("127.0.0.1", keyed.smtp_port, timeout=10) as client, pytest.raises(
-        smtplib.SMTPSenderRefused
-    ) as refused:
+    with (
+        smtplib.SMTP("127.0.0.1", keyed.smtp_port, timeout=10) as client,
+        pytest.raises(smtplib.SMTPSenderRefused) as refused,
+    ):
         client.sendmail("a@example.com", ["b@example.com"], RAW_MAIL)
     assert refused.value.smtp_code == 530
     assert len(keyed.mail_server.store) == 0
 
 
 def test_smtp_with_a_wrong_password_is_refused(keyed):
-    with smtplib.SMTP("127.0.0.1", keyed.smtp_port, timeout=10) as client, pytest.raises(
-        smtplib.SMTPAuthenticationError
+    with (
+        smtplib.SMTP("127.0.0.1", keyed.smtp_port, timeout=10) as client,
+        pytest.raises(smtplib.SMTPAuthenticationError),
     ):
         client.login("sandbox", "not-the-key-123")
     assert len(keyed.mail_server.store) == 0

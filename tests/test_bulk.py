@@ -82,10 +82,16 @@ def test_a_mail_server_that_is_down_is_a_503_with_every_message_counted(client, 
     [
         pytest.param({**EMAIL, "to": 42}, "'to' must be a list of email addresses", id="to-not-a-list"),
         pytest.param({**EMAIL, "to": []}, "'to' must be a list of email addresses", id="to-empty"),
-        pytest.param({**EMAIL, "to": ["a@example.com", "not an address"]}, "not a valid email address", id="bad-address"),
-        pytest.param({**EMAIL, "to": ["a@example.com"] * (MAX_RECIPIENTS + 1)}, "at most 1000 recipients", id="too-many"),
+        pytest.param(
+            {**EMAIL, "to": ["a@example.com", "not an address"]}, "not a valid email address", id="bad-address"
+        ),
+        pytest.param(
+            {**EMAIL, "to": ["a@example.com"] * (MAX_RECIPIENTS + 1)}, "at most 1000 recipients", id="too-many"
+        ),
         pytest.param({**EMAIL, "to": ["a@example.com"], "reuse": "yes"}, "'reuse' must be true or false", id="reuse"),
-        pytest.param({**EMAIL, "to": ["a@example.com"], "subject": "a\nBcc: x@example.com"}, "CR or LF", id="header-injection"),
+        pytest.param(
+            {**EMAIL, "to": ["a@example.com"], "subject": "a\nBcc: x@example.com"}, "CR or LF", id="header-injection"
+        ),
         pytest.param({"to": ["a@example.com"], "body": "b"}, "missing field(s): subject", id="missing-subject"),
     ],
 )

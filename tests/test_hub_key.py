@@ -30,7 +30,10 @@ def test_a_learner_cannot_use_another_learners_sandbox_through_their_own_proxy(h
     ana_sandbox = hub.user_url("ana") + "sandbox/"
     status, state = call("ana", "GET", ana_sandbox + "api/smtp")
     assert status == 200 and state["settings"]["delay"] == DELAY
-    assert call("ana", "POST", ana_sandbox + "send/blocking", {"to": "a@example.com", "subject": "ana's", "body": "x"})[0] == 200
+    assert (
+        call("ana", "POST", ana_sandbox + "send/blocking", {"to": "a@example.com", "subject": "ana's", "body": "x"})[0]
+        == 200
+    )
     port = sandbox_port(hub, "ana")
 
     # Ben, logged in to his own server, tries her port through his proxy: the sandbox refuses.

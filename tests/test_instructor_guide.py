@@ -40,7 +40,9 @@ def test_write_replaces_only_the_table(tmp_path):
 
 
 def test_repository_files_the_guide_names_exist():
-    named = set(re.findall(r"`((?:tests|sandbox_app)/[\w/.-]+\.py|environment\.yml|pyproject\.toml)`", GUIDE.read_text()))
+    named = set(
+        re.findall(r"`((?:tests|sandbox_app)/[\w/.-]+\.py|environment\.yml|pyproject\.toml)`", GUIDE.read_text())
+    )
     assert named, "the guide names no files?"
     assert [name for name in sorted(named) if not (ROOT / name).exists()] == []
 

@@ -89,7 +89,9 @@ def test_learners_on_one_machine_get_sandboxes_of_their_own(hub):
     tokens = hub.start_learners(names)
 
     def call(name, method, path, body=None):
-        status, reply = hub.request(method, hub.user_url(name) + "sandbox/" + path, body, token=tokens[name], timeout=60)
+        status, reply = hub.request(
+            method, hub.user_url(name) + "sandbox/" + path, body, token=tokens[name], timeout=60
+        )
         assert status < 300, f"{name}: {method} {path}: {status} {reply}"
         return reply
 

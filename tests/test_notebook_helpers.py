@@ -93,11 +93,14 @@ def test_comparison_table_verdicts_come_from_the_measurements(sandbox):
     crowd = [measure_send(sandbox, "blocking", n=8, concurrency=8, warmup=0)]
 
     table = comparison_table(0.1, [blocking_samples, threaded_samples], crowd=crowd, clients=8)
-    assert table.verdicts() == (
-        "blocking: blocks the worker, [X] Bad\nthreaded: does not block the worker, [OK] Good"
-    )
+    assert table.verdicts() == ("blocking: blocks the worker, [X] Bad\nthreaded: does not block the worker, [OK] Good")
     assert table.columns == [
-        "pattern", "blocks the worker?", "response delay, one client", "8 clients at once", "user experience", "verdict"
+        "pattern",
+        "blocks the worker?",
+        "response delay, one client",
+        "8 clients at once",
+        "user experience",
+        "verdict",
     ]
     blocking_row, threaded_row = table.rows
     assert blocking_row[3].startswith("p50 ") and threaded_row[3] == "-"
@@ -134,8 +137,7 @@ def test_link_goes_through_the_hub_proxy_on_a_hub_and_carries_the_key_once(sandb
     hub_link = link(sandbox, "/inbox", "the inbox")
     assert hub_link.url == f"/user/ada/proxy/{sandbox.port}/inbox?key={sandbox.key}"
     assert hub_link._repr_html_() == (
-        f'<a href="/user/ada/proxy/{sandbox.port}/inbox?key={sandbox.key}" target="_blank" rel="noopener">'
-        "the inbox</a>"
+        f'<a href="/user/ada/proxy/{sandbox.port}/inbox?key={sandbox.key}" target="_blank" rel="noopener">the inbox</a>'
     )
 
 

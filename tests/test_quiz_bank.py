@@ -44,29 +44,69 @@ MALFORMED = [
     ("empty questions", lambda d: d.update(questions=[]), ["field 'questions' must be a non-empty list"]),
     ("questions not a list", lambda d: d.update(questions={"a": 1}), ["field 'questions'"]),
     ("unknown top-level field", lambda d: d.update(author="me"), ["field 'author' is not allowed"]),
-    ("question not a mapping", lambda d: d["questions"].append("why?"), ["question 3", "must be a mapping", "not text"]),
+    (
+        "question not a mapping",
+        lambda d: d["questions"].append("why?"),
+        ["question 3", "must be a mapping", "not text"],
+    ),
     ("question without id", lambda d: second(d).pop("id"), ["question 2", "field 'id' is missing"]),
     ("id not text", lambda d: second(d).update(id=7), ["question 2", "field 'id' must be text, not a number"]),
     ("id with capitals", lambda d: second(d).update(id="Second"), ["question 2 ('Second')", "field 'id'", "lowercase"]),
-    ("duplicate id", lambda d: second(d).update(id="first"), ["question 2 ('first')", "field 'id'", "earlier question"]),
+    (
+        "duplicate id",
+        lambda d: second(d).update(id="first"),
+        ["question 2 ('first')", "field 'id'", "earlier question"],
+    ),
     ("no prompt", lambda d: second(d).pop("prompt"), ["('second')", "field 'prompt' is missing"]),
     ("empty prompt", lambda d: second(d).update(prompt="   "), ["('second')", "field 'prompt' must not be empty"]),
-    ("prompt not text", lambda d: second(d).update(prompt=["a"]), ["('second')", "field 'prompt' must be text, not a list"]),
+    (
+        "prompt not text",
+        lambda d: second(d).update(prompt=["a"]),
+        ["('second')", "field 'prompt' must be text, not a list"],
+    ),
     ("code not text", lambda d: second(d).update(code=1), ["('second')", "field 'code' must be text"]),
     ("no options", lambda d: second(d).pop("options"), ["('second')", "field 'options' is missing"]),
-    ("options not a list", lambda d: second(d).update(options="a, b"), ["('second')", "field 'options' must be a list"]),
+    (
+        "options not a list",
+        lambda d: second(d).update(options="a, b"),
+        ["('second')", "field 'options' must be a list"],
+    ),
     ("one option only", lambda d: second(d)["options"].pop(), ["('second')", "at least 2 options"]),
     ("option not a mapping", lambda d: second(d)["options"].append("C"), ["('second'): option 3", "must be a mapping"]),
-    ("option without key", lambda d: second(d)["options"][1].pop("key"), ["('second'): option 2", "field 'key' is missing"]),
+    (
+        "option without key",
+        lambda d: second(d)["options"][1].pop("key"),
+        ["('second'): option 2", "field 'key' is missing"],
+    ),
     ("option without text", lambda d: second(d)["options"][1].pop("text"), ["option 2", "field 'text' is missing"]),
-    ("option without feedback", lambda d: second(d)["options"][0].pop("feedback"), ["option 1", "field 'feedback' is missing"]),
-    ("empty feedback", lambda d: second(d)["options"][0].update(feedback=""), ["option 1", "field 'feedback' must not be empty"]),
-    ("option field typo", lambda d: second(d)["options"][0].update(feedbak="x"), ["option 1", "field 'feedbak' is not allowed"]),
-    ("duplicate option key", lambda d: second(d)["options"][1].update(key="a"), ["option 2", "field 'key'", "earlier option"]),
+    (
+        "option without feedback",
+        lambda d: second(d)["options"][0].pop("feedback"),
+        ["option 1", "field 'feedback' is missing"],
+    ),
+    (
+        "empty feedback",
+        lambda d: second(d)["options"][0].update(feedback=""),
+        ["option 1", "field 'feedback' must not be empty"],
+    ),
+    (
+        "option field typo",
+        lambda d: second(d)["options"][0].update(feedbak="x"),
+        ["option 1", "field 'feedbak' is not allowed"],
+    ),
+    (
+        "duplicate option key",
+        lambda d: second(d)["options"][1].update(key="a"),
+        ["option 2", "field 'key'", "earlier option"],
+    ),
     ("duplicate option text", lambda d: second(d)["options"][1].update(text="A"), ["option 2", "field 'text'", "same"]),
     ("no answer", lambda d: second(d).pop("answer"), ["('second')", "field 'answer' is missing"]),
     ("answer not an option", lambda d: second(d).update(answer="c"), ["('second')", "field 'answer'", "'c'", "(a, b)"]),
-    ("answer is yes", lambda d: second(d).update(answer=True), ["('second')", "field 'answer' must be text, not true/false"]),
+    (
+        "answer is yes",
+        lambda d: second(d).update(answer=True),
+        ["('second')", "field 'answer' must be text, not true/false"],
+    ),
     ("no explanation", lambda d: second(d).pop("explanation"), ["('second')", "field 'explanation' is missing"]),
     ("field typo", lambda d: second(d).update(explaination="x"), ["('second')", "field 'explaination' is not allowed"]),
 ]
@@ -158,7 +198,9 @@ def test_invalid_yaml_names_the_file_and_line(tmp_path):
 
 
 def test_duplicate_yaml_keys_are_refused_not_silently_overwritten():
-    text = yaml.safe_dump(valid_bank(), sort_keys=False).replace("title: Tiny quiz\n", "title: Tiny quiz\ntitle: Other\n")
+    text = yaml.safe_dump(valid_bank(), sort_keys=False).replace(
+        "title: Tiny quiz\n", "title: Tiny quiz\ntitle: Other\n"
+    )
     with pytest.raises(BankError, match=r"^test\.yaml: not valid YAML at line 2, column 1: duplicate key 'title'$"):
         parse_bank(text, SOURCE)
 

@@ -101,8 +101,12 @@ def test_the_nbval_path_an_unanswered_checkpoint_prints_the_same_whatever_was_me
         assert f"{measured}" in guess.result.value  # the number is in the widget's HTML...
         assert guess.feedback.startswith("No prediction committed. Measured: ")
         assert "Revealed below" in guess.status.value
-    assert texts[0] == texts[1] == (
-        "Checkpoint blocking-response: no prediction committed; prediction and measurement are compared in the widget."
+    assert (
+        texts[0]
+        == texts[1]
+        == (
+            "Checkpoint blocking-response: no prediction committed; prediction and measurement are compared in the widget."
+        )
     )
 
 
@@ -158,8 +162,15 @@ def test_checkpoint_state_lives_in_widget_traits_not_outputs(displayed):
 def test_the_bank_defines_a_checkpoint_so_the_cell_may_give_only_its_id():
     spec = checkpoint_spec("blocking-response")
     assert (spec.kind, spec.unit, spec.feedback is not None) == ("numeric", "ms", True)
-    assert checkpoint_spec("blocking-response", "How long will one blocking send take with a 0.5 s mail server delay?",
-                           kind="numeric", unit="ms") == spec
+    assert (
+        checkpoint_spec(
+            "blocking-response",
+            "How long will one blocking send take with a 0.5 s mail server delay?",
+            kind="numeric",
+            unit="ms",
+        )
+        == spec
+    )
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,11 @@ def test_the_terminal_shows_the_prompt_options_and_code():
 
 
 def test_a_wrong_answer_says_why_and_offers_another_try():
-    code, out = play(letter("blocking", "mail-later"), letter("blocking", RIGHT["blocking"]), *(letter(q, k) for q, k in list(RIGHT.items())[1:]))
+    code, out = play(
+        letter("blocking", "mail-later"),
+        letter("blocking", RIGHT["blocking"]),
+        *(letter(q, k) for q, k in list(RIGHT.items())[1:]),
+    )
     assert code == 0
     assert "Not yet. " + BANK.question("blocking").option("mail-later").feedback.split()[0] in out
     assert "Try another answer (A-D), or press Enter to move on:" in out
@@ -69,7 +73,12 @@ def test_a_wrong_answer_says_why_and_offers_another_try():
 
 
 def test_enter_after_a_wrong_answer_moves_on_and_the_wrong_answer_counts():
-    lines = [letter("blocking", wrong("blocking")), "", letter("threaded", RIGHT["threaded"]), letter("verify", RIGHT["verify"])]
+    lines = [
+        letter("blocking", wrong("blocking")),
+        "",
+        letter("threaded", RIGHT["threaded"]),
+        letter("verify", RIGHT["verify"]),
+    ]
     _code, out = play(*lines)
     assert out.rstrip().endswith("Score: 2 / 3")
 

@@ -211,8 +211,9 @@ def test_an_absolute_tolerance_is_a_number_of_units():
 
 
 def test_a_checkpoint_from_a_cell_may_leave_out_the_feedback():
-    spec = check_checkpoint({"id": "x", "kind": "numeric", "prompt": "How many?", "tolerance": "25%"}, "cell",
-                            require_feedback=False)
+    spec = check_checkpoint(
+        {"id": "x", "kind": "numeric", "prompt": "How many?", "tolerance": "25%"}, "cell", require_feedback=False
+    )
     assert spec.feedback is None
     with pytest.raises(BankError, match="cell \\('x'\\): field 'feedback' is missing"):
         check_checkpoint({"id": "x", "kind": "numeric", "prompt": "How many?"}, "cell")
@@ -307,7 +308,12 @@ def test_the_grader_keeps_every_kind_and_exports_lists_for_multiple(tmp_path):
 
 def test_numbers_and_percentages_read_as_people_write_them():
     assert [format_number(v) for v in (502.3, 269.94, 2.7, 0.35, 1250.4, 40.0)] == [
-        "502.3", "269.9", "2.7", "0.35", "1,250", "40"
+        "502.3",
+        "269.9",
+        "2.7",
+        "0.35",
+        "1,250",
+        "40",
     ]
     assert [format_percent(v) for v in (-0.403, 1.5, 0.002, 0.0)] == ["40%", "150%", "under 1%", "0%"]
 

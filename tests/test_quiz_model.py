@@ -239,4 +239,7 @@ def test_the_score_line_waits_for_every_question():
 
 
 def test_html_to_text_skips_style_and_keeps_paragraphs():
-    assert render.html_to_text("<style>p { x: y }</style><p>One  two</p><div>three<br>four</div>") == "One two\nthree\nfour"
+    assert (
+        render.html_to_text("<style>p { x: y }</style><p>One  two</p><div>three<br>four</div>")
+        == "One two\nthree\nfour"
+    )

@@ -23,8 +23,17 @@ SESSION_A, SESSION_B = "a" * 32, "b" * 32
 
 def line(learner, item, answer, correct, attempt=1, session=SESSION_A, minute=0, item_type="question", **extra):
     """One response line, as the recorder writes it."""
-    record = {"learner": learner, "session": session, item_type: item, "answer": answer, "correct": correct,
-              "attempt": attempt, **extra, "time": f"2026-12-01T10:{minute:02d}:00.000000Z", "version": "0.1.0"}
+    record = {
+        "learner": learner,
+        "session": session,
+        item_type: item,
+        "answer": answer,
+        "correct": correct,
+        "attempt": attempt,
+        **extra,
+        "time": f"2026-12-01T10:{minute:02d}:00.000000Z",
+        "version": "0.1.0",
+    }
     return json.dumps(record)
 
 
@@ -100,8 +109,13 @@ def test_each_question_counts_answered_first_try_and_eventually_correct(class_di
     }
     # grace's answer from the second folder is merged with her first file.
     assert threaded["answered"] == 2 and threaded["first_answers"]["gil-waits"] == 1
-    assert verify == {"id": "verify", "answered": 1, "first_try_correct": 1, "eventually_correct": 1,
-                      "first_answers": {"response-time": 1, "inbox": 0, "status-code": 0, "one-sample": 0}}
+    assert verify == {
+        "id": "verify",
+        "answered": 1,
+        "first_try_correct": 1,
+        "eventually_correct": 1,
+        "first_answers": {"response-time": 1, "inbox": 0, "status-code": 0, "one-sample": 0},
+    }
 
 
 def test_the_json_has_exactly_the_specified_shape(class_dir):
@@ -236,8 +250,9 @@ def test_what_the_quiz_records_the_report_counts(tmp_path, monkeypatch):
 
 
 def test_python_m_quiz_report_runs_as_a_process(class_dir, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "quiz", "report", str(class_dir)], capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "quiz", "report", str(class_dir)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0 and "Traceback" not in done.stderr
     assert done.stdout.startswith("Class report: 3 learners")
     missing = subprocess.run([sys.executable, "-m", "quiz", "report"], capture_output=True, text=True, timeout=60)

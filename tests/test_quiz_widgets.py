@@ -142,14 +142,21 @@ def test_export_writes_the_json_record(fresh, tmp_path):
     fresh.answer("blocking", RIGHT["blocking"])
     text = fresh.export(tmp_path / "me.json")
     assert json.loads(text) == json.loads((tmp_path / "me.json").read_text(encoding="utf-8"))
-    assert json.loads(text)["questions"][0] == {"id": "blocking", "choice": RIGHT["blocking"], "status": "correct", "attempts": 1}
+    assert json.loads(text)["questions"][0] == {
+        "id": "blocking",
+        "choice": RIGHT["blocking"],
+        "status": "correct",
+        "attempts": 1,
+    }
 
 
 def test_a_seed_shuffles_the_radio_buttons_like_the_model(fresh):
     shuffled = quiz.Quiz(seed=4)
     assert shuffled.seed == 4
     for card in shuffled.cards:
-        assert [key for _label, key in card.choices.options] == [o.key for o in shuffled.grader.options(card.question.id)]
+        assert [key for _label, key in card.choices.options] == [
+            o.key for o in shuffled.grader.options(card.question.id)
+        ]
     assert any(a.choices.options != b.choices.options for a, b in zip(shuffled.cards, fresh.cards, strict=True))
     assert shuffled.answer("blocking", RIGHT["blocking"]).correct
 

@@ -134,8 +134,12 @@ def test_the_cli_serves_under_gunicorn_and_sigint_ends_every_process(tmp_path):
         assert alive == []
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            process.send_signal(signal.SIGINT)  # its own stop ends what it started
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         process.stdout.close()
 
 

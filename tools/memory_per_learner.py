@@ -38,7 +38,9 @@ def tree_memory(pid: int) -> dict[str, float]:
 def lesson_peak(notebook: Path, timeout: int = 600) -> dict:
     """Run one notebook in a fresh kernel; the peak memory of its process tree after any cell."""
     nb = nbformat.read(notebook, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
+    )
     peak = {"kernel": 0.0, "children": 0.0, "total": 0.0}
     with client.setup_kernel():
         pid = client.km.provisioner.process.pid  # the local kernel's process
@@ -59,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks (default: all in notebooks/)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
-    rows = [lesson_peak(path.resolve()) for path in (args.notebooks or sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]-*.ipynb")))]
+    rows = [
+        lesson_peak(path.resolve()) for path in (args.notebooks or sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]-*.ipynb")))
+    ]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -239,7 +239,11 @@ def headline(rows: list[dict]) -> list[str]:
 def sample_message() -> bytes:
     """A message like the ones the app sends."""
     message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = "sandbox@example.com", DEFAULT_EMAIL["to"], DEFAULT_EMAIL["subject"]
+    message["From"], message["To"], message["Subject"] = (
+        "sandbox@example.com",
+        DEFAULT_EMAIL["to"],
+        DEFAULT_EMAIL["subject"],
+    )
     message.set_content(DEFAULT_EMAIL["body"])
     return message.as_bytes()
 
@@ -283,9 +287,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         rows = run_table(
-            args.smtp_delay, args.requests, args.concurrency, patterns, progress=True,  # tqdm writes to stderr
-            bulk_count=args.bulk_messages, connect_delay=args.connect_delay, queue_url=args.queue_url,
-            server=args.server, workers=args.workers,
+            args.smtp_delay,
+            args.requests,
+            args.concurrency,
+            patterns,
+            progress=True,  # tqdm writes to stderr
+            bulk_count=args.bulk_messages,
+            connect_delay=args.connect_delay,
+            queue_url=args.queue_url,
+            server=args.server,
+            workers=args.workers,
         )
     except (ConsumerError, ServerUnavailable, runner.ServerStartError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -298,7 +309,8 @@ def run(args: argparse.Namespace) -> int:
         f"SMTP delay {args.smtp_delay:g} s, {args.requests} requests per pattern, "
         f"{args.concurrency} client(s) at once, app {args.server} with "
         f"{args.workers or DEFAULT_WORKERS[args.server]} {WORKERS_ARE[args.server]}"
-        + (f", queue on {args.queue_url}" if args.queue_url else "") + "\n"
+        + (f", queue on {args.queue_url}" if args.queue_url else "")
+        + "\n"
     )
     print(repr(format_table(rows)))
     print()
@@ -326,14 +338,18 @@ def add_parser(subcommands) -> None:
         "--bulk-messages", type=positive_int, default=100, help="messages in the bulk comparison (default 100)"
     )
     parser.add_argument(
-        "--connect-delay", type=non_negative, default=0.05,
+        "--connect-delay",
+        type=non_negative,
+        default=0.05,
         help="seconds the mail server waits per connection in the bulk comparison (default 0.05)",
     )
     parser.add_argument("--queue-url", type=queue_url, help="measure the queue on this Redis (default: SQLite)")
     parser.add_argument("--capture", action="store_true", help="also compare the capture rate with aiosmtpd's Sink")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument(
-        "--server", choices=SERVERS, default=IN_PROCESS,
+        "--server",
+        choices=SERVERS,
+        default=IN_PROCESS,
         help="where the app runs (default inprocess); outside it, the clients run in a process of their own",
     )
     parser.add_argument("--workers", type=positive_int, default=None, help="the server's threads or processes")

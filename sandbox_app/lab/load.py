@@ -48,7 +48,12 @@ def run_clients(url, method, json, headers, clients: int, stop, steady=None) -> 
 
 @contextmanager
 def background_load(
-    target, path: str, clients: int = 8, *, json: dict | None = None, label: str | None = None,
+    target,
+    path: str,
+    clients: int = 8,
+    *,
+    json: dict | None = None,
+    label: str | None = None,
     outside: bool | None = None,
 ) -> Iterator[Samples]:
     """While the block runs, `clients` clients request `path` back to back; yields their samples (complete after).
@@ -62,7 +67,7 @@ def background_load(
     if outside is None:
         outside = not getattr(target, "in_process", True)
     args = (url, method, json, headers, clients)
-    with (_clients_in_a_process(*args) if outside else _clients_in_threads(*args)) as (stop, steady, collect):
+    with _clients_in_a_process(*args) if outside else _clients_in_threads(*args) as (stop, steady, collect):
         try:
             wait_until(steady, 30, "the load to reach every client")
             yield result

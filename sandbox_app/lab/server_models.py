@@ -26,7 +26,7 @@ MODEL_NAMES = {
 
 
 def serving(workers: int, server: str) -> str:
-    """"4 threads", "1 process": what serves the app's requests."""
+    """ "4 threads", "1 process": what serves the app's requests."""
     kind = WORKERS_ARE[server]
     return f"{workers} {kind if workers != 1 else kind.removesuffix('es' if kind == 'processes' else 's')}"
 
@@ -59,7 +59,9 @@ class ModelRun:
         ]  # fmt: skip
 
 
-def run_model(server: str, delay: float = 0.3, workers: int | None = None, senders: int = 8, pings: int = 3) -> ModelRun:
+def run_model(
+    server: str, delay: float = 0.3, workers: int | None = None, senders: int = 8, pings: int = 3
+) -> ModelRun:
     """Start the sandbox under `server`, measure it from a client process, stop it; a skipped run says why."""
     try:
         check_server(server)

@@ -36,7 +36,8 @@ class Table:
 
         def cells(tag: str, values) -> str:
             return "".join(
-                f"<{tag} style='text-align:{side}'>{html.escape(_text(v))}</{tag}>" for v, side in zip(values, sides, strict=True)
+                f"<{tag} style='text-align:{side}'>{html.escape(_text(v))}</{tag}>"
+                for v, side in zip(values, sides, strict=True)
             )
 
         body = "".join(f"<tr>{cells('td', row)}</tr>" for row in self.rows)

@@ -24,7 +24,9 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-def record_failure(pattern: str, reason: BaseException | str, app: Flask | None = None, *, to: str | None = None) -> str:
+def record_failure(
+    pattern: str, reason: BaseException | str, app: Flask | None = None, *, to: str | None = None
+) -> str:
     """Count a lost mail of `pattern` and log why (never dropped without a word); return the reason."""
     app = app or current_app
     reason = reason if isinstance(reason, str) else describe_error(reason)

@@ -45,7 +45,10 @@ class StoredCounters:
             stored = read_counters(storage)
             last_error = storage.peek_data("last_error")
         except STORAGE_ERRORS as error:
-            return {**dict.fromkeys(COUNTER_FIELDS), "last_error": f"queue unavailable: {type(error).__name__}: {error}"}
+            return {
+                **dict.fromkeys(COUNTER_FIELDS),
+                "last_error": f"queue unavailable: {type(error).__name__}: {error}",
+            }
         counters: dict = {field: stored.get(field, 0) for field in COUNTER_FIELDS}
         counters["last_error"] = None if last_error is EmptyData else bytes(last_error).decode()
         return counters
@@ -60,5 +63,3 @@ class StoredCounters:
             storage.delete_data("last_error")
         except STORAGE_ERRORS as error:
             raise unavailable(error) from None
-
-

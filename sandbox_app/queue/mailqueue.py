@@ -112,7 +112,9 @@ class MailQueue:
         keys = ("MAIL_SERVER", "MAIL_PORT", "MAIL_TIMEOUT", "MAIL_DEFAULT_SENDER", "QUEUE_NAME", "QUEUE_URL")
         config = {key: self.app.config[key] for key in keys}
         # The mail server's login, if it asks for one (the sandbox key); passed in the environment, never argv.
-        config.update({key: self.app.config[key] for key in ("MAIL_USERNAME", "MAIL_PASSWORD") if key in self.app.config})
+        config.update(
+            {key: self.app.config[key] for key in ("MAIL_USERNAME", "MAIL_PASSWORD") if key in self.app.config}
+        )
         return config
 
     def start_consumer(self, workers: int | None = None):
@@ -145,10 +147,14 @@ class MailQueue:
             return
         if self.shared:
             if waiting:
-                self.app.logger.warning("queue %s: %d mail(s) still queued; kept for the next consumer", self.name, waiting)
+                self.app.logger.warning(
+                    "queue %s: %d mail(s) still queued; kept for the next consumer", self.name, waiting
+                )
         else:
             if waiting:  # nobody else knows this queue's name: no consumer could ever send them
-                self.app.logger.warning("queue %s: %d mail(s) never sent: no consumer ran; discarded", self.name, waiting)
+                self.app.logger.warning(
+                    "queue %s: %d mail(s) never sent: no consumer ran; discarded", self.name, waiting
+                )
             self.storage.flush_all()
         self.storage.close()
         if self.url is None and not self.shared:

@@ -122,5 +122,3 @@ class WalSqliteStorage(SqliteStorage):
         conn = super()._create_connection()
         conn.execute("pragma synchronous=NORMAL")
         return conn
-
-

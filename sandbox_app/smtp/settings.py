@@ -89,9 +89,7 @@ class MailServerSettings:
         known = {f.name for f in fields(self)}
         unknown = set(changes) - known
         if unknown:
-            raise SettingsError(
-                f"unknown setting(s): {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})"
-            )
+            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
         clean: dict[str, Any] = {}
         for name, value in changes.items():
             clean[name] = getattr(self, f"_check_{name}")(value)

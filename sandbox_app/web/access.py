@@ -41,13 +41,11 @@ def check_key() -> Response | None:
 def _remember_key(key: str) -> Response:
     """Set the cookie and send the browser to the same page without the key in its address (or history)."""
     others = [(name, value) for name, value in request.args.items(multi=True) if name != KEY_PARAMETER]
-    # script_root is the prefix under jupyter-server-proxy (ProxyFix reads X-Forwarded-Prefix): the cookie
-    # goes only to this sandbox's own path on the hub, never to the rest of the hub.
-    target = request.script_root + request.path + (f"?{urlencode(others)}" if others else "")
+    # Relative to this very URL (its last segment): a proxy in front rewrites an absolute Location by adding its
+    # own prefix again (jupyter-server-proxy does), and a relative one needs no prefix at all.
+    target = (request.path.rsplit("/", 1)[-1] or "./") + (f"?{urlencode(others)}" if others else "")
     response = redirect(target, code=303)
-    response.set_cookie(
-        cookie_name(key), key, httponly=True, samesite="Strict", path=(request.script_root or "") + "/"
-    )
+    response.set_cookie(cookie_name(key), key, httponly=True, samesite="Strict", path=(request.script_root or "") + "/")
     return response
 
 

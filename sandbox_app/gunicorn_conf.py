@@ -1,0 +1,10 @@
+"""gunicorn's settings for the sandbox (`-c python:sandbox_app.gunicorn_conf`): no master outlives its launcher."""
+
+import signal
+
+from .child_env import exit_with_parent
+
+
+def when_ready(server) -> None:
+    """In the master, once it serves: stop it gracefully (SIGTERM) when the process that started it is gone."""
+    exit_with_parent(signal.SIGTERM)
