@@ -20,8 +20,9 @@ venv: $(STAMP) ## create .venv and install the course (idempotent)
 lab: $(STAMP) ## open JupyterLab on the course notebooks
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG)
 
+# Two workers, a file each at a time: a notebook's cells stay in one kernel, in order.
 test: $(STAMP) test-deps ## run the whole suite: unit, real SMTP, nbval, browser, hub
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 test-deps: ## install what the browser, hub, Redis and ab tests need (as root; otherwise say what is missing)
 	bash tools/install_test_deps.sh
