@@ -15,6 +15,7 @@ from .queue.mailqueue import DEFAULT_WORKERS as DEFAULT_QUEUE_WORKERS
 from .queue.storage import check_queue_name
 from .servers import IN_PROCESS, SERVERS, WORKERS_ARE, ServerUnavailable
 from .smtp.server import LOOPBACK
+from .web.access import KEY_HEADER
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -76,7 +77,7 @@ def serve(args: argparse.Namespace) -> int:
     consumer = f"consumer pid {mail_queue.consumer.pid}" if mail_queue.consumer else "no consumer started"
     print(f"  queue:       {mail_queue.name} on {mail_queue.url or 'SQLite'} ({consumer})")
     if sandbox.key:
-        print(f"  key:         send the header X-Sandbox-Key: {sandbox.key}, or open the app link once in a browser")
+        print(f"  key:         send the header {KEY_HEADER}: {sandbox.key}, or open the app link once in a browser")
     else:
         print("  open:        no key and no SMTP login: anyone on this machine can use this sandbox")
     if args.host != LOOPBACK:

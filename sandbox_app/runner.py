@@ -320,11 +320,11 @@ def start(
             config.setdefault("QUEUE_NAME", new_queue_name())  # one queue for the launcher and the app's processes
         try:
             app = create_app(config, mail_server=mail_server)
-            # In process this app is the one served; out of process it serves the mail server's API to the app.
-            with _naming_the_port("app", port if server == IN_PROCESS else 0):
-                http_server = AppServer(
-                    host, port if server == IN_PROCESS else 0, app, workers if server == IN_PROCESS else 2
-                )
+            # In process this app is the one served; out of process it serves the mail server's API to the app
+            # on a port of its own, with 2 threads (the app's own port and workers go to its server process).
+            own_port, threads = (port, workers) if server == IN_PROCESS else (0, 2)
+            with _naming_the_port("app", own_port):
+                http_server = AppServer(host, own_port, app, threads)
         except BaseException:
             if mail_server is not None:
                 mail_server.stop()
@@ -344,9 +344,9 @@ def start(
 
 def _start_app_process(server, host, port, workers, launcher_app, launcher_server, log_path) -> ServerProcess:
     """The app under `server` in its own process(es), sending to this sandbox's mail server and queue."""
-    keys = ("MAIL_SERVER", "MAIL_PORT", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_TIMEOUT", "MAIL_DEFAULT_SENDER",
-            "SANDBOX_KEY", "STATS_PATH", "QUEUE_NAME", "QUEUE_URL")  # fmt: skip
-    config = {name: launcher_app.config[name] for name in keys if launcher_app.config.get(name) is not None}
+    # What the queue's consumer gets (the mail server, its login, the queue), plus the key and the counters file.
+    config = {**get_queue(launcher_app).consumer_config(), "SANDBOX_KEY": launcher_app.config["SANDBOX_KEY"],
+              "STATS_PATH": launcher_app.config["STATS_PATH"]}  # fmt: skip
     if get_mail_server(launcher_app) is not None:
         config["MAIL_SERVER_API"] = f"http://{launcher_server.host}:{launcher_server.port}/api/"
     process_log = log_path.with_name(log_path.stem + f"-{server}.log")

@@ -12,6 +12,7 @@ import psutil
 
 from .child_env import config_env
 from .children import ChildProcess
+from .web.access import KEY_HEADER
 
 IN_PROCESS = "inprocess"
 SERVERS = (IN_PROCESS, "waitress", "gunicorn-sync", "gunicorn-gevent")
@@ -80,7 +81,7 @@ class ServerProcess(ChildProcess):
         return (self.server == "waitress" or workers >= self.workers) and self._answers()
 
     def _answers(self) -> bool:
-        request = urllib.request.Request(self.url + "ping", headers={"X-Sandbox-Key": self.key} if self.key else {})
+        request = urllib.request.Request(self.url + "ping", headers={KEY_HEADER: self.key} if self.key else {})
         try:
             with urllib.request.urlopen(request, timeout=1) as response:
                 return response.status == 200
