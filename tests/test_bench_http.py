@@ -11,11 +11,11 @@ from helpers import need_program
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow  # a benchmark: two servers in processes of their own, ab against each, three rounds
+@pytest.mark.slow  # a benchmark: two servers in processes of their own, ab against each, five rounds
 def test_the_sandbox_serves_ping_at_least_half_as_fast_as_a_bare_app(state_dir):
     need_program("ab", "ApacheBench: apt-get install apache2-utils")  # skipped without it, unless CI says all must run
     done = subprocess.run(
-        [sys.executable, "-m", "tools.bench_http", "--requests", "300", "--rounds", "3", "--json"],
+        [sys.executable, "-m", "tools.bench_http", "--requests", "1000", "--rounds", "5", "--json"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
