@@ -6,6 +6,9 @@ import secrets
 import sys
 from pathlib import Path
 
+from .addresses import KEY_HEADER
+from .config import KEY_ENV
+
 ICON = Path(__file__).parent / "web" / "static" / "sandbox.svg"
 # The same delay as `make sandbox`: long enough to see blocking, short enough to click through.
 LAUNCHER_SMTP_DELAY = 0.3
@@ -31,8 +34,8 @@ def setup_sandbox() -> dict:
             "--smtp-delay",
             str(LAUNCHER_SMTP_DELAY),
         ],
-        "environment": {"SANDBOX_KEY": key},  # not in argv: every account on the machine can read that
-        "request_headers_override": {"X-Sandbox-Key": key},
+        "environment": {KEY_ENV: key},  # not in argv: every account on the machine can read that
+        "request_headers_override": {KEY_HEADER: key},
         "timeout": START_TIMEOUT,
         "launcher_entry": {"title": "Mail sandbox", "icon_path": str(ICON), "category": "Other"},
         "new_browser_tab": True,  # DevTools belongs to a whole tab, not to a panel inside JupyterLab

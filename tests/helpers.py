@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from quiz.bank import BankError
+from sandbox_app import addresses
 from sandbox_app.lab.timing import Sample, timed_request
 
 EMAIL = {"to": "learner@example.com", "subject": "Hello", "body": "This is a test email."}
@@ -58,7 +59,7 @@ def url_of(target, path: str = "") -> str:
 
 def auth_headers(target) -> dict[str, str]:
     """The headers every request to `target` must carry (its key; none for a bare URL or an open sandbox)."""
-    return dict(getattr(target, "auth_headers", None) or {})
+    return {} if isinstance(target, str) else addresses.auth_headers(target)
 
 
 def key_headers(key: str | None) -> dict[str, str]:
@@ -131,8 +132,8 @@ def timed(target, path: str, method: str = "GET", json: Any = None) -> Sample:
 
 def open_page(page, target, path: str = ""):
     """Open a sandbox's page in a browser tab, as a learner's link does; Playwright's response."""
-    link = getattr(target, "link", None)  # a Sandbox gives the link that lets a browser in
-    return page.goto(link(path) if callable(link) else url_of(target, path))
+    # A sandbox's link lets the browser in (its key trades for a cookie).
+    return page.goto(url_of(target, path) if isinstance(target, str) else addresses.key_link(target, path))
 
 
 # --- threads, processes, ports -------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from sandbox_app import runner
+from sandbox_app.addresses import auth_headers, key_link
 from sandbox_app.lab.timing import timed_exchange
 from sandbox_app.mailer.stats import get_stats
 from sandbox_app.web.access import KEY_HEADER, cookie_name
@@ -60,7 +61,7 @@ def opened():
 )
 @pytest.mark.parametrize("key", [None, "wrong-key-0123456789"], ids=["no-key", "wrong-key"])
 def test_without_the_key_every_route_answers_403_and_changes_nothing(keyed, method, path, body, key):
-    request(keyed, "POST", "send/blocking", EMAIL, keyed.auth_headers)  # one message, so a DELETE has work
+    request(keyed, "POST", "send/blocking", EMAIL, auth_headers(keyed))  # one message, so a DELETE has work
     before = (keyed.mail_server.settings, len(keyed.mail_server.store), json.dumps(get_stats(keyed.app).snapshot()))
 
     answer = request(keyed, method, path, body, {KEY_HEADER: key} if key else None)
@@ -72,7 +73,7 @@ def test_without_the_key_every_route_answers_403_and_changes_nothing(keyed, meth
 
 
 def test_the_header_lets_a_client_in(keyed):
-    sent = request(keyed, "POST", "send/blocking", EMAIL, keyed.auth_headers)
+    sent = request(keyed, "POST", "send/blocking", EMAIL, auth_headers(keyed))
     assert sent.sample.status == 200
     assert [m.subject for m in keyed.mail_server.messages] == ["Hello"]
 
@@ -126,7 +127,7 @@ def test_smtp_with_a_wrong_password_is_refused(keyed):
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
 def test_smtp_with_auth_is_captured(keyed, mechanism):
-    user, password = keyed.smtp_login
+    user, password = keyed.mail_server.login
     with smtplib.SMTP("127.0.0.1", keyed.smtp_port, timeout=10) as client:
         client.ehlo()
         client.user, client.password = user, password
@@ -138,14 +139,14 @@ def test_smtp_with_auth_is_captured(keyed, mechanism):
 def test_every_pattern_logs_in_with_the_key(keyed):
     keyed.start_consumer()
     for pattern in ("blocking", "threaded", "pool", "queue"):
-        assert request(keyed, "POST", f"send/{pattern}", EMAIL, keyed.auth_headers).sample.status in (200, 202)
-    bulk = request(keyed, "POST", "send/bulk", {**EMAIL, "to": ["a@example.com", "b@example.com"]}, keyed.auth_headers)
+        assert request(keyed, "POST", f"send/{pattern}", EMAIL, auth_headers(keyed)).sample.status in (200, 202)
+    bulk = request(keyed, "POST", "send/bulk", {**EMAIL, "to": ["a@example.com", "b@example.com"]}, auth_headers(keyed))
     assert bulk.sample.status == 200 and json.loads(bulk.body)["connections"] == 1  # logged in once, reused
     assert len(keyed.mail_server.wait_for(6)) == 6
 
 
 def test_open_turns_both_checks_off(opened):
-    assert opened.key is None and opened.smtp_login is None
+    assert opened.key is None and opened.mail_server.login is None
     assert request(opened, "POST", "send/blocking", EMAIL).sample.status == 200
     with smtplib.SMTP("127.0.0.1", opened.smtp_port, timeout=10) as client:
         client.sendmail("a@example.com", ["b@example.com"], RAW_MAIL)
@@ -165,7 +166,7 @@ def test_a_random_key_is_the_default(monkeypatch):
 
 
 def test_sandbox_links_carry_the_key_once(keyed):
-    assert keyed.link("inbox") == f"{keyed.url}inbox?key={keyed.key}"
+    assert key_link(keyed, "inbox") == f"{keyed.url}inbox?key={keyed.key}"
     assert f"?key={keyed.key}" in keyed._repr_html_()
 
 

@@ -6,10 +6,10 @@ import socket
 import subprocess
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
-from helpers import EMAIL, eventually, get_json, http_get, http_post, key_headers
+from helpers import EMAIL, eventually, get_json, http_get, http_post
 
 from sandbox_app.__main__ import main
 
@@ -25,7 +25,7 @@ class Served:
 
     url: str
     smtp: str
-    auth_headers: dict = field(default_factory=dict)
+    key: str | None = None
 
 
 @contextmanager
@@ -37,7 +37,7 @@ def launched(tmp_path, *args):
     try:
         found = eventually(lambda: BANNER.search(out_path.read_text()) or process.poll() is not None, timeout=30)
         assert found is not True, f"exited with {process.returncode} before serving: {err_path.read_text()}"
-        yield process, Served(found.group("url"), found.group("smtp"), key_headers(found.group("key")))
+        yield process, Served(found.group("url"), found.group("smtp"), found.group("key"))
     finally:
         if process.poll() is None:
             process.kill()

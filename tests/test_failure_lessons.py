@@ -9,7 +9,7 @@ from helpers import EMAIL, http_get, http_post
 
 from sandbox_app.__main__ import main
 from sandbox_app.lab import failures
-from sandbox_app.lab.webprocess import WebProcess
+from sandbox_app.processes.webprocess import WebProcess
 from sandbox_app.smtp.server import DebugMailServer
 
 
@@ -96,5 +96,5 @@ def test_an_outside_mail_server_and_a_delay_for_the_debug_one_are_refused_togeth
     args = ["--smtp-server", "127.0.0.1:25", "--smtp-delay", "0.3"]
     done = subprocess.run([sys.executable, "-m", "sandbox_app", *args], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
-    assert "give one or the other" in done.stderr
+    assert "an outside smtp_server has its own" in done.stderr
     assert "Traceback" not in done.stderr

@@ -13,6 +13,7 @@ import pytest
 from helpers import HTTP_TIMEOUT, eventually, http_get, http_post, started_since
 
 from sandbox_app import runner
+from sandbox_app.addresses import auth_headers
 from sandbox_app.http_server import AppServer
 
 IDLE_CONNECTIONS = 16  # four times the workers: the old server froze with this many
@@ -49,7 +50,7 @@ class SlowClient(threading.Thread):
 
     def __init__(self, sandbox, interval=0.5):
         super().__init__(name="slow-client", daemon=True)
-        key = "".join(f"{name}: {value}\r\n" for name, value in sandbox.auth_headers.items())
+        key = "".join(f"{name}: {value}\r\n" for name, value in auth_headers(sandbox).items())
         self.request = f"GET /ping HTTP/1.1\r\nHost: {sandbox.host}\r\n{key}Connection: close\r\n\r\n".encode()
         self.sock = socket.create_connection((sandbox.host, sandbox.port), timeout=HANG_GUARD)
         self.interval, self.sent = interval, 0
@@ -189,8 +190,9 @@ def test_the_forwarded_prefix_reaches_the_app(sandbox):
 QUEUE_DEPTH_SCRIPT = """
 import threading, urllib.request
 import sandbox_app
+from sandbox_app.addresses import auth_headers
 sandbox = sandbox_app.start(smtp_delay=0.2)
-headers = {**sandbox.auth_headers, "Content-Type": "application/json"}
+headers = {**auth_headers(sandbox), "Content-Type": "application/json"}
 email = b'{"to": "a@example.com", "subject": "s", "body": "b"}'
 def send():
     request = urllib.request.Request(sandbox.url + "send/blocking", data=email, headers=headers, method="POST")

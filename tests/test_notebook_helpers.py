@@ -28,7 +28,7 @@ from sandbox_app.lab import (
 from sandbox_app.mailer.connection import mail
 from sandbox_app.mailer.stats import get_stats
 from sandbox_app.patterns import blocking
-from sandbox_app.runner import SandboxNotRunning
+from sandbox_app.sandbox import SandboxNotRunning
 
 
 def test_trace_send_puts_the_smtp_send_inside_a_blocking_request_and_after_a_threaded_one(sandbox):

@@ -51,7 +51,7 @@ def test_the_pool_never_opens_more_connections_than_it_has_threads(mail_server):
 
 def test_stopping_the_sandbox_drains_the_pool_first(start_sandbox):
     before = set(threading.enumerate())
-    sandbox = start_sandbox(smtp_delay=0.2, config={"MAIL_POOL_SIZE": 2})
+    sandbox = start_sandbox(smtp_delay=0.2, app_config={"MAIL_POOL_SIZE": 2})
     samples = measure_send(sandbox, "pool", 6, warmup=0, concurrency=3)
     assert samples.statuses == {202: 6}
     mail_server = sandbox.mail_server

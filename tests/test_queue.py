@@ -9,12 +9,14 @@ import sys
 import pytest
 from helpers import EMAIL, eventually, get_json, process_exists, wait_gone
 
-from sandbox_app import create_app, runner
+from sandbox_app import create_app
 from sandbox_app.lab import failures, measure, measure_send
 from sandbox_app.mailer.background import get_background
-from sandbox_app.queue.consumer import ConsumerError, ConsumerProcess
+from sandbox_app.processes.child import ChildError
+from sandbox_app.processes.consumer import ConsumerProcess
 from sandbox_app.queue.mailqueue import get_queue
 from sandbox_app.queue.storage import sqlite_path, this_host
+from sandbox_app.sandbox import SandboxNotRunning
 from sandbox_app.smtp.server import DebugMailServer, free_port
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -80,7 +82,7 @@ def test_a_stopped_sandbox_says_what_it_leaves_unsent(start_sandbox, caplog):
 
 
 def test_a_shared_queue_keeps_its_mail_for_the_next_consumer(start_sandbox, caplog):
-    sandbox = start_sandbox(config={"QUEUE_NAME": "shop"})
+    sandbox = start_sandbox(queue_name="shop")
     measure_send(sandbox, "queue", 2, warmup=0)
     with caplog.at_level(logging.WARNING):
         sandbox.stop()
@@ -98,7 +100,7 @@ def test_a_shared_queue_keeps_its_mail_for_the_next_consumer(start_sandbox, capl
 
 
 def test_a_temporary_error_is_retried_and_delivered(start_sandbox):
-    sandbox = start_sandbox(config={"QUEUE_RETRY_DELAY": 0.3})  # the lesson's 1 s, shortened
+    sandbox = start_sandbox(app_config={"QUEUE_RETRY_DELAY": 0.3})  # the lesson's 1 s, shortened
     later = failures.temporary_failure(sandbox, sends=3)
     assert later["retry_delay"] == 0.3 and min(later["arrived_after"]) >= 0.3  # each waited for its retry
     assert later["queue"]["delivered"] == 3 and later["queue"]["retried"] == 3 and later["queue"]["failed"] == 0
@@ -160,8 +162,8 @@ def test_a_consumer_whose_parent_dies_stops_too(state_dir, mail_server):
 
 def test_a_consumer_that_cannot_start_says_why(state_dir):
     broken = ConsumerProcess({"QUEUE_NAME": "no spaces allowed", "MAIL_PORT": free_port()}, workers=1)
-    with pytest.raises(ConsumerError, match="queue name must be 1-64 letters"):
-        broken.start(ready_timeout=20)
+    with pytest.raises(ChildError, match="queue name must be 1-64 letters"):
+        broken.start(timeout=20)
     assert not broken.running
 
 
@@ -181,7 +183,7 @@ def test_a_queue_storage_that_is_down_is_a_503_not_a_500(state_dir, mail_server)
 def test_a_consumer_started_by_hand_without_its_config_says_what_to_set():
     env = {k: v for k, v in os.environ.items() if k != "SANDBOX_APP_CONFIG"}
     done = subprocess.run(
-        [sys.executable, "-m", "huey.bin.huey_consumer", "sandbox_app.queue_worker.huey"],
+        [sys.executable, "-m", "huey.bin.huey_consumer", "sandbox_app.processes.queue_worker.huey"],
         capture_output=True, text=True, timeout=30, env=env,
     )  # fmt: skip
     assert done.returncode == 1
@@ -249,7 +251,7 @@ def test_the_queue_of_a_killed_sandbox_is_swept_up_by_the_next(state_dir):
 
 
 def test_the_command_line_sandbox_leaves_no_queue_behind(state_dir, mail_server):
-    from sandbox_app.lab.webprocess import WebProcess
+    from sandbox_app.processes.webprocess import WebProcess
 
     with WebProcess("--smtp-server", mail_server.address) as web:  # starts a consumer by default
         consumer = get_json(web, "api/queue")["consumer"]
@@ -262,5 +264,5 @@ def test_the_command_line_sandbox_leaves_no_queue_behind(state_dir, mail_server)
 def test_a_stopped_sandbox_starts_no_consumer(start_sandbox):
     sandbox = start_sandbox()
     sandbox.stop()
-    with pytest.raises(runner.SandboxNotRunning):
+    with pytest.raises(SandboxNotRunning):
         sandbox.start_consumer()

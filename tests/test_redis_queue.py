@@ -8,14 +8,14 @@ import redis
 from helpers import EMAIL, eventually, http_post, wait_gone
 
 from sandbox_app.mailer.stats import get_stats
-from sandbox_app.queue.consumer import ConsumerProcess
+from sandbox_app.processes.consumer import ConsumerProcess
 from sandbox_app.queue.mailqueue import get_queue
 
 
 @pytest.fixture
 def redis_sandbox(redis_url, start_sandbox):
     """A running sandbox whose queue is RedisHuey on the session's redis-server."""
-    return start_sandbox(config={"QUEUE_URL": redis_url})
+    return start_sandbox(queue_url=redis_url)
 
 
 def send_numbered(sandbox, count: int, concurrency: int = 8) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from helpers import http_get, http_post, port_is_free, started_since
 
 import sandbox_app
+from sandbox_app.addresses import browser_url
 
 
 def test_start_is_idempotent_and_stop_frees_ports_and_threads(start_sandbox):
@@ -52,9 +53,9 @@ def test_stop_waits_for_background_sends(start_sandbox):
 
 def test_hub_url(sandbox, monkeypatch):
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/learner/")
-    assert sandbox.browser_url == f"/user/learner/proxy/{sandbox.port}/"
+    assert browser_url(sandbox) == f"/user/learner/proxy/{sandbox.port}/"
     monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX")
-    assert sandbox.browser_url == sandbox.url
+    assert browser_url(sandbox) == sandbox.url
 
 
 def test_interpreter_exit_stops_the_sandbox(state_dir):

@@ -9,9 +9,10 @@ import time
 import psutil
 import pytest
 
-from sandbox_app import runner, servers
+from sandbox_app import runner
 from sandbox_app.lab import background_sends, get, measure, measure_send, post
-from sandbox_app.runner import AppNotInProcess
+from sandbox_app.processes import servers
+from sandbox_app.sandbox import AppNotInProcess
 
 OUTSIDE = ["waitress", "gunicorn-sync", "gunicorn-gevent"]
 DELAY = 0.3

@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox_app.children import ChildError, ChildProcess
-from sandbox_app.web.access import KEY_HEADER, KEY_PARAMETER
+from sandbox_app.addresses import KEY_HEADER, KEY_PARAMETER
+from sandbox_app.processes.child import ChildError, ChildProcess
 
 CONCURRENCIES = (1, 20)
 TARGET_RATIO = 0.5  # the sandbox serves /ping at least half as fast as a bare app on the same server
@@ -47,8 +47,9 @@ SERVERS = {
 
 def start_server(name: str, folder: Path) -> tuple[ChildProcess, str, dict[str, str]]:
     """Start one server; (its process, the /ping URL, the headers a request needs)."""
-    child = ChildProcess(SERVERS[name], folder / f"{name}.log")
-    child.start(lambda: APP_LINE.search(child.read_log()), START_TIMEOUT, f"the {name} app")
+    log = folder / f"{name}.log"
+    printed = lambda: APP_LINE.search(log.read_text()) if log.exists() else None
+    child = ChildProcess(SERVERS[name], log, what=f"the {name} app", ready=printed).start(START_TIMEOUT)
     url = urlsplit(APP_LINE.search(child.read_log()).group(1))
     key = parse_qs(url.query).get(KEY_PARAMETER)  # the sandbox prints `?key=...` unless it runs open
     headers = {KEY_HEADER: key[0]} if key else {}

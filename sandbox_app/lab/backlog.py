@@ -6,8 +6,8 @@ import time
 from contextlib import contextmanager
 
 from ..patterns.pool import get_pool
-from .failures import fresh_counts, mail_server_settings
-from .sandbox import running_sandbox, settle
+from .faults import mail_server_settings
+from .sandbox import reset, running_sandbox, settle
 from .tables import Table
 from .timing import measure_send
 
@@ -39,7 +39,7 @@ def pool_backlog(
     rows = []
     with mail_server_settings(sandbox, delay=delay):
         for queue_size in queue_sizes:
-            fresh_counts(sandbox)
+            reset(sandbox, settle=())
             with pool_queue_size(sandbox, queue_size) as pool:
                 pool.reset_peak()
                 samples = measure_send(sandbox, "pool", requests, warmup=0, concurrency=concurrency)

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
-import json
-import smtplib
-import sys
-import time
-from email.message import EmailMessage
-
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Sink
-
-from .. import runner
-from ..cli import non_negative, positive_int, queue_url
+from ..config import SandboxConfig
+from ..examples import DEFAULT_EMAIL
 from ..patterns import ASYNC_PATTERNS, PATTERNS
-from ..queue.consumer import ConsumerError
-from ..servers import DEFAULT_WORKERS, IN_PROCESS, SERVERS, WORKERS_ARE, ServerUnavailable
-from ..smtp.server import LOOPBACK, DebugMailServer, free_port
+from ..sandbox import Sandbox, SandboxNotRunning
 from .client import call
 from .experiments import blocks_worker
-from .sandbox import settle, stats_of
+from .sandbox import settle
 from .tables import Table
-from .timing import DEFAULT_EMAIL, measure, measure_send, percentile
+from .timing import measure, measure_send, percentile
 
 BULK = "bulk"
+# What `--patterns` may name, and what it measures when it names none.
+BENCH_CHOICES = (*PATTERNS, *ASYNC_PATTERNS, BULK)
+DEFAULT_PATTERNS = (*PATTERNS, BULK)
 
 SETTLE_TIMEOUT = 30.0
 
@@ -33,7 +24,7 @@ def bench_pattern(
     sandbox, pattern: str, requests: int, concurrency: int, delay: float, progress: bool, outside: bool | None = None
 ) -> dict:
     """One row of the table: response percentiles, throughput, and what became of the mail."""
-    stats = stats_of(sandbox)
+    stats = sandbox.stats
     # Warm this pattern's code path.
     measure_send(sandbox, pattern, concurrency, warmup=0, concurrency=concurrency, outside=outside)
     settle(sandbox, pattern, stats.snapshot()[pattern]["accepted"], SETTLE_TIMEOUT)
@@ -143,7 +134,7 @@ def measure_rows(
     `outside=True` runs the clients in a process of their own (the default when the app runs in its own).
     """
     if not sandbox.running:
-        raise runner.SandboxNotRunning()
+        raise SandboxNotRunning()
     sandbox.mail_server.configure(delay=delay)
     if "queue" in patterns:
         sandbox.start_consumer()  # its own process, as in production; ready before timing starts
@@ -155,28 +146,22 @@ def measure_rows(
 
 
 def run_table(
-    delay: float,
+    config: SandboxConfig,
     requests: int,
     concurrency: int,
     patterns: list[str],
     progress: bool,
     bulk_count: int = 100,
     connect_delay: float = 0.05,
-    queue_url: str | None = None,
-    server: str = IN_PROCESS,
-    workers: int | None = None,
 ) -> list[dict]:
-    """Measure /ping and each pattern on one fresh sandbox (its queue on Redis when `queue_url` is given).
+    """Measure /ping and each pattern on a fresh sandbox of `config`, stopped afterwards.
 
-    Under an outside `server` the app runs in its own process(es), and the clients in one of theirs.
+    Under an outside server the app runs in its own process(es), and the clients in one of theirs.
     """
-    runner.stop()
-    config = {"QUEUE_URL": queue_url} if queue_url else None
-    sandbox = runner.start(smtp_delay=delay, config=config, server=server, workers=workers)
-    try:
-        return measure_rows(sandbox, delay, requests, concurrency, patterns, progress, bulk_count, connect_delay)
-    finally:
-        sandbox.stop()
+    with Sandbox(config) as sandbox:
+        return measure_rows(
+            sandbox, config.smtp_delay, requests, concurrency, patterns, progress, bulk_count, connect_delay
+        )
 
 
 def format_table(rows: list[dict]) -> Table:
@@ -234,123 +219,3 @@ def headline(rows: list[dict]) -> list[str]:
             ratio = by_name[name]["rps"] / by_name["blocking"]["rps"]
             lines.append(f"{name + ' / blocking (req/s):':<33}{ratio:.1f}x")
     return lines
-
-
-def sample_message() -> bytes:
-    """A message like the ones the app sends."""
-    message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = (
-        "sandbox@example.com",
-        DEFAULT_EMAIL["to"],
-        DEFAULT_EMAIL["subject"],
-    )
-    message.set_content(DEFAULT_EMAIL["body"])
-    return message.as_bytes()
-
-
-def capture_rate_of(port: int, messages: int) -> float:
-    """Messages per second one SMTP connection gets accepted by the server on `port`."""
-    raw = sample_message()
-    with smtplib.SMTP(LOOPBACK, port, timeout=10) as client:
-        started = time.perf_counter()
-        for _ in range(messages):
-            client.sendmail("sandbox@example.com", [DEFAULT_EMAIL["to"]], raw)
-        return messages / (time.perf_counter() - started)
-
-
-def capture_rates(messages: int = 500, rounds: int = 3) -> dict:
-    """The debug server's capture rate vs a bare aiosmtpd Sink, alternating, best of `rounds`."""
-    best = {"sandbox": 0.0, "sink": 0.0}
-    for _ in range(rounds):
-        with DebugMailServer() as server:
-            best["sandbox"] = max(best["sandbox"], capture_rate_of(server.port, messages))
-        sink = Controller(Sink(), hostname=LOOPBACK, port=free_port(), server_hostname="sink.invalid")
-        sink.start()
-        try:
-            best["sink"] = max(best["sink"], capture_rate_of(sink.port, messages))
-        finally:
-            sink.stop()
-    return {
-        "sandbox_per_s": round(best["sandbox"]),
-        "sink_per_s": round(best["sink"]),
-        "ratio": round(best["sandbox"] / best["sink"], 2),
-    }
-
-
-def run(args: argparse.Namespace) -> int:
-    """The bench subcommand."""
-    choices = [*PATTERNS, *ASYNC_PATTERNS, BULK]
-    patterns = args.patterns.split(",") if args.patterns else [*PATTERNS, BULK]
-    unknown = [p for p in patterns if p not in choices]
-    if unknown:
-        print(f"error: unknown pattern(s): {', '.join(unknown)}; choose from {', '.join(choices)}", file=sys.stderr)
-        return 2
-    try:
-        rows = run_table(
-            args.smtp_delay,
-            args.requests,
-            args.concurrency,
-            patterns,
-            progress=True,  # tqdm writes to stderr
-            bulk_count=args.bulk_messages,
-            connect_delay=args.connect_delay,
-            queue_url=args.queue_url,
-            server=args.server,
-            workers=args.workers,
-        )
-    except (ConsumerError, ServerUnavailable, runner.ServerStartError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    capture = capture_rates() if args.capture else None
-    if args.json:
-        print(json.dumps({"rows": rows, "capture": capture} if capture else rows, indent=2))
-        return 0
-    print(
-        f"SMTP delay {args.smtp_delay:g} s, {args.requests} requests per pattern, "
-        f"{args.concurrency} client(s) at once, app {args.server} with "
-        f"{args.workers or DEFAULT_WORKERS[args.server]} {WORKERS_ARE[args.server]}"
-        + (f", queue on {args.queue_url}" if args.queue_url else "")
-        + "\n"
-    )
-    print(repr(format_table(rows)))
-    print()
-    print("\n".join(headline(rows)))
-    bulk = next((row for row in rows if row["pattern"] == BULK), None)
-    if bulk:
-        print()
-        print(format_bulk(bulk))
-    if capture:
-        print(
-            f"\ncapture rate over one connection: sandbox {capture['sandbox_per_s']}/s, "
-            f"bare aiosmtpd Sink {capture['sink_per_s']}/s, ratio {capture['ratio']:.2f}"
-        )
-    return 0
-
-
-def add_parser(subcommands) -> None:
-    """Register `bench` on the main command line."""
-    parser = subcommands.add_parser("bench", help="measure every pattern and print the comparison table")
-    parser.add_argument("--smtp-delay", type=non_negative, default=0.3, help="seconds per message (default 0.3)")
-    parser.add_argument("--requests", type=positive_int, default=30, help="requests per pattern (default 30)")
-    parser.add_argument("--concurrency", type=positive_int, default=1, help="clients at once (default 1)")
-    parser.add_argument("--patterns", default="", help="comma-separated patterns (default: all, and bulk)")
-    parser.add_argument(
-        "--bulk-messages", type=positive_int, default=100, help="messages in the bulk comparison (default 100)"
-    )
-    parser.add_argument(
-        "--connect-delay",
-        type=non_negative,
-        default=0.05,
-        help="seconds the mail server waits per connection in the bulk comparison (default 0.05)",
-    )
-    parser.add_argument("--queue-url", type=queue_url, help="measure the queue on this Redis (default: SQLite)")
-    parser.add_argument("--capture", action="store_true", help="also compare the capture rate with aiosmtpd's Sink")
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
-    parser.add_argument(
-        "--server",
-        choices=SERVERS,
-        default=IN_PROCESS,
-        help="where the app runs (default inprocess); outside it, the clients run in a process of their own",
-    )
-    parser.add_argument("--workers", type=positive_int, default=None, help="the server's threads or processes")
-    parser.set_defaults(func=run)

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from ..addresses import auth_headers
+from ..examples import DEFAULT_EMAIL
 from .sandbox import running_sandbox
-from .timing import DEFAULT_EMAIL, key_headers, parse_server_timing, route_url, timed_exchange
+from .timing import parse_server_timing, route_url, timed_exchange
 
 
 @dataclass
@@ -68,7 +70,7 @@ def call(sandbox, method: str, path: str, json: dict | None = None, timeout: flo
     """Send one request to the sandbox and keep everything about the answer."""
     sandbox = running_sandbox(sandbox)
     path = path.lstrip("/")
-    exchange = timed_exchange(route_url(sandbox, path), method, json, timeout, key_headers(sandbox))
+    exchange = timed_exchange(route_url(sandbox, path), method, json, timeout, auth_headers(sandbox))
     sample = exchange.sample
     return Reply(method, path, sample.status, exchange.headers, exchange.body, sample.seconds, sample.started_at)
 

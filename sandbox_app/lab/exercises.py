@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 
 from flask_mail import Message
 
+from ..examples import DEFAULT_EMAIL
 from ..mailer.connection import mail
 from ..smtp.server import LOOPBACK, free_port
 from ..waiting import wait_until
-from .failures import fresh_counts, mail_server_settings, thread_exceptions
-from .sandbox import running_sandbox
+from .faults import mail_server_settings, thread_exceptions
+from .sandbox import reset, running_sandbox
 from .threads import error_text
-from .timing import DEFAULT_EMAIL
 
 EXERCISE_SUBJECT = "exercise"
 
@@ -123,7 +123,7 @@ def check_background_sender(
     sandbox = running_sandbox(sandbox)
     app, server = sandbox.app, sandbox.mail_server
     report = Report(f"Checked with {sends} mails against the sandbox's mail server ({delay * 1000:g} ms per message):")
-    fresh_counts(sandbox)
+    reset(sandbox, settle=())
     with mail_server_settings(sandbox, delay=delay), thread_exceptions() as raised:
         statuses, seconds, error = _call_in_request(app, send_email, sends)
         if error is not None:
@@ -199,5 +199,5 @@ def check_is_temporary(sandbox, is_temporary) -> Report:
             f"{what}: {expected}", bool(answer) == temporary,
             f"Flask-Mail raised {type(error).__name__}; your function said {answer!r}",
         ))  # fmt: skip
-    fresh_counts(sandbox)
+    reset(sandbox, settle=())
     return report

@@ -9,9 +9,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from statistics import linear_regression
 
+from ..addresses import auth_headers
+from ..examples import DEFAULT_EMAIL
 from ..mailer.connection import mail
 from ..waiting import wait_until
-from .timing import DEFAULT_EMAIL, Samples, key_headers, measure_send, route_url, timed_exchange
+from .timing import Samples, measure_send, route_url, timed_exchange
 
 
 def blocks_worker(samples: Samples, delay: float) -> bool:
@@ -129,7 +131,7 @@ def trace_send(sandbox, pattern: str, *, email: dict | None = None, timeout: flo
     """Send once with `pattern` and record both spans (patterns that send in this process)."""
     with recording_smtp_sends() as spans:
         url = route_url(sandbox, f"send/{pattern}")
-        exchange = timed_exchange(url, "POST", email or DEFAULT_EMAIL, timeout, key_headers(sandbox))
+        exchange = timed_exchange(url, "POST", email or DEFAULT_EMAIL, timeout, auth_headers(sandbox))
         if exchange.sample.status >= 400:
             answer = exchange.body.decode(errors="replace")
             raise ValueError(f"POST /send/{pattern} answered {exchange.sample.status}: {answer}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from IPython import get_ipython
 
-from ..runner import SandboxNotRunning, current
+from ..runner import current
+from ..sandbox import SandboxNotRunning
 
 
 def _hint_for(shell, etype, value, tb, tb_offset=None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
+from ..addresses import key_link
 from .sandbox import running_sandbox
 
 
@@ -27,4 +28,4 @@ def link(sandbox, path: str = "", text: str | None = None) -> Link:
     sandbox = running_sandbox(sandbox)
     path = path.lstrip("/")
     # The key rides along once: the app trades it for a cookie and drops it from the address bar.
-    return Link(sandbox.link(path), text or f"Open /{path} in a new tab")
+    return Link(key_link(sandbox, path), text or f"Open /{path} in a new tab")

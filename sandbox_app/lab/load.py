@@ -12,17 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from ..addresses import auth_headers
+from ..examples import DEFAULT_EMAIL
+from ..processes.clients import in_a_client_process
 from ..waiting import wait_until
 from .sandbox import wait_until_settled
-from .timing import (
-    DEFAULT_EMAIL,
-    Sample,
-    Samples,
-    client_process_context,
-    key_headers,
-    route_url,
-    timed_request,
-)
+from .timing import Sample, Samples, route_url, timed_request
 
 # getrusage counts the context switches of all the process's threads (psutil's count is the main thread's only);
 # Windows has no `resource` module, and there the switches are not counted (nan).
@@ -61,13 +56,14 @@ def background_load(
     The block starts once every client has had one answer, so it runs under steady load. The clients
     run in a process of their own (`outside`) by default whenever the app runs in its own process(es).
     """
-    url, headers = route_url(target, path), key_headers(target)
+    url, headers = route_url(target, path), auth_headers(target)
     method = "POST" if json is not None else "GET"
     result = Samples(label or f"{path.strip('/')} load")
     if outside is None:
         outside = not getattr(target, "in_process", True)
     args = (url, method, json, headers, clients)
-    with _clients_in_a_process(*args) if outside else _clients_in_threads(*args) as (stop, steady, collect):
+    in_a_process = in_a_client_process(run_clients, *args, preload=__name__, name="load-clients")
+    with in_a_process if outside else _clients_in_threads(*args) as (stop, steady, collect):
         try:
             wait_until(steady, 30, "the load to reach every client")
             yield result
@@ -83,38 +79,6 @@ def _clients_in_threads(*args):
     with ThreadPoolExecutor(1, thread_name_prefix="load") as pool:
         running = pool.submit(run_clients, *args, stop, steady)
         yield stop.set, lambda: steady.is_set() or running.done(), running.result
-
-
-def _send_samples(results, *args) -> None:
-    """The client process's body: run the clients, then send their samples back (or the error)."""
-    try:
-        results.send(run_clients(*args))
-    except Exception as error:  # raised again in the parent, with its message
-        results.send(error)
-
-
-@contextmanager
-def _clients_in_a_process(*args):
-    """run_clients in a process of its own: (stop, steady, collect) functions."""
-    context = client_process_context()
-    stop, steady = context.Event(), context.Event()
-    receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_send_samples, args=(send, *args, stop, steady), name="load-clients")
-    process.start()
-    send.close()
-
-    def collect() -> list[Sample]:
-        answer = receive.recv()
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    try:
-        yield stop.set, lambda: steady.is_set() or not process.is_alive(), collect
-    finally:
-        stop.set()
-        process.join(30)
-        receive.close()
 
 
 def background_sends(
@@ -166,7 +130,7 @@ def cpu_per_request(
 
     Background sends are waited for, so their CPU counts too: moving work to a thread does not remove it.
     """
-    url, headers = route_url(sandbox, path), key_headers(sandbox)
+    url, headers = route_url(sandbox, path), auth_headers(sandbox)
     method = "POST" if json is not None else "GET"
     for _ in range(3):  # warm-up, not counted
         timed_request(url, method, json, headers=headers)

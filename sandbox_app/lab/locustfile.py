@@ -1,16 +1,18 @@
 """A Locust scenario for your own sandbox: `locust -f this_file --host URL` (SANDBOX_KEY from the environment).
 
-Most users only look around (/ping); one in four signs up, which sends a welcome mail with the
-pattern in $SANDBOX_PATTERN (blocking unless set). Never imported by the package: importing
-Locust patches the standard library for gevent.
+Every simulated user runs both tasks, picking the next one at random with weights 3:1: three looks
+around (/ping) for each sign-up, which sends a welcome mail with the pattern in $SANDBOX_PATTERN
+(blocking unless set). Never imported by the package: importing Locust patches the standard library for gevent.
 """
 
 import os
 
 from locust import HttpUser, constant, task
 
+from sandbox_app.addresses import KEY_HEADER
+from sandbox_app.examples import DEFAULT_EMAIL
+
 PATTERN = os.environ.get("SANDBOX_PATTERN", "blocking")
-EMAIL = {"to": "new.user@example.com", "subject": "Welcome!", "body": "Thanks for signing up."}
 
 
 class Visitor(HttpUser):
@@ -22,7 +24,7 @@ class Visitor(HttpUser):
         """Carry the sandbox's key on every request."""
         key = os.environ.get("SANDBOX_KEY")
         if key:
-            self.client.headers["X-Sandbox-Key"] = key
+            self.client.headers[KEY_HEADER] = key
 
     @task(3)
     def look_around(self) -> None:
@@ -32,4 +34,4 @@ class Visitor(HttpUser):
     @task(1)
     def sign_up(self) -> None:
         """A page that sends a mail."""
-        self.client.post(f"send/{PATTERN}", json=EMAIL, name=f"/send/{PATTERN}")
+        self.client.post(f"send/{PATTERN}", json=DEFAULT_EMAIL, name=f"/send/{PATTERN}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -17,11 +16,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 from flask_mail import Message
 
+from ..processes.child import ChildProcess
 from ..smtp.server import LOOPBACK, free_port
-from ..waiting import wait_until
 from .threads import error_text
 
 
@@ -134,15 +132,11 @@ def flask_run(source: str, *args: str, timeout: float = 20.0) -> FlaskRun:
         output = Path(folder, "output.txt")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("WERKZEUG_RUN_MAIN", None)  # as in a fresh terminal
-        command = [sys.executable, "-m", "flask", "--app", "startup", "run", "--port", str(port), *args]
-        with open(output, "wb") as log:
-            process = subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                       stderr=subprocess.DEVNULL)  # fmt: skip
-        try:
-            wait_until(lambda: _answers(port) or process.poll() is not None, timeout, "flask run to serve")
-        finally:
-            _stop_tree(process)
-        pids = [int(pid) for pid in STARTED.findall(output.read_text(encoding="utf-8"))]
+        command = [sys.executable, "-m", "flask", "--app", "startup", "run", "--port", port, *args]
+        # The reloader's server is a child of its own: stopping the process stops it too.
+        flask = ChildProcess(command, output, what="flask run", env=env, cwd=folder, ready=lambda: _answers(port))
+        with flask.start(timeout):
+            pids = [int(pid) for pid in STARTED.findall(flask.read_log())]
     return FlaskRun(args, pids)
 
 
@@ -155,17 +149,3 @@ def _answers(port: int) -> bool:
         return True  # a 404 is an answer: the app has no routes
     except OSError:
         return False
-
-
-def _stop_tree(process: subprocess.Popen) -> None:
-    """Stop a process and every process it started (the reloader's server is a child of its own)."""
-    with suppress(psutil.NoSuchProcess):
-        family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
-        for member in family:
-            with suppress(psutil.NoSuchProcess):
-                member.terminate()
-        _gone, alive = psutil.wait_procs(family, timeout=5)
-        for member in alive:
-            with suppress(psutil.NoSuchProcess):
-                member.kill()
-    process.wait(5)

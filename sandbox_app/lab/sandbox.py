@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..mailer.stats import DeliveryStats
-from ..runner import SandboxNotRunning, current
-from ..servers import WORKERS_ARE
+from ..runner import current
+from ..sandbox import SandboxNotRunning
 from ..waiting import wait_until
 
 LOG_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")  # logging's asctime, as the runner writes it
@@ -21,11 +20,6 @@ def running_sandbox(sandbox=None):
     if running is None:
         raise SandboxNotRunning()
     return running
-
-
-def stats_of(sandbox) -> DeliveryStats:
-    """The delivery counters of a sandbox's app, all its processes counted (what /api/stats answers)."""
-    return sandbox.stats
 
 
 @dataclass
@@ -46,13 +40,13 @@ def status(sandbox) -> Status:
     if sandbox.in_process:
         app = f"the app ({sandbox.workers} workers)"
     else:
-        app = f"the app under {sandbox.server} in its own process ({sandbox.workers} {WORKERS_ARE[sandbox.server]})"
+        app = f"the app under {sandbox.server} in its own process ({sandbox.serving})"
     return Status(f"The sandbox is running: {app} and {smtp}, on {sandbox.host} only.")
 
 
 def settled(sandbox, patterns=("threaded", "pool")) -> bool:
     """Whether all mail these patterns accepted is delivered or failed by now."""
-    counters = stats_of(sandbox).snapshot()
+    counters = sandbox.stats.snapshot()
     return all(c["delivered"] + c["failed"] >= c["accepted"] for name, c in counters.items() if name in patterns)
 
 
@@ -68,20 +62,20 @@ def settle(sandbox, pattern: str, accepted: int, timeout: float) -> dict:
     """Wait until `accepted` mails of `pattern` are delivered or failed (or `timeout` s pass); return its counters."""
 
     def counters_when_settled() -> dict | None:
-        counters = stats_of(sandbox).snapshot()[pattern]
+        counters = sandbox.stats.snapshot()[pattern]
         return counters if counters["delivered"] + counters["failed"] >= accepted else None
 
     try:
         return wait_until(counters_when_settled, timeout, f"the {pattern} pattern's mail")
     except TimeoutError:
-        return stats_of(sandbox).snapshot()[pattern]
+        return sandbox.stats.snapshot()[pattern]
 
 
 def reset(sandbox, *, settle=("threaded", "pool")) -> None:
     """Let background sends of `settle` patterns finish, then empty the inbox and zero every counter."""
     sandbox = running_sandbox(sandbox)
     wait_until_settled(sandbox, settle)
-    stats_of(sandbox).reset()
+    sandbox.stats.reset()
     if sandbox.mail_server is not None:
         sandbox.mail_server.clear()
         sandbox.mail_server.reset_counters()

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import csv
 import os
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import runner
-from ..servers import WORKERS_ARE, ServerUnavailable, check_server
+from ..config import SandboxConfig
+from ..processes.child import ChildError, ChildProcess
+from ..processes.servers import ServerUnavailable, check_server, serving, shown_command
+from ..sandbox import Sandbox
 from .load import background_sends
 from .plots import COLORS, new_figure
 from .tables import Table
@@ -25,12 +27,6 @@ MODEL_NAMES = {
 }
 
 
-def serving(workers: int, server: str) -> str:
-    """ "4 threads", "1 process": what serves the app's requests."""
-    kind = WORKERS_ARE[server]
-    return f"{workers} {kind if workers != 1 else kind.removesuffix('es' if kind == 'processes' else 's')}"
-
-
 @dataclass
 class ModelRun:
     """One server model at one mail server delay: the sender's wait, /ping's wait next to senders, memory."""
@@ -42,6 +38,7 @@ class ModelRun:
     ping_alone: Samples | None = None
     ping_loaded: Samples | None = None
     memory_mb: float | None = None
+    command: str = ""  # the server's command line, as a learner would type it
     skipped: str | None = None
 
     @property
@@ -54,7 +51,7 @@ class ModelRun:
         if self.skipped:
             return [self.name, "-", "-", "-", "-", f"skipped: {self.skipped}"]
         return [
-            self.name, serving(self.workers, self.server), round(self.sender.p50_ms, 1),
+            self.name, serving(self.server, self.workers), round(self.sender.p50_ms, 1),
             round(self.ping_alone.p50_ms, 1), round(self.ping_loaded.p50_ms, 1), round(self.memory_mb),
         ]  # fmt: skip
 
@@ -67,16 +64,14 @@ def run_model(
         check_server(server)
     except ServerUnavailable as error:
         return ModelRun(server, workers or 0, delay, skipped=str(error))
-    runner.stop()
-    sandbox = runner.start(server=server, workers=workers, smtp_delay=delay)
-    try:
+    runner.stop()  # one sandbox at a time: the notebook's own is started again afterwards
+    with Sandbox(SandboxConfig.resolve(server=server, workers=workers, smtp_delay=delay)) as sandbox:
         sender = measure_send(sandbox, "blocking", 3, warmup=1, label=f"{server}: the sender")
         ping_alone = measure(sandbox, "ping", 10, label=f"{server}: ping alone")
         with background_sends(sandbox, "blocking", senders):
             ping_loaded = measure(sandbox, "ping", pings, warmup=0, label=f"{server}: ping next to {senders} senders")
-        return ModelRun(server, sandbox.workers, delay, sender, ping_alone, ping_loaded, sandbox.memory_mb())
-    finally:
-        sandbox.stop()
+        command = shown_command(sandbox.app_process.command)
+        return ModelRun(server, sandbox.workers, delay, sender, ping_alone, ping_loaded, sandbox.memory_mb(), command)
 
 
 def models_table(runs: list[ModelRun]) -> Table:
@@ -122,14 +117,15 @@ def run_locust(sandbox, users: int = 8, seconds: int = 3, pattern: str = "blocki
     with tempfile.TemporaryDirectory(prefix="locust-") as folder:
         prefix = Path(folder) / "run"
         env = {**os.environ, "SANDBOX_PATTERN": pattern, "SANDBOX_KEY": sandbox.key or ""}
-        done = subprocess.run(
-            [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--users", str(users),
-             "--spawn-rate", str(users), "--run-time", f"{seconds}s", "--host", sandbox.url, "--csv", str(prefix),
-             "--only-summary", "--loglevel", "WARNING"],
-            capture_output=True, text=True, env=env, timeout=seconds + 60,
+        locust = ChildProcess(
+            [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "--users", users, "--spawn-rate", users,
+             "--run-time", f"{seconds}s", "--host", sandbox.url, "--csv", prefix, "--only-summary",
+             "--loglevel", "WARNING"],
+            Path(folder) / "locust.log", what="locust", env=env,
         )  # fmt: skip
-        if done.returncode != 0 and not Path(f"{prefix}_stats.csv").exists():
-            raise RuntimeError(f"locust failed: {done.stderr.strip().splitlines()[-1:]}")
+        code = locust.run(timeout=seconds + 60)
+        if code != 0 and not Path(f"{prefix}_stats.csv").exists():
+            raise ChildError(f"locust failed; its log:\n{locust.read_log()}")
         with open(f"{prefix}_stats.csv", newline="") as stats:
             rows = [row for row in csv.DictReader(stats) if row["Name"] != "Aggregated"]
     return LocustResult([

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import http.client
 import json as jsonlib
-import multiprocessing
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from statistics import quantiles
 from urllib.parse import urlsplit
@@ -15,13 +14,14 @@ from urllib.parse import urlsplit
 from tqdm.auto import tqdm as auto_tqdm  # the notebook's bar in a notebook, the terminal's elsewhere
 from tqdm.notebook import tqdm as notebook_tqdm
 
-from ..runner import SandboxNotRunning
+from ..addresses import auth_headers
+from ..examples import DEFAULT_EMAIL
+from ..processes.clients import client_pool
+from ..sandbox import SandboxNotRunning
 
 # A finished bar stays in a notebook cell (and is saved with the notebook); a terminal's is
 # cleared, so that the table printed next stands alone.
 KEEP_FINISHED_BAR = issubclass(auto_tqdm, notebook_tqdm)
-
-DEFAULT_EMAIL = {"to": "learner@example.com", "subject": "Timing test", "body": "Sent while measuring."}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -160,11 +160,6 @@ def route_url(target, path: str) -> str:
     return base_url(target).rstrip("/") + "/" + path.lstrip("/")
 
 
-def key_headers(target) -> dict[str, str]:
-    """The header carrying a Sandbox's key (nothing for a plain URL, or an open sandbox)."""
-    return dict(getattr(target, "auth_headers", {}))
-
-
 @dataclass
 class Exchange:
     """One timed request and what came back: the sample, the response headers and the body."""
@@ -226,9 +221,9 @@ def measure(
     if outside:
         return measure_outside(
             route_url(target, ""), path, n, method=method, json=json, warmup=warmup, concurrency=concurrency,
-            label=label, headers={**key_headers(target), **(headers or {})},
+            label=label, headers={**auth_headers(target), **(headers or {})},
         )  # fmt: skip
-    url, headers = route_url(target, path), {**key_headers(target), **(headers or {})}
+    url, headers = route_url(target, path), {**auth_headers(target), **(headers or {})}
     method = method or ("POST" if json is not None else "GET")
     for _ in range(warmup):
         timed_request(url, method, json, headers=headers)
@@ -242,20 +237,9 @@ def measure(
     return Samples(label, list(samples))
 
 
-def client_process_context():
-    """How to start a client process: forked from a clean server process where the system has one."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")  # Windows
-    context = multiprocessing.get_context("forkserver")
-    # The server imports this module once, and not the caller's __main__ (a notebook's kernel, or stdin):
-    # each client process then forks from it ready to measure, in milliseconds.
-    context.set_forkserver_preload([__name__])
-    return context
-
-
 def measure_outside(url: str, path: str, n: int, **options) -> Samples:
     """`measure` with its clients in a new process of their own; the same Samples come back."""
-    with ProcessPoolExecutor(1, mp_context=client_process_context()) as pool:
+    with client_pool(preload=__name__) as pool:
         return pool.submit(measure, url, path, n, outside=False, **options).result()
 
 

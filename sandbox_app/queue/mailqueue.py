@@ -11,7 +11,7 @@ from huey.api import Huey
 
 from ..mailer.background import get_background
 from ..mailer.stats import get_stats
-from .consumer import ConsumerProcess
+from ..processes.consumer import ConsumerProcess
 from .counters import StoredCounters
 from .storage import (
     STORAGE_ERRORS,

@@ -7,10 +7,9 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..addresses import KEY_HEADER
 from .settings import MailServerSettings, SettingsError
 from .store import CapturedMessage
-
-KEY_HEADER = "X-Sandbox-Key"  # as the web app checks it (sandbox_app.web.access)
 
 
 class RemoteMailServer:

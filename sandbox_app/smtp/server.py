@@ -226,6 +226,11 @@ class DebugMailServer:
         """host:port, as an SMTP client dials it."""
         return f"{self.host}:{self.port}"
 
+    @property
+    def login(self) -> tuple[str, str] | None:
+        """(user, password) of SMTP AUTH, or None when any local client may send."""
+        return (SMTP_USER, self.key) if self.key else None
+
     def __enter__(self) -> DebugMailServer:
         return self.start()
 

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 from flask import Flask, Response, current_app, redirect, request
 from werkzeug.exceptions import Forbidden
 
-KEY_HEADER = "X-Sandbox-Key"
-KEY_PARAMETER = "key"
+from ..addresses import KEY_HEADER, KEY_PARAMETER
+
 MISSING_KEY = (
     "this sandbox belongs to someone else, or needs its key: open the link printed when it started "
     f"(it ends in ?{KEY_PARAMETER}=...), or send the {KEY_HEADER} header"

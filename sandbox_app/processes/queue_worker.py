@@ -1,10 +1,10 @@
-"""The consumer's side of the queue: `huey_consumer sandbox_app.queue_worker.huey` sends what the app queued.
+"""The consumer's side of the queue: `huey_consumer sandbox_app.processes.queue_worker.huey` sends what the app queued.
 
 The consumer builds the same app the web process runs (so it sends with the same Flask-Mail
 settings and counts into the same queue storage), configured from $SANDBOX_APP_CONFIG, a JSON
 object such as {"QUEUE_NAME": "shop", "MAIL_PORT": 8025}. `ConsumerProcess` sets it; by hand:
 
-    SANDBOX_APP_CONFIG='{"QUEUE_NAME": "shop", "MAIL_PORT": 8025}' huey_consumer sandbox_app.queue_worker.huey -w 4
+    SANDBOX_APP_CONFIG='{"QUEUE_NAME": "shop", "MAIL_PORT": 8025}' huey_consumer sandbox_app.processes.queue_worker.huey -w 4
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from pathlib import Path
 
 from huey.signals import SIGNAL_INTERRUPTED
 
-from .child_env import config_from_env, exit_with_parent
-from .queue.consumer import READY_FILE_ENV
-from .queue.mailqueue import get_queue
-from .web.factory import create_app
+from ..queue.mailqueue import get_queue
+from ..web.factory import create_app
+from .consumer import READY_FILE_ENV
+from .env import config_from_env, exit_with_parent
 
 app = create_app(config_from_env("QUEUE_NAME", '{"QUEUE_NAME": "shop"}'))
 huey = get_queue(app).huey

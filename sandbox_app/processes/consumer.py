@@ -1,4 +1,4 @@
-"""Run the queue's consumer as its own process (`huey_consumer sandbox_app.queue_worker.huey`), as production does."""
+"""The queue's consumer as its own process (`huey_consumer sandbox_app.processes.queue_worker.huey`), as production runs it."""
 
 from __future__ import annotations
 
@@ -9,16 +9,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..child_env import config_env
-from ..children import ChildError, ChildProcess
 from ..paths import state_dir
+from .child import ChildProcess
+from .env import config_env
 
 READY_FILE_ENV = "SANDBOX_CONSUMER_READY"
-WORKER_MODULE = "sandbox_app.queue_worker"
-
-
-class ConsumerError(ChildError):
-    """The consumer process did not start; the message ends with its log."""
+WORKER_MODULE = "sandbox_app.processes.queue_worker"
 
 
 class ConsumerProcess(ChildProcess):
@@ -29,7 +25,7 @@ class ConsumerProcess(ChildProcess):
         self.workers = workers
         log_path = log_path or state_dir() / "logs" / f"consumer-{config['QUEUE_NAME']}-{os.getpid()}-{id(self):x}.log"
         # SIGINT is Huey's graceful stop: the sends in progress finish.
-        super().__init__(self.huey_command(), log_path, stop_signal=signal.SIGINT)
+        super().__init__(self.huey_command(), log_path, what="the queue consumer", stop_signal=signal.SIGINT)
 
     def huey_command(self) -> list[str]:
         """The huey_consumer command line: thread workers polling often, no periodic tasks."""
@@ -41,9 +37,10 @@ class ConsumerProcess(ChildProcess):
             "--no-periodic",
         ]  # fmt: skip
 
-    def start(self, ready_timeout: float = 20.0) -> ConsumerProcess:
-        """Start the process and wait until its workers are running; ConsumerError if it fails."""
+    def start(self, timeout: float | None = None) -> ConsumerProcess:
+        """Start the process and wait until its workers are running; ChildError with its log if it fails."""
         ready = Path(tempfile.mkdtemp(prefix="sandbox-consumer-")) / "ready"
+        self.ready = ready.exists
         self.env = dict(
             os.environ,
             **config_env(self.config),
@@ -54,9 +51,7 @@ class ConsumerProcess(ChildProcess):
             },
         )
         try:
-            super().start(ready.exists, ready_timeout, "the queue consumer")
-        except ChildError as error:
-            raise ConsumerError(str(error)) from None
+            super().start(timeout)
         finally:
             # Every worker touches the file, maybe after we looked: remove the folder whatever it holds.
             shutil.rmtree(ready.parent, ignore_errors=True)
@@ -68,12 +63,6 @@ class ConsumerProcess(ChildProcess):
         if code == 0:
             self.log_path.unlink(missing_ok=True)
         return code
-
-    def __enter__(self) -> ConsumerProcess:
-        return self if self.running else self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = f"running, pid {self.pid}" if self.running else "stopped"

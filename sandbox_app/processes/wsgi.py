@@ -1,4 +1,5 @@
-"""The app for a server in its own process: `gunicorn sandbox_app.wsgi:app`, or `python -m sandbox_app.wsgi` (waitress).
+"""The app for a server in its own process: `gunicorn sandbox_app.processes.wsgi:app`, or
+`python -m sandbox_app.processes.wsgi` (waitress).
 
 Configured from $SANDBOX_APP_CONFIG (a JSON object the launcher passes); with MAIL_SERVER_API set,
 the pages and /api show the launcher's debug mail server through its HTTP API.
@@ -13,10 +14,10 @@ import sys
 
 from waitress.server import create_server
 
-from .child_env import config_from_env, exit_with_parent
-from .smtp.remote import RemoteMailServer
-from .smtp.server import LOOPBACK
-from .web.factory import create_app
+from ..smtp.remote import RemoteMailServer
+from ..smtp.server import LOOPBACK
+from ..web.factory import create_app
+from .env import config_from_env, exit_with_parent
 
 _config = config_from_env("MAIL_PORT", '{"MAIL_PORT": 8025}')
 _api = _config.get("MAIL_SERVER_API")
@@ -25,7 +26,7 @@ app = create_app(_config, mail_server=RemoteMailServer(_api, _config.get("SANDBO
 
 def main() -> None:
     """Serve `app` with waitress on a listening socket the launcher passes by file descriptor."""
-    parser = argparse.ArgumentParser(prog="python -m sandbox_app.wsgi", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m sandbox_app.processes.wsgi", description=main.__doc__)
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--fd", type=int, help="the listening socket's file descriptor (Unix)")
     where.add_argument("--port", type=int, help="the loopback port to listen on (Windows)")

@@ -1,0 +1,107 @@
+"""`python -m sandbox_app`: run the app and the debug mail server until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from ..addresses import KEY_HEADER, KEY_PARAMETER
+from ..config import SandboxConfig
+from ..processes.child import ChildError
+from ..processes.servers import ServerUnavailable, shown_command
+from ..queue.mailqueue import DEFAULT_WORKERS as DEFAULT_QUEUE_WORKERS
+from ..sandbox import Sandbox
+from ..smtp.server import LOOPBACK
+from .options import add_serve_options, workers_count
+
+
+def config_from(args: argparse.Namespace) -> SandboxConfig:
+    """The sandbox's settings from the command line and the environment ($SANDBOX_KEY, ...): ValueError if they clash."""
+    return SandboxConfig.resolve(
+        host=args.host,
+        port=args.port,
+        smtp_port=args.smtp_port,
+        smtp_delay=args.smtp_delay or None,
+        smtp_server=args.smtp_server,
+        key=args.key,
+        open=args.open or None,
+        server=args.server,
+        workers=args.workers,
+        queue_url=args.queue_url,
+        queue_name=args.queue_name,
+        echo_log=True,
+    )
+
+
+def banner(sandbox: Sandbox, consumer) -> list[str]:
+    """What the sandbox prints once it runs: where the app and the mail server are, and how to get in."""
+    key = f"?{KEY_PARAMETER}={sandbox.key}" if sandbox.key else ""
+    lines = ["Mail sandbox running. Press Ctrl-C to stop.", f"  app:         {sandbox.url}{key}"]
+    if sandbox.app_process is not None:
+        lines.append(f"  server:      {sandbox.server}, {sandbox.serving}, pid {sandbox.app_process.pid}")
+        lines.append(f"  command:     {shown_command(sandbox.app_process.command)}")
+    server = sandbox.mail_server
+    if server is not None:
+        lines.append(f"  mail server: smtp://{server.address} (captures mail, never relays)")
+        if server.login:
+            lines.append(f"  SMTP login:  user {server.login[0]}, password {server.login[1]} (AUTH PLAIN or LOGIN)")
+    else:
+        lines.append(f"  mail server: smtp://{sandbox.smtp_address} (outside: the app only sends to it)")
+    queue = sandbox.queue
+    worker = f"consumer pid {consumer.pid}" if consumer else "no consumer started"
+    lines.append(f"  queue:       {queue.name} on {queue.url or 'SQLite'} ({worker})")
+    if sandbox.key:
+        lines.append(
+            f"  key:         send the header {KEY_HEADER}: {sandbox.key}, or open the app link once in a browser"
+        )
+    else:
+        lines.append("  open:        no key and no SMTP login: anyone on this machine can use this sandbox")
+    return lines
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run app + debug mail server until SIGINT or SIGTERM."""
+    try:
+        config = config_from(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    sandbox = Sandbox(config)
+    try:
+        sandbox.start()
+        consumer = sandbox.start_consumer(args.queue_workers) if args.queue_workers else None
+    except OSError as error:
+        sandbox.stop()
+        print(f"error: {error.strerror or error}", file=sys.stderr)
+        return 2
+    except (ServerUnavailable, ChildError) as error:
+        sandbox.stop()
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    stop_requested = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    signal.signal(signal.SIGINT, lambda *_: stop_requested.set())
+    print("\n".join(banner(sandbox, consumer)))
+    if config.host != LOOPBACK:
+        print(f"  note: the app listens on {config.host}, beyond this machine's loopback", file=sys.stderr)
+    sys.stdout.flush()
+    while not stop_requested.wait(0.5):
+        pass
+    print("Stopping...", flush=True)
+    sandbox.stop()
+    print("Stopped.")
+    return 0
+
+
+def add_serve(parser: argparse.ArgumentParser) -> None:
+    """The serve command's options on the main parser (serving is what `python -m sandbox_app` does)."""
+    add_serve_options(parser)
+    parser.add_argument(
+        "--queue-workers",
+        type=workers_count,
+        default=DEFAULT_QUEUE_WORKERS,
+        help=f"threads of the queue's consumer process, 0 = start no consumer (default {DEFAULT_QUEUE_WORKERS})",
+    )
+    parser.set_defaults(func=serve)

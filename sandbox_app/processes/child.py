@@ -1,0 +1,187 @@
+"""The one child-process lifecycle: start with its output in a log file, wait until ready, stop the whole tree."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+
+import psutil
+
+from ..waiting import wait_until
+
+# How long the processes a child started get to end after it stopped, before they are killed.
+DESCENDANTS_GRACE = 5.0
+
+
+class ChildError(RuntimeError):
+    """A child process did not start, or did not finish in time; the message ends with what it wrote."""
+
+
+class ChildProcess:
+    """A command in a child process and session of its own, its output in `log_path`.
+
+    `start()` waits until `ready()` is true; `stop()` asks its process group with the stop signal, as a
+    supervisor does, then kills whatever of the tree is left; `kill()` is a crash (SIGKILL, the process alone).
+    Also a context manager.
+    """
+
+    def __init__(
+        self,
+        command: list,
+        log_path: Path,
+        *,
+        what: str = "a child process",
+        env: dict | None = None,
+        cwd: Path | str | None = None,
+        ready: Callable[[], object] | None = None,
+        startup_timeout: float = 20.0,
+        stop_signal: int = signal.SIGTERM,
+        pass_fds: tuple[int, ...] = (),
+    ) -> None:
+        self.command = [str(part) for part in command]
+        self.log_path = Path(log_path)
+        self.what = what
+        self.env = env
+        self.cwd = cwd
+        self.ready = ready
+        self.startup_timeout = startup_timeout
+        self.stop_signal = stop_signal
+        self.pass_fds = pass_fds
+        self.process: subprocess.Popen | None = None
+        self._family: dict[int, psutil.Process] = {}  # every process of the tree seen so far, by pid
+
+    def is_ready(self) -> bool:
+        """Whether the process is ready for use (by default: as soon as it runs)."""
+        return bool(self.ready()) if self.ready is not None else True
+
+    def _popen(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as log:
+            # Its own session: a Ctrl-C meant for the parent (or a notebook's interrupt) does not reach it.
+            self.process = subprocess.Popen(
+                self.command, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, pass_fds=self.pass_fds,
+            )  # fmt: skip
+        self._family = {}
+
+    def start(self, timeout: float | None = None) -> ChildProcess:
+        """Start the process and wait until it is ready; ChildError with its log if it dies or takes too long."""
+        self._popen()
+        with suppress(TimeoutError):  # judged just below, whatever the reason
+            wait_until(lambda: not self.running or self.is_ready(), timeout or self.startup_timeout, self.what, 0.02)
+        if not self.running or not self.is_ready():
+            self.stop(timeout=0)
+            raise ChildError(f"{self.what} did not start; its log:\n{self.read_log()}")
+        return self
+
+    def run(self, timeout: float) -> int:
+        """Run the process to its end and return its exit code; ChildError (and no process left) after `timeout` s."""
+        self._popen()
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop(timeout=0)
+            raise ChildError(f"{self.what} did not finish in {timeout:g} s; its log:\n{self.read_log()}") from None
+
+    @property
+    def pid(self) -> int | None:
+        """The process id, once started."""
+        return self.process.pid if self.process else None
+
+    @property
+    def running(self) -> bool:
+        """Whether the process is alive."""
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once it has ended (negative: the signal that ended it), else None."""
+        return self.process.poll() if self.process else None
+
+    def processes(self) -> list[psutil.Process]:
+        """The process and every process it started that is still alive (each seen one is remembered for `stop`)."""
+        if self.running:
+            with suppress(psutil.NoSuchProcess):
+                root = psutil.Process(self.pid)
+                for member in (root, *root.children(recursive=True)):
+                    self._family.setdefault(member.pid, member)
+        alive = []
+        for member in self._family.values():
+            with suppress(psutil.NoSuchProcess):
+                if member.is_running() and member.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(member)
+        return alive
+
+    def memory_mb(self) -> float:
+        """Resident memory of the process and its descendants, in MB (unique pages, where the system tells them)."""
+        total = 0
+        for member in self.processes():
+            with suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                info = member.memory_full_info()
+                total += getattr(info, "uss", info.rss)
+        return total / 1e6
+
+    def send_signal(self, signum: int) -> None:
+        """Send a signal to the process (not to the processes it started)."""
+        if self.running:
+            self.processes()  # remember its children before it can take them down with it
+            self.process.send_signal(signum)
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the process to end; its exit code (subprocess.TimeoutExpired after `timeout`)."""
+        return self.process.wait(timeout)
+
+    def _signal_group(self, signum: int) -> None:
+        """Signal the process and the group it leads (what it started, unless they left the group)."""
+        if hasattr(os, "killpg"):
+            with suppress(ProcessLookupError):
+                os.killpg(self.pid, signum)
+        else:
+            self.process.send_signal(signum)
+
+    def kill(self) -> None:
+        """SIGKILL the process alone, as a crash or an out-of-memory kill does; what it started is left to `stop`."""
+        if self.running:
+            self.processes()
+            self.process.kill()
+        if self.process is not None:
+            self.process.wait()
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """The stop signal (a graceful stop), SIGKILL after `timeout` s, then the same for anything it started."""
+        if self.process is None:
+            return None
+        family = self.processes()
+        if self.running:
+            self._signal_group(self.stop_signal)
+            with suppress(subprocess.TimeoutExpired):  # then it is killed below
+                self.process.wait(timeout)
+        self.kill()
+        # What it started had the signal too (or watches its parent): whatever is left after a grace period is killed.
+        _gone, alive = psutil.wait_procs([p for p in family if p.pid != self.pid], timeout=DESCENDANTS_GRACE)
+        for leftover in alive:
+            with suppress(psutil.NoSuchProcess):
+                leftover.kill()
+        psutil.wait_procs(alive, timeout=DESCENDANTS_GRACE)
+        return self.process.returncode
+
+    def read_log(self) -> str:
+        """What the process wrote so far."""
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def __enter__(self) -> ChildProcess:
+        return self if self.running else self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"running, pid {self.pid}" if self.running else "stopped" if self.process else "not started"
+        return f"<{type(self).__name__} {state}: {self.what}>"

@@ -1,0 +1,263 @@
+"""A sandbox: the app and the debug mail server, started and stopped as one, as aiosmtpd's Controller is."""
+
+from __future__ import annotations
+
+import errno
+import html
+import secrets
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask
+
+from .addresses import auth_headers, key_link
+from .config import SandboxConfig
+from .http_server import AppServer
+from .logs import SandboxLog
+from .mailer.background import get_background
+from .mailer.shared_stats import create_counters_file, remove_counters_file
+from .mailer.stats import DeliveryStats, get_stats
+from .paths import state_dir
+from .processes.consumer import ConsumerProcess
+from .processes.servers import ServerProcess, serving
+from .queue.mailqueue import MailQueue, get_queue
+from .queue.storage import new_queue_name
+from .smtp.server import DebugMailServer
+from .web.factory import create_app
+
+NOT_RUNNING = "start the sandbox first: run the first cell (it calls sandbox_app.start())"
+LAUNCHER_THREADS = 2  # out of process, this process's app only shows the mail server to the app's processes
+
+
+class SandboxNotRunning(RuntimeError):
+    """A sandbox was needed but none is running (never started, or stopped)."""
+
+    def __init__(self, message: str = NOT_RUNNING) -> None:
+        super().__init__(message)
+
+
+class AppNotInProcess(RuntimeError):
+    """The app runs in its own process(es): there is no app object in this one."""
+
+
+@contextmanager
+def naming_the_port(what: str, port: int):
+    """Turn "address in use" into an error that says which server and port."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise OSError(error.errno, f"the {what} port {port} is already in use") from None
+
+
+class Sandbox:
+    """The app, its debug mail server and its queue, from one SandboxConfig: `start()`, `stop()`, or `with`.
+
+    In process (`server="inprocess"`) the app runs in this process's threads. Under another server it runs
+    in its own process(es) (`app_process`), and this process keeps the debug mail server and a launcher app
+    that shows it to them: the handle works the same, but `app` does not exist.
+    """
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig.resolve()
+        self.mail_server: DebugMailServer | None = None  # None when the app sends to an outside mail server
+        self.http_server: AppServer | None = None
+        self.app_process: ServerProcess | None = None
+        self._app: Flask | None = None
+        self._log: SandboxLog | None = None
+        self._running = False
+
+    # -- lifecycle -------------------------------------------------------
+    def start(self) -> Sandbox:
+        """Start the mail server, the app and (out of process) the app's server; on any failure, stop what started."""
+        if self._running:
+            return self
+        try:
+            self._start()
+        except BaseException:
+            self._running = True  # so that stop() undoes what did start
+            self.stop(timeout=5)
+            raise
+        self._running = True
+        return self
+
+    def _start(self) -> None:
+        config = self.config
+        if config.debug_mail_server:
+            self.mail_server = DebugMailServer(config.smtp_port, delay=config.smtp_delay, key=config.key)
+            with naming_the_port("mail server", config.smtp_port):
+                self.mail_server.start()
+        flask_config = config.flask_config(self.mail_server.port if self.mail_server else None)
+        if not config.in_process:
+            # Every process of the app counts into one file; the launcher reads it as /api/stats does.
+            stats_file = state_dir() / f"stats-{secrets.token_hex(6)}.sqlite3"
+            flask_config["STATS_PATH"] = str(create_counters_file(stats_file))
+            flask_config.setdefault("QUEUE_NAME", new_queue_name())  # one queue for the launcher and the app
+        self._app = create_app(flask_config, mail_server=self.mail_server)
+        # In process this app is the one served; out of process it only shows the mail server to the app's
+        # processes, on a port of its own (the app's port and workers go to its server process).
+        port, threads = (config.port, config.workers) if config.in_process else (0, LAUNCHER_THREADS)
+        with naming_the_port("app", port):
+            self.http_server = AppServer(config.host, port, self._app, threads)
+        self._log = SandboxLog(self._app, self.http_server.port, config.echo_log)
+        self.http_server.start()
+        if not config.in_process:
+            self.app_process = self._start_app_process(flask_config)
+
+    def _start_app_process(self, flask_config: dict) -> ServerProcess:
+        """The app under the configured server in its own process(es), sending to this sandbox's mail server."""
+        child_config = dict(flask_config)
+        if self.mail_server is not None:
+            child_config["MAIL_SERVER_API"] = f"http://{self.http_server.host}:{self.http_server.port}/api/"
+        log_path = self._log.path.with_name(self._log.path.stem + f"-{self.config.server}.log")
+        config = self.config
+        with naming_the_port("app", config.port):
+            process = ServerProcess(
+                config.server, config.host, config.port, config.workers, child_config, log_path, auth_headers(config)
+            )
+        return process.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop serving, let requests and background sends finish, then stop the mail server."""
+        if not self._running:
+            return
+        self._running = False
+        deadline = time.monotonic() + timeout
+        left = lambda floor=0.1: max(floor, deadline - time.monotonic())
+        if self.app_process is not None:
+            self.app_process.stop(left())  # its requests in progress finish
+        if self.http_server is not None:
+            self.http_server.stop(left())  # requests in progress finish first
+        if self._app is not None:
+            get_background(self._app).finish(left(0.0))
+            if "STATS_PATH" in self._app.config and not self.config.in_process:
+                remove_counters_file(self._app.config["STATS_PATH"])
+        if self.mail_server is not None:
+            self.mail_server.stop()
+        if self._log is not None:
+            self._log.close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """Whether the servers are up."""
+        return self._running
+
+    # -- what it runs ----------------------------------------------------
+    @property
+    def app(self) -> Flask:
+        """The Flask app object, when it runs in this process."""
+        if self.app_process is not None:
+            raise AppNotInProcess(
+                f"the app runs under {self.server} in its own process(es): there is no app object here. "
+                "Use sandbox.stats, sandbox.mail_server, sandbox.queue, or HTTP (sandbox.url)."
+            )
+        return self._app
+
+    @property
+    def server(self) -> str:
+        """Where the app runs: "inprocess", or the server of its own process(es)."""
+        return self.config.server
+
+    @property
+    def in_process(self) -> bool:
+        """Whether the app runs in this process (then its clients should not: they share its CPU and GIL)."""
+        return self.config.in_process
+
+    @property
+    def workers(self) -> int:
+        """Threads (inprocess, waitress, gthread per process) or processes (gunicorn) serving the app."""
+        return self.config.workers
+
+    @property
+    def serving(self) -> str:
+        """What serves the app's requests, in words: "4 threads", "1 process"."""
+        return serving(self.server, self.workers)
+
+    @property
+    def stats(self) -> DeliveryStats:
+        """The delivery counters every process of the app counts into (what /api/stats answers)."""
+        return get_stats(self._app)
+
+    @property
+    def queue(self) -> MailQueue:
+        """The app's durable mail queue."""
+        return get_queue(self._app)
+
+    def start_consumer(self, workers: int | None = None) -> ConsumerProcess:
+        """Start the queue's consumer process, or return the running one; it stops with the sandbox."""
+        if not self._running:
+            raise SandboxNotRunning()  # a consumer would outlive the sandbox it sends for
+        return self.queue.start_consumer(workers)
+
+    def stop_consumer(self) -> None:
+        """Stop the consumer process gracefully: sends in progress finish, queued mail waits for the next one."""
+        self.queue.stop_consumer()
+
+    def memory_mb(self) -> float | None:
+        """Memory of the app's own processes (out of process only; in process it shares this one's)."""
+        return self.app_process.memory_mb() if self.app_process else None
+
+    # -- where it is -----------------------------------------------------
+    @property
+    def host(self) -> str:
+        """The loopback address the servers listen on."""
+        return self.config.host
+
+    @property
+    def port(self) -> int:
+        """The app's HTTP port."""
+        return self.app_process.port if self.app_process else self.http_server.port
+
+    @property
+    def url(self) -> str:
+        """The app's base URL, ending in a slash."""
+        return f"http://{self.host}:{self.port}/"
+
+    @property
+    def key(self) -> str | None:
+        """The key every request must carry (None when the sandbox was started open)."""
+        return self.config.key
+
+    @property
+    def smtp_port(self) -> int:
+        """The SMTP port the app sends to (the debug mail server's, unless an outside server was given)."""
+        return self._app.config["MAIL_PORT"]
+
+    @property
+    def smtp_address(self) -> str:
+        """host:port of the SMTP server the app sends to."""
+        return f"{self._app.config['MAIL_SERVER']}:{self._app.config['MAIL_PORT']}"
+
+    # -- what it said ----------------------------------------------------
+    @property
+    def log_path(self) -> Path:
+        """The app's log file."""
+        return self._log.path
+
+    def read_log(self) -> list[str]:
+        """The app's log lines so far (failed sends are logged here)."""
+        return self._log.lines() if self._log else []
+
+    def __repr__(self) -> str:
+        if self.http_server is None:
+            return f"<Sandbox not started: {self.server}>"
+        state = "running" if self.running else "stopped"
+        where = "" if self.in_process else f" under {self.server}"
+        return f"<Sandbox {state}: app {self.url}{where}, mail server {self.smtp_address}>"
+
+    def _repr_html_(self) -> str:
+        """In a notebook: a link the learner's browser can open (through the hub's proxy on a hub)."""
+        if not self.running:
+            return html.escape(repr(self))
+        return (
+            f'<a href="{html.escape(key_link(self))}" target="_blank" rel="noopener">Open the mail sandbox</a>'
+            f" <small>(app on port {self.port}, mail server {html.escape(self.smtp_address)})</small>"
+        )
