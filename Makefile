@@ -3,39 +3,47 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+# Two installs into one .venv: the course alone for learners, and with its test extras for checking it.
+STAMP       := $(VENV)/.installed-course
+TEST_STAMP  := $(VENV)/.installed-test
 # Jupyter refuses to run as root without being told; CI and containers run as root.
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 .PHONY: venv lab test check lint test-deps notebooks sandbox bench clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
 	touch $(STAMP)
 
-venv: $(STAMP) ## create .venv and install the course (idempotent)
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP) $(TEST_STAMP)
+
+venv: $(STAMP) ## create .venv and install the course, without its test extras (idempotent)
 
 lab: $(STAMP) ## open JupyterLab on the course notebooks
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG)
 
 # Two workers, a file each at a time: a notebook's cells stay in one kernel, in order.
-test: $(STAMP) test-deps ## run the whole suite: unit, real SMTP, nbval, browser, hub
+test: $(TEST_STAMP) test-deps ## run the whole suite: unit, real SMTP, nbval, browser, hub
 	$(PY) -m pytest -n 2 --dist loadfile
 
 test-deps: ## install what the browser, hub, Redis and ab tests need (as root; otherwise say what is missing)
 	bash tools/install_test_deps.sh
 
-check: $(STAMP) ## the fast tier: unit and real-SMTP tests; no browser, hub, nbval or whole notebooks
+check: $(TEST_STAMP) ## the fast tier: unit and real-SMTP tests; no browser, hub, nbval or whole notebooks
 	$(PY) -m pytest tests -n 2 -m "not browser and not hub and not slow" --timeout=60
 
 LINTED := sandbox_app quiz tools tests
-lint: $(STAMP) ## ruff: lint rules and formatting (`ruff format` fixes the second)
+lint: $(TEST_STAMP) ## ruff: lint rules and formatting (`ruff format` fixes the second)
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
 
-notebooks: $(STAMP) ## rebuild and execute notebooks/ from lessons/
+notebooks: $(TEST_STAMP) ## rebuild and execute notebooks/ from lessons/
 	$(PY) -m tools.course build
 
 sandbox: $(STAMP) ## run the sandbox alone (app on :5000, mail server delay 0.3 s)
@@ -45,7 +53,7 @@ bench: $(STAMP) ## print the measured comparison table
 	$(PY) -m sandbox_app bench --capture
 
 .PHONY: bench-http
-bench-http: $(STAMP) ## ab on /ping: the sandbox against a bare Flask app on waitress, at 1 and 20 clients
+bench-http: $(TEST_STAMP) ## ab on /ping: the sandbox against a bare Flask app on waitress, at 1 and 20 clients
 	$(PY) -m tools.bench_http
 
 clean: ## remove the virtual environment

@@ -10,6 +10,8 @@ In a notebook::
     guess = quiz.checkpoint("blocking-response")   # a prediction to commit before measuring
     guess.reveal(samples.p50_ms)                   # ...against the measurement
 
+    quiz.ask("blocking-two-mails")                 # a lesson's own question, at its end
+
     quiz.class_report("/srv/quiz-responses")       # the instructor's view of the class
 
 ``quiz.Quiz(...)`` builds a quiz widget to keep a handle on (recording nothing unless
@@ -21,12 +23,14 @@ from __future__ import annotations
 
 from .bank import Bank, BankError, Option, Question, load_bank, parse_bank
 from .grading import Grader, Report, Result, Status, grade, grade_all
+from .public import public_markdown
 
 # The widget side is imported on first use so `python -m quiz` does not load ipywidgets.
 _VIEW_NAMES = {"Quiz", "QuestionCard", "show", "current"}
 _CHECKPOINT_NAMES = {"Checkpoint", "checkpoint"}
+_LESSON_NAMES = {"LessonQuestion", "ask"}
 # matplotlib, too, is loaded only by the instructor who asks for a report.
-_REPORT_NAMES = {"ClassReport", "class_report"}
+_REPORT_NAMES = {"ShownReport", "class_report"}
 # Read from the quiz displayed last, so a learner can type quiz.score after quiz.show().
 _CURRENT_NAMES = {"responses", "score", "results", "complete", "total"}
 
@@ -34,7 +38,7 @@ __all__ = [
     "Bank",
     "BankError",
     "Checkpoint",
-    "ClassReport",
+    "LessonQuestion",
     "Grader",
     "Option",
     "Question",
@@ -42,8 +46,10 @@ __all__ = [
     "Quiz",
     "Report",
     "Result",
+    "ShownReport",
     "Status",
     "answer",
+    "ask",
     "check",
     "checkpoint",
     "class_report",
@@ -53,6 +59,7 @@ __all__ = [
     "grade_all",
     "load_bank",
     "parse_bank",
+    "public_markdown",
     "report",
     "reset",
     "show",
@@ -64,17 +71,20 @@ def __getattr__(name: str):
         from . import view
 
         return getattr(view, name)
-    # Module names differ from the public names (checkpoints/checkpoint, reporting/report,
-    # records/responses): importing a submodule binds its name in this package and would
-    # hide the function or the current quiz's value.
+    # Module names differ from the public names (checkpoints/checkpoint, report_render/class_report,
+    # lesson/ask): importing a submodule binds its name in this package and would hide the function.
     if name in _CHECKPOINT_NAMES:
         from . import checkpoints
 
         return getattr(checkpoints, name)
-    if name in _REPORT_NAMES:
-        from . import reporting
+    if name in _LESSON_NAMES:
+        from . import lesson
 
-        return getattr(reporting, name)
+        return getattr(lesson, name)
+    if name in _REPORT_NAMES:
+        from . import report_render
+
+        return getattr(report_render, name)
     if name in _CURRENT_NAMES:
         return getattr(_require_current(name), name)
     raise AttributeError(f"module 'quiz' has no attribute {name!r}")

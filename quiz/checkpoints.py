@@ -19,7 +19,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from . import inputs, recording, render
+from . import answer_writer, render
 from .bank import (
     DEFAULT_CHECKPOINT_TOLERANCE,
     Bank,
@@ -29,18 +29,11 @@ from .bank import (
     check_tolerance,
     load_bank,
 )
-from .grading import with_unit
+from .kinds import kind_of
 from .prediction import Outcome, check_prediction, resolve
 
 COMMIT_HINT = "Committed. Now run the cells that measure it; the last one compares."
 REVEALED_NOTE = "Revealed below: a prediction made after the measurement would not be one."
-# What to do when Commit is pressed with nothing given, by kind. (A multiple-choice prediction
-# is never empty-handed: no box ticked is the prediction "none of them".)
-FIRST_HINTS = {
-    "numeric": "Type a number first, then press Commit.",
-    "single": "Choose an option first, then press Commit.",
-    "multiple": "Tick the options you expect, then press Commit.",
-}
 
 
 class Checkpoint(widgets.VBox):
@@ -49,11 +42,12 @@ class Checkpoint(widgets.VBox):
     def __init__(self, spec: Question, *, record: bool = False):
         """record=True appends the resolved checkpoint to QUIZ_RESPONSES_DIR when it is set (quiz.checkpoint does)."""
         self.spec = spec
-        self.session = recording.session_for(record)
+        self.kind = kind_of(spec)
+        self.session = answer_writer.session_for(record)
         self.prediction: Any = None  # the committed value, None until Commit
         self.outcome: Outcome | None = None  # set by reveal()
         self.prompt = widgets.HTML(render.checkpoint_html(spec))
-        self.input = inputs.for_question(spec)
+        self.input = self.kind.make_input(spec, spec.options)
         self.commit_button = widgets.Button(
             description="Commit", button_style="primary", tooltip="Lock in your prediction before you measure"
         )
@@ -74,9 +68,9 @@ class Checkpoint(widgets.VBox):
         if self.committed or self.outcome is not None:
             return
         try:
-            raw = inputs.answer_of(self.spec, self.input)
+            raw = self.kind.answer_of(self.input)
             if raw is None:
-                self.status.value = render.note_html(FIRST_HINTS[self.spec.kind])
+                self.status.value = render.note_html(self.kind.commit_hint)
                 return
             prediction = check_prediction(self.spec, raw)
         except ValueError as error:
@@ -135,11 +129,7 @@ class Checkpoint(widgets.VBox):
 
     def describe(self, value: Any) -> str:
         """A prediction or measurement as the learner reads it: '300 ms', an option's text, ..."""
-        if self.spec.kind == "numeric":
-            return with_unit(value, self.spec.unit)
-        keys = set(value) if self.spec.kind == "multiple" else {value}
-        texts = [option.text for option in self.spec.options if option.key in keys]
-        return ", ".join(texts) if texts else "none of them"
+        return self.kind.describe(self.spec, value)
 
     def __repr__(self) -> str:
         # The text/plain nbval compares: the definition only, never a learner's or a measured value.

@@ -8,11 +8,16 @@ import shutil
 import string
 import sys
 import textwrap
+from pathlib import Path
 from typing import TextIO
 
-from . import json_export, recording, render
-from .bank import BankError, Option, Question, load_bank
-from .grading import Grader, grade, parse_number
+from . import answer_writer, render
+from .answer_reader import FolderError
+from .bank import BankError, load_bank
+from .grading import Grader
+from .kinds import kind_of
+from .report_data import build_report
+from .report_render import html_page, to_text
 
 
 def width() -> int:
@@ -60,69 +65,7 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-def letters(count: int) -> str:
-    """'A-D' for four options."""
-    return f"A-{string.ascii_uppercase[count - 1]}"
-
-
-def parse_choice(text: str, count: int) -> int | None:
-    """The 0-based option a typed letter (or 1-based number) picks, None if it picks none."""
-    text = text.strip().rstrip(").").upper()
-    if len(text) == 1 and text in string.ascii_uppercase[:count]:
-        return string.ascii_uppercase.index(text)
-    if text.isdigit() and 1 <= int(text) <= count:
-        return int(text) - 1
-    return None
-
-
-def parse_letters(text: str, count: int) -> list[int] | None:
-    """The 0-based options 'A C', 'a,c' or '1 3' picks (each once), None if any part picks none."""
-    parts = text.replace(",", " ").split()
-    picked = [parse_choice(part, count) for part in parts]
-    if not parts or any(index is None for index in picked):
-        return None
-    return sorted(set(picked))
-
-
-class Prompts:
-    """What the terminal asks and says for one question, by kind."""
-
-    def __init__(self, question: Question, options: tuple[Option, ...]):
-        span = letters(len(options)) if options else ""
-        unit = question.unit or "a number"
-        if question.kind == "numeric":
-            self.first = f"Your answer ({unit}): "
-            self.retry = f"Try another number ({unit}), or press Enter to move on: "
-            self.how = "a number" + (f" of {question.unit}" if question.unit else "") + " and press Enter."
-        elif question.kind == "multiple":
-            self.first = f"Your answers ({span}, e.g. A C): "
-            self.retry = f"Try other answers ({span}), or press Enter to move on: "
-            self.how = f"the letters of every answer that applies ({span}), like A C, and press Enter."
-        else:
-            self.first = f"Your answer ({span}): "
-            self.retry = f"Try another answer ({span}), or press Enter to move on: "
-            self.how = f"one of the letters {span} and press Enter."
-
-
-def read_answer(question: Question, options: tuple[Option, ...], typed: str, prompts: Prompts):
-    """The answer typed, as grading takes it; ValueError with what to say when it is not one."""
-    if question.kind == "numeric":
-        try:
-            return parse_number(typed, question.unit)
-        except ValueError as error:
-            raise ValueError(f"{error}; type {prompts.how}") from error
-    if question.kind == "multiple":
-        picked = parse_letters(typed, len(options))
-        if picked is None:
-            raise ValueError(f"{typed!r} is not a list of option letters: type {prompts.how}")
-        return [options[index].key for index in picked]
-    picked = parse_choice(typed, len(options))
-    if picked is None:
-        raise ValueError(f"{typed!r} is not one of the options: type {prompts.how}")
-    return options[picked].key
-
-
-def play_question(term: Terminal, grader: Grader, number: int, session: recording.Session | None = None) -> None:
+def play_question(term: Terminal, grader: Grader, number: int, session: answer_writer.Session | None = None) -> None:
     """Ask one question until it is answered correctly or the learner moves on."""
     question = grader.question(number)
     options = grader.options(number)
@@ -136,21 +79,22 @@ def play_question(term: Terminal, grader: Grader, number: int, session: recordin
         term.say(option.text, indent=f"  {letter}) ", hang="     ")
     if options:
         term.say()
-    prompts = Prompts(question, options)
-    prompt = prompts.first
+    kind = kind_of(question)
+    first, retry, how = kind.prompts(question, options)
+    prompt = first
     while True:
         typed = term.ask(prompt)
         if not typed and grader.result(number) is not None:
             term.say()
             return  # Enter after a wrong answer moves on, keeping that answer
         try:
-            answer = read_answer(question, options, typed, prompts) if typed else None
+            answer = kind.read_typed(question, options, typed, how) if typed else None
         except ValueError as error:
             # Not an answer, so not a wrong one (and a previous answer stands): say how to answer.
             term.say(str(error), indent="  ")
             continue
         if answer is None:
-            term.say(f"{grade(question, None).headline} Type {prompts.how}", indent="  ")
+            term.say(f"{kind.first} Type {how}", indent="  ")
             continue
         result = grader.check(number, answer)
         if session is not None:
@@ -160,10 +104,10 @@ def play_question(term: Terminal, grader: Grader, number: int, session: recordin
         term.say()
         if result.correct:
             return
-        prompt = prompts.retry
+        prompt = retry
 
 
-def play(grader: Grader, term: Terminal, session: recording.Session | None = None) -> None:
+def play(grader: Grader, term: Terminal, session: answer_writer.Session | None = None) -> None:
     """The whole quiz, then the score."""
     term.say(f"{grader.bank.title}: {grader.total} questions.")
     term.say("Type the letter of your answer and press Enter. Ctrl-D or Ctrl-C stops.")
@@ -186,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="shuffle the options reproducibly with this seed")
     parser.add_argument("--json", metavar="PATH", help="write your answers and score to PATH as JSON")
     parser.add_argument(
-        "--no-record", action="store_true", help=f"do not record answers, even with {recording.ENV_VAR} set"
+        "--no-record", action="store_true", help=f"do not record answers, even with {answer_writer.ENV_VAR} set"
     )
     return parser
 
@@ -195,8 +139,6 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
     """Run the quiz (or `report ...`); 0 when it ends or the learner stops it, 2 for a bad bank file."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["report"]:
-        from .report_cli import main as report_main
-
         return report_main(argv[1:], stdout=stdout)
     args = build_parser().parse_args(argv)
     stdout = stdout if stdout is not None else sys.stdout
@@ -206,7 +148,7 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
     except BankError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    session = recording.session_for(not args.no_record)
+    session = answer_writer.session_for(not args.no_record)
     try:
         play(grader, term, session)
     except (Stop, KeyboardInterrupt) as stop:
@@ -222,6 +164,49 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     if args.json:
-        json_export.save(grader, args.json)
+        grader.save(args.json)
         term.say(f"Answers written to {args.json}")
+    return 0
+
+
+def build_report_parser() -> argparse.ArgumentParser:
+    """The report's command line: `python -m quiz report DIR... [--json] [--html FILE]`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m quiz report",
+        description=f"The class report: what learners answered, read from the folders {answer_writer.ENV_VAR} pointed"
+        " at (searched recursively). Each learner's latest session counts; files and lines that are not"
+        " responses are skipped and named on stderr.",
+    )
+    parser.add_argument("dirs", nargs="+", metavar="DIR", help="a folder of <learner>.jsonl files")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    parser.add_argument("--html", metavar="FILE", help="also write one self-contained HTML page with charts")
+    parser.add_argument("--bank", help="the question bank the answers belong to (default: the course's)")
+    return parser
+
+
+def report_main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """0 when a report was printed (junk and empty folders included), 2 for a missing folder or a bad bank."""
+    args = build_report_parser().parse_args(argv)
+    stdout = stdout if stdout is not None else sys.stdout
+    stderr = stderr if stderr is not None else sys.stderr
+    try:
+        report = build_report(args.dirs, load_bank(args.bank))
+    except (BankError, FolderError) as error:
+        print(f"error: {error}", file=stderr)
+        return 2
+    for skip in report.skipped:
+        print(f"quiz report: skipped {skip}", file=stderr)
+    if args.html:
+        try:
+            Path(args.html).write_text(html_page(report), encoding="utf-8")
+        except OSError as error:
+            print(f"error: cannot write {args.html}: {error.strerror or error}", file=stderr)
+            return 2
+        print(f"quiz report: wrote {args.html}", file=stderr)
+    if args.json:
+        print(report.to_json(), file=stdout)
+        if report.empty:
+            print(f"quiz report: {report.empty_message}", file=stderr)
+    else:
+        print(to_text(report), end="", file=stdout)
     return 0

@@ -2,82 +2,31 @@
 
 from __future__ import annotations
 
-import enum
-import math
-import numbers
+import json
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from .bank import Bank, Option, Question, format_number
+from .kinds import kind_of
+from .kinds.multiple import option_keys
+from .kinds.numeric import as_number
+from .model import Bank, Option, Question, parse_number, with_unit
+from .outcomes import Result, Status
 
+# Bump when the exported record's shape changes, so collected files can be told apart.
+EXPORT_FORMAT = 1
 
-class Status(str, enum.Enum):
-    """How a checked question stands."""
-
-    CORRECT = "correct"
-    INCORRECT = "incorrect"
-    UNANSWERED = "unanswered"
-
-
-HEADLINES = {
-    Status.CORRECT: "Correct!",
-    Status.INCORRECT: "Not yet.",
-    Status.UNANSWERED: "Choose an answer first.",
-}
-# What "nothing given" means depends on how the question is answered.
-UNANSWERED_HEADLINES = {
-    "single": "Choose an answer first.",
-    "multiple": "Choose at least one answer first.",
-    "numeric": "Type a number first.",
-}
-
-
-@dataclass(frozen=True)
-class Result:
-    """The outcome of checking one question."""
-
-    question: Question
-    choice: Option | None  # 'single': the option chosen
-    status: Status
-    # As recorded: an option key, a tuple of keys in option order, or a float; None if nothing.
-    answer: Any = None
-    notes: tuple[str, ...] = ()  # the feedback, one paragraph each
-    direction: str | None = None  # 'numeric': 'low', 'close' or 'high'
-
-    @property
-    def correct(self) -> bool:
-        """True only for the correct answer."""
-        return self.status is Status.CORRECT
-
-    @property
-    def graded(self) -> bool:
-        """False when nothing was chosen: that is not a wrong answer."""
-        return self.status is not Status.UNANSWERED
-
-    @property
-    def headline(self) -> str:
-        """'Correct!', 'Not yet.' or what to do first ('Choose an answer first.', ...)."""
-        if self.status is Status.UNANSWERED:
-            return UNANSWERED_HEADLINES[self.question.kind]
-        return HEADLINES[self.status]
-
-    @property
-    def feedback(self) -> str:
-        """Why the answer is right or wrong ('' when nothing was chosen)."""
-        return " ".join(self.notes)
-
-    @property
-    def explanation(self) -> str:
-        """The question's explanation, revealed only once it is answered correctly."""
-        # Showing it after a wrong answer would give the answer away.
-        return self.question.explanation if self.correct else ""
+__all__ = [
+    "EXPORT_FORMAT", "Grader", "Report", "Result", "Status", "as_number", "grade", "grade_all", "json_answer",
+    "option_keys", "option_order", "parse_number", "unanswered", "with_unit",
+]  # fmt: skip
 
 
 def unanswered(question: Question, note: str = "") -> Result:
     """The result of a Check with nothing (usable) given; note says what was wrong with the input."""
-    return Result(question, None, Status.UNANSWERED, notes=(note,) if note else ())
+    return kind_of(question).unanswered(question, note)
 
 
 def grade(question: Question, answer: Any) -> Result:
@@ -86,81 +35,7 @@ def grade(question: Question, answer: Any) -> Result:
         raise ValueError(f"'{question.id}' is a checkpoint: its answer is the measurement, given to reveal()")
     if answer is None:
         return unanswered(question)
-    if question.kind == "numeric":
-        return _grade_numeric(question, as_number(answer, question.unit))
-    if question.kind == "multiple":
-        return _grade_multiple(question, option_keys(question, answer))
-    option = question.option(answer)
-    status = Status.CORRECT if option.key == question.answer else Status.INCORRECT
-    return Result(question, option, status, option.key, (option.feedback,))
-
-
-def _grade_multiple(question: Question, keys: tuple[str, ...]) -> Result:
-    """All that apply: right only when exactly the right options are chosen."""
-    if not keys:
-        return unanswered(question)
-    status = Status.CORRECT if set(keys) == set(question.answer) else Status.INCORRECT
-    notes = [f"\u201c{question.option(key).text}\u201d {question.option(key).feedback}" for key in keys]
-    missing = len(set(question.answer) - set(keys))
-    if missing:
-        # Say how many, not which: naming them would give the answer away.
-        count = "One right answer is" if missing == 1 else f"{missing} right answers are"
-        notes.append(f"{count} not chosen yet.")
-    return Result(question, None, status, keys, tuple(notes))
-
-
-def _grade_numeric(question: Question, value: float) -> Result:
-    """A number: right within the tolerance; otherwise say whether it is too low or too high."""
-    direction = question.tolerance.direction(value, question.answer)
-    status = Status.CORRECT if direction == "close" else Status.INCORRECT
-    notes = [] if direction == "close" else [f"{with_unit(value, question.unit)} is too {direction}."]
-    notes.append(question.feedback[direction])
-    return Result(question, None, status, value, tuple(notes), direction)
-
-
-def option_keys(question: Question, answer: Any) -> tuple[str, ...]:
-    """An iterable of option keys, checked, without repeats, in option order."""
-    if isinstance(answer, str) or not isinstance(answer, Iterable):
-        raise ValueError(f"question '{question.id}' takes a list of option keys, not {answer!r}")
-    chosen = {question.option(key).key for key in answer}  # ValueError naming the valid keys
-    return tuple(option.key for option in question.options if option.key in chosen)
-
-
-def as_number(value: Any, unit: str | None = None) -> float:
-    """A finite float from a number, or from text like '350' or '350 ms'; ValueError says why not."""
-    if isinstance(value, str):
-        parsed = parse_number(value, unit)
-        if parsed is None:
-            raise ValueError("nothing was typed")
-        return parsed
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{value!r} is not a number")
-    return float(value)
-
-
-def parse_number(text: str, unit: str | None = None) -> float | None:
-    """What a learner typed, as a number (None when empty); a trailing unit is allowed."""
-    cleaned = text.strip()
-    if unit and cleaned.casefold().endswith(unit.casefold()):
-        cleaned = cleaned[: -len(unit)].strip()
-    if not cleaned:
-        return None if not text.strip() else _not_a_number(text)
-    try:
-        value = float(cleaned)
-    except ValueError:
-        return _not_a_number(text)
-    if not math.isfinite(value):
-        return _not_a_number(text)
-    return value
-
-
-def _not_a_number(text: str):
-    raise ValueError(f"'{text.strip()}' is not a number; type digits, like 350 or 0.5")
-
-
-def with_unit(value: float, unit: str | None) -> str:
-    """'502 ms', or '502' without a unit."""
-    return f"{format_number(value)} {unit}" if unit else format_number(value)
+    return kind_of(question).grade(question, answer)
 
 
 @dataclass(frozen=True)
@@ -285,7 +160,7 @@ class Grader:
         return self.answered == self.total
 
     def record(self) -> dict:
-        """A JSON-ready summary of this attempt (see quiz.json_export)."""
+        """A JSON-ready summary of this attempt, as `to_json` exports it."""
         questions = []
         for question in self.questions:
             result = self._results.get(question.id)
@@ -305,6 +180,16 @@ class Grader:
             "seed": self.seed,
             "questions": questions,
         }
+
+    def to_json(self) -> str:
+        """The attempt as a JSON document for instructors and graders (stable key order, UTF-8 kept readable)."""
+        return json.dumps({"format": EXPORT_FORMAT, **self.record()}, indent=2, ensure_ascii=False) + "\n"
+
+    def save(self, path: str | Path) -> Path:
+        """Write the JSON document to path and return the path."""
+        path = Path(path)
+        path.write_text(self.to_json(), encoding="utf-8")
+        return path
 
 
 def json_answer(answer: Any) -> Any:

@@ -1,4 +1,4 @@
-"""The answer widgets, one per kind: radio buttons, checkboxes, or a number box with its unit."""
+"""The answer widgets the kinds use: radio buttons, checkboxes, or a number box with its unit."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .bank import Option, Question
-from .grading import parse_number
+from .model import Option, parse_number
 
 
 class ChoiceInput:
@@ -103,20 +102,3 @@ class NumberInput:
     def disable(self, disabled: bool = True) -> None:
         """Freeze (or free) the box."""
         self.box.disabled = disabled
-
-
-def for_question(question: Question, options: Sequence[Option] | None = None):
-    """The input a question or checkpoint is answered with (options in the order to show)."""
-    options = question.options if options is None else options
-    if question.kind == "numeric":
-        return NumberInput(question.unit)
-    if question.kind == "multiple":
-        return MultiInput(options)
-    return ChoiceInput(options)
-
-
-def answer_of(question: Question, source) -> Any:
-    """What an input holds, as grading takes it: key, tuple of keys, or a float; ValueError for bad text."""
-    if question.kind == "numeric":
-        return source.number()
-    return source.value()

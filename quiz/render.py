@@ -5,9 +5,10 @@ from __future__ import annotations
 from html import escape
 from html.parser import HTMLParser
 
-from .bank import Question
-from .grading import Grader, Result
-from .prediction import Outcome, Verdict
+from .grading import Grader
+from .kinds import kind_of
+from .model import Question
+from .outcomes import Outcome, Result, Verdict
 
 # Scoped to .fmq-quiz and .fmq-checkpoint so nothing leaks into the rest of the notebook page. ipywidgets
 # draws radio labels as fixed-height single lines with the button floated after the
@@ -86,11 +87,7 @@ def _box(headline: str, lines: list[str], style: str) -> str:
 
 def checkpoint_html(spec: Question) -> str:
     """A checkpoint's heading: what to predict, how, and the stylesheet."""
-    how = {
-        "numeric": "Type your prediction" + (f" in {spec.unit}" if spec.unit else "") + ", then press Commit.",
-        "single": "Choose what you expect, then press Commit.",
-        "multiple": "Tick every option you expect (or none), then press Commit.",
-    }[spec.kind]
+    how = kind_of(spec).how_to_predict(spec)
     parts = [
         STYLE,
         '<p class="fmq-number">Predict before you measure</p>',
@@ -109,10 +106,10 @@ def note_html(text: str, style: str = "") -> str:
     return f'<p class="{style}" role="status">{escape(text)}</p>' if style else f'<p role="status">{escape(text)}</p>'
 
 
-def question_html(number: int, total: int, question: Question) -> str:
-    """The card's heading: number, prompt and the optional code snippet."""
+def question_html(number: int, total: int, question: Question, heading: str | None = None) -> str:
+    """The card's heading (by default its number), prompt and the optional code snippet."""
     parts = [
-        f'<p class="fmq-number">Question {number} of {total}</p>',
+        f'<p class="fmq-number">{escape(heading or f"Question {number} of {total}")}</p>',
         f'<p class="fmq-prompt">{escape(question.prompt)}</p>',
     ]
     if question.code:

@@ -7,23 +7,11 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from . import inputs, json_export, recording, render
+from . import answer_writer, render
 from .bank import Bank, Question, load_bank
 from .grading import Grader, Result, unanswered
+from .kinds import kind_of
 
-RETRY_HINT = "Pick another answer and press Check again."
-CHOOSE_HINT = "Pick one of the options above, then press Check."
-# What to do when Check was pressed with nothing given, by kind.
-FIRST_HINTS = {
-    "single": CHOOSE_HINT,
-    "multiple": "Tick every option that applies, then press Check.",
-    "numeric": "Type a number in the box, then press Check.",
-}
-RETRY_HINTS = {
-    "single": RETRY_HINT,
-    "multiple": "Change your choice and press Check again.",
-    "numeric": "Type another number and press Check again.",
-}
 DONE_HINTS = {
     True: "All correct. Well done!",
     False: "Pick another answer where it says \u201cNot yet\u201d and press Check, or press Try again to start over.",
@@ -45,12 +33,13 @@ def _make_current(shown: Quiz) -> None:
 class QuestionCard(widgets.VBox):
     """One question: prompt, its answer input (radio buttons, checkboxes or a number box), Check and feedback."""
 
-    def __init__(self, number: int, total: int, question: Question, options):
+    def __init__(self, number: int, total: int, question: Question, options, heading: str | None = None):
         self.question = question
         self.number = number
         self.result: Result | None = None  # what the feedback box shows, None when empty
-        self.prompt = widgets.HTML(render.question_html(number, total, question))
-        self.input = inputs.for_question(question, options)
+        self.prompt = widgets.HTML(render.question_html(number, total, question, heading))
+        self.kind = kind_of(question)
+        self.input = self.kind.make_input(question, options)
         self.choices = self.input.widget  # the answer widget a learner clicks or types in
         self.check_button = widgets.Button(
             description="Check",
@@ -68,12 +57,12 @@ class QuestionCard(widgets.VBox):
         if result is None:
             self.feedback.value = ""
         else:
-            hints = RETRY_HINTS if result.graded else FIRST_HINTS
-            self.feedback.value = render.feedback_html(result, hints[self.question.kind])
+            hint = self.kind.retry_hint if result.graded else self.kind.check_hint
+            self.feedback.value = render.feedback_html(result, hint)
 
     def answer(self) -> Any:
         """What the input holds, as grading takes it; ValueError for typed text that is not a number."""
-        return inputs.answer_of(self.question, self.input)
+        return self.kind.answer_of(self.input)
 
     def __repr__(self) -> str:
         return f"QuestionCard({self.number}, {self.question.id!r})"
@@ -95,7 +84,7 @@ class Quiz(widgets.VBox):
         # as the quiz lesson's worked example, must never write answers under the learner's name.
         if not isinstance(bank, Bank):
             bank = load_bank(bank)
-        self.session = recording.session_for(record)
+        self.session = answer_writer.session_for(record)
         self.grader = Grader(bank, shuffle=shuffle, seed=seed)
         total = self.grader.total
         self.header = widgets.HTML(render.header_html(bank.title))
@@ -159,11 +148,8 @@ class Quiz(widgets.VBox):
     def select(self, question: str | int, choice: Any) -> None:
         """Choose an option by key, tick a list of keys, or type a number (None clears), as a learner does."""
         card = self.card(question)
-        if choice is not None and card.question.kind == "single":
-            card.question.option(choice)  # a clear error for a key that does not exist
-        elif choice is not None and card.question.kind == "multiple":
-            for key in choice:
-                card.question.option(key)
+        if choice is not None:
+            card.kind.check_choice(card.question, choice)  # a clear error for a key that does not exist
         card.input.set(choice)
 
     def check(self, question: str | int) -> Result:
@@ -232,8 +218,8 @@ class Quiz(widgets.VBox):
     def export(self, path: str | Path | None = None) -> str:
         """The answers and score as JSON; also written to path if given."""
         if path is not None:
-            json_export.save(self.grader, path)
-        return json_export.to_json(self.grader)
+            self.grader.save(path)
+        return self.grader.to_json()
 
     def _repr_mimebundle_(self, **kwargs):
         # Displayed means on the learner's screen: that is the quiz quiz.score reads.

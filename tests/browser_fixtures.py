@@ -23,13 +23,9 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -38,7 +34,8 @@ import psutil
 import pytest
 from helpers import find_chromium
 
-from sandbox_app.smtp.server import free_port  # noqa: F401 (other fixture modules import it from here)
+from sandbox_app.processes.child import ChildError, ChildProcess
+from sandbox_app.smtp.server import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -58,34 +55,27 @@ NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 
 # --- JupyterLab servers --------------------------------------------------------------------
 
-
-def stop_process_tree(process: subprocess.Popen, descendants: list, timeout: float) -> list[psutil.Process]:
-    """SIGTERM `process` (SIGKILL after `timeout`), wait for `descendants`; return those that had to be killed."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-    _gone, alive = psutil.wait_procs(descendants, timeout=timeout)
-    for leftover in alive:
-        leftover.kill()
-    psutil.wait_procs(alive, timeout=5)
-    return alive
+PORT_ATTEMPTS = 3  # another process may take a free port before the server binds it
 
 
-@dataclass
-class LabServer:
-    """A running JupyterLab: where it is, how to reach its API, how to stop it."""
+class LabServer(ChildProcess):
+    """A JupyterLab (`python -m jupyter lab`) on a free loopback port with a random token; its API; `stop()`."""
 
-    process: subprocess.Popen
-    port: int
-    token: str
-    root_dir: Path
-    base_url: str
-    log_path: Path
-    _children: set[int] = field(default_factory=set, repr=False)
+    def __init__(self, root_dir: Path, state_dir: Path, base_url: str = "/", extra_args=()) -> None:
+        if not base_url.startswith("/") or not base_url.endswith("/"):
+            raise ValueError(f"base_url must start and end with '/', not {base_url!r}")
+        self.port, self.token = free_port(), secrets.token_hex(16)
+        self.root_dir, self.base_url = Path(root_dir), base_url
+        command = [
+            sys.executable, "-m", "jupyter", "lab", "--no-browser",
+            "--allow-root",  # CI runs as root; jupyter refuses without it
+            f"--ServerApp.token={self.token}", f"--port={self.port}",
+            "--ServerApp.port_retries=0",  # a taken port must fail, not move silently
+            "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={root_dir}", f"--ServerApp.base_url={base_url}",
+            *extra_args,
+        ]  # fmt: skip
+        log_path = state_dir / f"jupyter-lab-{self.port}.log"
+        super().__init__(command, log_path, what="JupyterLab", env=lab_environment(state_dir), startup_timeout=60)
 
     @property
     def url(self) -> str:
@@ -115,6 +105,14 @@ class LabServer:
             payload = response.read()
         return json.loads(payload) if payload else None
 
+    def is_ready(self) -> bool:
+        """The REST API answers."""
+        try:
+            self.api("GET", "api/status", timeout=2)
+            return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
     def kernel_ids(self) -> set[str]:
         """The ids of the kernels running now."""
         return {kernel["id"] for kernel in self.api("GET", "api/kernels")}
@@ -129,76 +127,20 @@ class LabServer:
 
     def log(self) -> str:
         """What the server printed so far."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return self.read_log()
 
-    def descendants(self) -> list[psutil.Process]:
-        """The server's child processes now (kernels and their children)."""
-        try:
-            return psutil.Process(self.process.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            return []
-
-    def stop(self, timeout: float = 20) -> None:
-        """Stop the server and its kernels; kill whatever is left after timeout."""
-        # Kernels run in sessions of their own (so a Ctrl-C in a terminal spares them):
-        # remember them now, as they are re-parented once the server is gone.
-        children = self.descendants()
-        stop_process_tree(self.process, children, timeout)  # SIGTERM: jupyter_server shuts its kernels down
-        self._children = {process.pid for process in children}
+    def stop(self, timeout: float = 20) -> int | None:
+        """Stop the server (SIGTERM: it shuts its kernels down); kill whatever is left after timeout."""
+        return super().stop(timeout)
 
     def leftover_processes(self) -> list[psutil.Process]:
-        """After stop(): the server's former children still running (should be none)."""
-        leftovers = []
-        for pid in self._children:
-            try:
-                process = psutil.Process(pid)
-                if process.status() != psutil.STATUS_ZOMBIE:
-                    leftovers.append(process)
-            except psutil.NoSuchProcess:
-                pass
-        return leftovers
+        """After stop(): the server or its former children still running (should be none)."""
+        return self.processes()
 
 
-def start_lab(
-    root_dir: Path,
-    state_dir: Path,
-    *,
-    base_url: str = "/",
-    extra_args: tuple[str, ...] = (),
-    timeout: float = 60,
-) -> LabServer:
-    """Start `python -m jupyter lab` on a free loopback port with a random token; wait until it answers."""
-    if not base_url.startswith("/") or not base_url.endswith("/"):
-        raise ValueError(f"base_url must start and end with '/', not {base_url!r}")
-    server = start_on_free_ports(
-        lambda: _launch(Path(root_dir), Path(state_dir), base_url, extra_args),
-        lambda server: _wait_until_ready(server, timeout),
-    )
-    if server is None:
-        raise RuntimeError("JupyterLab could not get a free port in 3 attempts")
-    return server
-
-
-class PortTaken(Exception):
-    """The server found its free port taken by another process before it could bind it."""
-
-
-def start_on_free_ports(launch, wait_until_ready, attempts: int = 3):
-    """launch() a server and wait_until_ready(it); on PortTaken stop it and try again; None if every attempt failed."""
-    for _attempt in range(attempts):  # another process may take a free port before the server binds it
-        server = launch()
-        try:
-            wait_until_ready(server)
-            return server
-        except PortTaken:
-            server.stop()
-    return None
-
-
-def _launch(root_dir: Path, state_dir: Path, base_url: str, extra_args) -> LabServer:
-    port, token = free_port(), secrets.token_hex(16)
+def lab_environment(state_dir: Path) -> dict[str, str]:
+    """The environment of a test's JupyterLab: the developer's own Jupyter settings, workspaces and files kept out."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    # Keep the developer's own Jupyter settings, workspaces and runtime files out of the test.
     env = dict(os.environ)
     for name, sub in [
         ("JUPYTER_CONFIG_DIR", "config"),
@@ -215,43 +157,26 @@ def _launch(root_dir: Path, state_dir: Path, base_url: str, extra_args) -> LabSe
     )
     notification.parent.mkdir(parents=True, exist_ok=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    command = [
-        sys.executable,
-        "-m",
-        "jupyter",
-        "lab",
-        "--no-browser",
-        "--allow-root",  # CI runs as root; jupyter refuses without it
-        f"--ServerApp.token={token}",
-        f"--port={port}",
-        "--ServerApp.port_retries=0",  # a taken port must fail, not move silently
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.root_dir={root_dir}",
-        f"--ServerApp.base_url={base_url}",
-        *extra_args,
-    ]
-    log_path = state_dir / f"jupyter-lab-{port}.log"
-    with open(log_path, "wb") as log:
-        # A log file, not a pipe: a pipe nobody reads fills up and blocks the server.
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-    return LabServer(process, port, token, root_dir, base_url, log_path)
+    return env
 
 
-def _wait_until_ready(server: LabServer, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            log = server.log()
-            if "already in use" in log:
-                raise PortTaken
-            raise RuntimeError(f"JupyterLab exited with {server.process.returncode}:\n{log[-3000:]}")
+def start_on_free_ports(make, taken: str, attempts: int = PORT_ATTEMPTS):
+    """make() a server (a ChildProcess) and start it; when its log says `taken` (its port was), try a new one."""
+    for _attempt in range(attempts):
+        server = make()
         try:
-            server.api("GET", "api/status", timeout=2)
-            return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"JupyterLab did not answer within {timeout:.0f} s:\n{server.log()[-3000:]}")
+            return server.start()
+        except ChildError:
+            if taken not in server.read_log().lower():
+                raise
+    raise ChildError(f"{server.what} could not get a free port in {attempts} attempts")
+
+
+def start_lab(root_dir: Path, state_dir: Path, *, base_url: str = "/", extra_args: tuple[str, ...] = ()) -> LabServer:
+    """Start JupyterLab on a free loopback port with a random token; wait until its API answers."""
+    return start_on_free_ports(
+        lambda: LabServer(Path(root_dir), Path(state_dir), base_url, extra_args), "already in use"
+    )
 
 
 def copy_notebooks(target: Path, strip_outputs: bool = False) -> Path:

@@ -1,13 +1,33 @@
-"""Shared fixtures: a real debug mail server, the app sending to it, a running sandbox (helpers: helpers.py)."""
+"""Shared fixtures: a real debug mail server, the app sending to it, a running sandbox (helpers: tests/helpers/).
+
+No test writes into the user's own state folder: the session gets a temporary one (children inherit it),
+and every test a fresh one of its own.
+"""
+
+import os
+import shutil
+import tempfile
 
 import pytest
-from helpers import EMAIL, eventually  # noqa: F401 (test files that still import them from here)
 
 from sandbox_app import create_app, runner
 from sandbox_app.mailer.background import get_background
 from sandbox_app.smtp.server import DebugMailServer
 
 pytest_plugins = ["browser_fixtures", "hub_fixtures", "queue_fixtures"]
+STATE_VARIABLES = ("SANDBOX_STATE_DIR", "XDG_STATE_HOME")
+_session_state = tempfile.mkdtemp(prefix="sandbox-test-state-")
+
+
+def pytest_configure(config):
+    """Point the state folder of this process and every child it starts at a temporary one, before any fixture."""
+    for variable in STATE_VARIABLES:
+        os.environ[variable] = _session_state
+
+
+def pytest_unconfigure(config):
+    """Remove the session's temporary state folder."""
+    shutil.rmtree(_session_state, ignore_errors=True)
 
 
 @pytest.fixture
@@ -26,16 +46,31 @@ def app(mail_server):
 
 
 @pytest.fixture
+def make_app(mail_server):
+    """make_app(config=None) -> an app sending to the test's mail server; each one stopped after the test."""
+    made = []
+
+    def make(config: dict | None = None):
+        made.append(create_app(config, mail_server=mail_server))
+        return made[-1]
+
+    yield make
+    for app in made:
+        get_background(app).finish(timeout=10)  # its threads, pool and queue: nothing outlives the test
+
+
+@pytest.fixture
 def client(app):
     """A test client for the app."""
     return app.test_client()
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def state_dir(tmp_path, monkeypatch):
-    """A fresh per-test state folder (queue databases, logs), so tests never share a queue file."""
+    """A fresh state folder for every test (queue databases, logs, counters): no test shares one, or uses the user's."""
     folder = tmp_path / "state"
-    monkeypatch.setenv("SANDBOX_STATE_DIR", str(folder))
+    for variable in STATE_VARIABLES:
+        monkeypatch.setenv(variable, str(folder))
     return folder
 
 

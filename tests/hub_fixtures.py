@@ -11,18 +11,17 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 import pytest
-from browser_fixtures import PortTaken, free_port, start_on_free_ports, stop_process_tree
+from browser_fixtures import free_port, start_on_free_ports
 from helpers import missing
+
+from sandbox_app.processes.child import ChildProcess
+from sandbox_app.waiting import wait_until
 
 # configurable-http-proxy, the hub's proxy, is a Node program: tools/install_test_deps.sh installs it with npm.
 CHP_COMMAND = "configurable-http-proxy"
@@ -61,20 +60,29 @@ c.Spawner.http_timeout = 90
 
 
 class HubError(RuntimeError):
-    """The hub did not start or did not do what was asked, with its log."""
+    """The hub did not do what was asked, with its log."""
 
 
-@dataclass
-class Hub:
-    """A running JupyterHub: where it is, a token for its API, the learners' homes, `stop()`."""
+class Hub(ChildProcess):
+    """A JupyterHub (`python -m jupyterhub`) on free loopback ports: its API, the learners' homes, `stop()`."""
 
-    process: subprocess.Popen
-    port: int
-    api_token: str
-    password: str
-    homes: Path
-    log_path: Path
-    _started: list[psutil.Process] = field(default_factory=list)
+    def __init__(self, root: Path, chp: str) -> None:
+        state = root / f"hub-{secrets.token_hex(4)}"
+        self.homes = root / "homes"
+        state.mkdir(parents=True)
+        self.homes.mkdir(exist_ok=True)
+        self.port, self.api_token, self.password = free_port(), secrets.token_hex(16), secrets.token_hex(8)
+        config = state / "jupyterhub_config.py"
+        config.write_text(
+            HUB_CONFIG.format(
+                port=self.port, hub_port=free_port(), proxy_api_port=free_port(), chp=chp, state=str(state),
+                password=self.password, api_token=self.api_token, homes=str(self.homes), singleuser=SINGLEUSER,
+                path=os.environ.get("PATH", "/usr/bin:/bin"),
+            )
+        )  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "JPY_"))}
+        command = [sys.executable, "-m", "jupyterhub", "-f", config]
+        super().__init__(command, state / "jupyterhub.log", what="JupyterHub", env=env, cwd=state, startup_timeout=60)
 
     @property
     def url(self) -> str:
@@ -93,7 +101,17 @@ class Hub:
 
     def log(self) -> str:
         """What the hub, its proxy and the learners' servers printed so far."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return self.read_log()
+
+    def is_ready(self) -> bool:
+        """The hub's API answers (and its proxy runs)."""
+        try:
+            status, _ = self.request("GET", f"{self.url}hub/api/", timeout=2)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+        if status == 200:
+            self.processes()  # note the proxy
+        return status == 200
 
     def request(self, method: str, url: str, body: dict | None = None, token: str | None = None, timeout=20):
         """An HTTP request with a token; (status, parsed JSON or text)."""
@@ -128,14 +146,15 @@ class Hub:
             if self.request("GET", f"{self.url}hub/api/users/{name}")[0] == 404:
                 self.api("POST", f"users/{name}")
             self.api("POST", f"users/{name}/server")
-        deadline = time.monotonic() + timeout
-        waiting = list(names)
-        while waiting and time.monotonic() < deadline:
-            waiting = [n for n in waiting if not self.api("GET", f"users/{n}")["servers"].get("", {}).get("ready")]
-            if waiting:
-                time.sleep(0.2)
-        if waiting:
-            raise HubError(f"servers not ready within {timeout:.0f} s: {waiting}\n{self.log()[-3000:]}")
+
+        def waiting() -> list[str]:
+            return [n for n in names if not self.api("GET", f"users/{n}")["servers"].get("", {}).get("ready")]
+
+        try:
+            wait_until(lambda: not waiting(), timeout, "the learners' servers", interval=0.2)
+        except TimeoutError:
+            raise HubError(f"servers not ready within {timeout:.0f} s: {waiting()}\n{self.log()[-3000:]}") from None
+        self.processes()  # note the learners' servers: they run in sessions of their own
 
     def start_learners(self, names: list[str]) -> dict[str, str]:
         """Give each learner a home and a running server; their API tokens, by name."""
@@ -148,22 +167,11 @@ class Hub:
         """A new API token of the learner's (it reaches their server, as their browser cookie does)."""
         return self.api("POST", f"users/{name}/tokens", {"expires_in": 600, "note": "course test"})["token"]
 
-    def processes(self) -> list[psutil.Process]:
-        """The hub's descendants now: its proxy, the learners' servers, their kernels and sandboxes."""
-        try:
-            return psutil.Process(self.process.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            return []
-
-    def stop(self, timeout: float = 30) -> list[psutil.Process]:
-        """Stop the hub (it stops the servers and the proxy); return any process that had to be killed."""
-        # The learners' servers run in sessions of their own: note them while they are children.
-        self.note_processes()
-        return stop_process_tree(self.process, self._started, timeout)
-
-    def note_processes(self) -> None:
-        """Remember the hub's descendants now, so stop() can wait for them all."""
-        self._started.extend(p for p in self.processes() if p not in self._started)
+    def stop(self, timeout: float = 30) -> list[int]:
+        """Stop the hub (it stops the servers and the proxy); the pids of any process that had to be killed."""
+        self.processes()  # the learners' servers and kernels, while they are still its descendants
+        super().stop(timeout)
+        return self.killed
 
 
 def configurable_http_proxy() -> str | None:
@@ -171,69 +179,12 @@ def configurable_http_proxy() -> str | None:
     return shutil.which(CHP_COMMAND)
 
 
-def start_hub(root: Path, timeout: float = 60) -> Hub:
+def start_hub(root: Path) -> Hub:
     """Start a JupyterHub under root (state, homes, log) on free loopback ports; wait until it answers."""
     chp = configurable_http_proxy()
     if chp is None:
         raise HubError("configurable-http-proxy is not installed: npm install -g configurable-http-proxy")
-    hub = start_on_free_ports(lambda: _launch(root, chp), lambda hub: _wait_until_ready(hub, timeout))
-    if hub is None:
-        raise HubError("JupyterHub could not get free ports in 3 attempts")
-    return hub
-
-
-def _launch(root: Path, chp: str) -> Hub:
-    state = root / f"hub-{secrets.token_hex(4)}"
-    homes = root / "homes"
-    state.mkdir(parents=True)
-    homes.mkdir(exist_ok=True)
-    port, api_token, password = free_port(), secrets.token_hex(16), secrets.token_hex(8)
-    config = state / "jupyterhub_config.py"
-    config.write_text(
-        HUB_CONFIG.format(
-            port=port,
-            hub_port=free_port(),
-            proxy_api_port=free_port(),
-            chp=chp,
-            state=str(state),
-            password=password,
-            api_token=api_token,
-            homes=str(homes),
-            singleuser=SINGLEUSER,
-            path=os.environ.get("PATH", "/usr/bin:/bin"),
-        )
-    )
-    log_path = state / "jupyterhub.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "JPY_"))}
-    with open(log_path, "wb") as log:  # a file, not a pipe nobody reads
-        process = subprocess.Popen(
-            [sys.executable, "-m", "jupyterhub", "-f", str(config)],
-            cwd=state,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-    return Hub(process, port, api_token, password, homes, log_path)
-
-
-def _wait_until_ready(hub: Hub, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if hub.process.poll() is not None:
-            if "address already in use" in hub.log().lower():
-                raise PortTaken
-            raise HubError(f"JupyterHub exited with {hub.process.returncode}:\n{hub.log()[-3000:]}")
-        try:
-            status, _ = hub.request("GET", f"{hub.url}hub/api/", timeout=2)
-            if status == 200:
-                hub.note_processes()  # the proxy
-                return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    hub.stop()
-    raise HubError(f"JupyterHub did not answer within {timeout:.0f} s:\n{hub.log()[-3000:]}")
+    return start_on_free_ports(lambda: Hub(root, chp), "address already in use")
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,32 @@
 """Fixtures for the queue tests: a real redis-server of the session's own."""
 
-import subprocess
-import time
-
 import pytest
 import redis
+from browser_fixtures import free_port, start_on_free_ports
 from helpers import need_program
 
-from sandbox_app.smtp.server import free_port
+from sandbox_app.processes.child import ChildProcess
+
+
+class RedisServer(ChildProcess):
+    """redis-server on a free loopback port, no persistence, its files in `folder`."""
+
+    def __init__(self, binary: str, folder) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        command = [binary, "--bind", "127.0.0.1", "--port", self.port, "--save", "", "--appendonly", "no",
+                   "--dir", folder]  # fmt: skip
+        super().__init__(command, folder / f"redis-{self.port}.log", what="redis-server", startup_timeout=10)
+
+    def is_ready(self) -> bool:
+        """It answers PING."""
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+        finally:
+            client.close()
 
 
 @pytest.fixture(scope="session")
@@ -19,26 +38,7 @@ def redis_url(tmp_path_factory):
     """
     how = "apt install redis-server (`make test` does, as root)"
     binary = need_program("redis-server", how, env="SANDBOX_REQUIRE_REDIS")
-    port = free_port()
     folder = tmp_path_factory.mktemp("redis")
-    server = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(folder)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"redis-server did not start on port {port}")
-                time.sleep(0.05)
-        yield url
-    finally:
-        client.close()
-        server.terminate()
-        server.wait(10)
+    # Another process may take the free port before redis-server binds it: then it says so, and we try another.
+    with start_on_free_ports(lambda: RedisServer(binary, folder), "address already in use") as server:
+        yield server.url

@@ -3,16 +3,16 @@
 import json
 import re
 import smtplib
-import subprocess
 import sys
 
 import pytest
 from playwright.sync_api import expect
 
-from sandbox_app import runner
+from sandbox_app import Sandbox, SandboxConfig
 from sandbox_app.addresses import auth_headers, key_link
 from sandbox_app.lab.timing import timed_exchange
 from sandbox_app.mailer.stats import get_stats
+from sandbox_app.processes.child import ChildProcess
 from sandbox_app.web.access import KEY_HEADER, cookie_name
 
 EMAIL = {"to": "learner@example.com", "subject": "Hello", "body": "Only with the key."}
@@ -27,19 +27,15 @@ def request(sandbox, method, path, json_body=None, headers=None):
 @pytest.fixture
 def keyed():
     """A running sandbox with a known key, stopped after the test."""
-    runner.stop()
-    sandbox = runner.start(key="test-key-0123456789")
-    yield sandbox
-    sandbox.stop()
+    with Sandbox(SandboxConfig.resolve(key="test-key-0123456789")) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture
 def opened():
     """A running sandbox started with open=True (no key, no SMTP AUTH)."""
-    runner.stop()
-    sandbox = runner.start(open=True)
-    yield sandbox
-    sandbox.stop()
+    with Sandbox(SandboxConfig.resolve(open=True)) as sandbox:
+        yield sandbox
 
 
 @pytest.mark.parametrize(
@@ -61,7 +57,9 @@ def opened():
 )
 @pytest.mark.parametrize("key", [None, "wrong-key-0123456789"], ids=["no-key", "wrong-key"])
 def test_without_the_key_every_route_answers_403_and_changes_nothing(keyed, method, path, body, key):
-    request(keyed, "POST", "send/blocking", EMAIL, auth_headers(keyed))  # one message, so a DELETE has work
+    setup = request(keyed, "POST", "send/blocking", EMAIL, auth_headers(keyed))  # one message, so a DELETE has work
+    assert setup.sample.status == 200 and len(keyed.mail_server.store) == 1
+    assert get_stats(keyed.app).snapshot()["blocking"]["delivered"] == 1
     before = (keyed.mail_server.settings, len(keyed.mail_server.store), json.dumps(get_stats(keyed.app).snapshot()))
 
     answer = request(keyed, method, path, body, {KEY_HEADER: key} if key else None)
@@ -102,8 +100,23 @@ def test_a_key_in_the_query_of_a_post_does_not_count(keyed):
     assert len(keyed.mail_server.store) == 0
 
 
+def cookie_of(sandbox) -> str:
+    """The `name=value` of the cookie a sandbox's key link sets."""
+    answer = request(sandbox, "GET", f"inbox?key={sandbox.key}")
+    assert answer.sample.status == 303
+    return answer.headers["Set-Cookie"].split(";")[0]
+
+
 def test_two_sandboxes_on_one_host_keep_their_cookies_apart(keyed):
-    assert cookie_name(keyed.key) != cookie_name("another-key-0123456789")
+    # A browser sends every cookie of 127.0.0.1 to every port: each sandbox must pick out its own.
+    with Sandbox(SandboxConfig.resolve(key="another-key-0123456789")) as other:
+        mine, theirs = cookie_of(keyed), cookie_of(other)
+        assert mine.split("=")[0] != theirs.split("=")[0]  # two cookies side by side, neither overwrites the other
+        assert request(other, "GET", "inbox", headers={"Cookie": mine}).sample.status == 403
+        assert request(keyed, "GET", "inbox", headers={"Cookie": theirs}).sample.status == 403
+        both = f"{mine}; {theirs}"
+        assert request(keyed, "GET", "inbox", headers={"Cookie": both}).sample.status == 200
+        assert request(other, "GET", "inbox", headers={"Cookie": both}).sample.status == 200
 
 
 def test_smtp_without_auth_gets_530_and_nothing_is_captured(keyed):
@@ -138,8 +151,9 @@ def test_smtp_with_auth_is_captured(keyed, mechanism):
 
 def test_every_pattern_logs_in_with_the_key(keyed):
     keyed.start_consumer()
-    for pattern in ("blocking", "threaded", "pool", "queue"):
-        assert request(keyed, "POST", f"send/{pattern}", EMAIL, auth_headers(keyed)).sample.status in (200, 202)
+    expected = {"blocking": 200, "threaded": 202, "pool": 202, "queue": 202}  # done, or accepted for later
+    statuses = {p: request(keyed, "POST", f"send/{p}", EMAIL, auth_headers(keyed)).sample.status for p in expected}
+    assert statuses == expected
     bulk = request(keyed, "POST", "send/bulk", {**EMAIL, "to": ["a@example.com", "b@example.com"]}, auth_headers(keyed))
     assert bulk.sample.status == 200 and json.loads(bulk.body)["connections"] == 1  # logged in once, reused
     assert len(keyed.mail_server.wait_for(6)) == 6
@@ -156,12 +170,10 @@ def test_open_turns_both_checks_off(opened):
 def test_a_random_key_is_the_default(monkeypatch):
     monkeypatch.delenv("SANDBOX_KEY", raising=False)
     monkeypatch.delenv("SANDBOX_OPEN", raising=False)
-    runner.stop()
     keys = []
     for _ in range(2):
-        sandbox = runner.start()
-        keys.append(sandbox.key)
-        sandbox.stop()
+        with Sandbox() as sandbox:
+            keys.append(sandbox.key)
     assert all(key and len(key) >= 16 for key in keys) and keys[0] != keys[1]
 
 
@@ -172,18 +184,11 @@ def test_sandbox_links_carry_the_key_once(keyed):
 
 @pytest.mark.browser
 def test_the_cli_prints_a_link_that_opens_the_page_in_chromium(chromium, tmp_path):
-    env = {"SANDBOX_STATE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "sandbox_app", "--port", "0"], stdout=subprocess.PIPE, text=True, env=env
-    )
-    try:
-        link = None
-        for line in process.stdout:
-            found = re.search(r"app:\s+(\S+\?key=\S+)", line)
-            if found:
-                link = found.group(1)
-                break
-        assert link is not None, "the CLI printed no app link with ?key="
+    printed = lambda: re.search(r"app:\s+(\S+\?key=\S+)", cli.read_log())  # noqa: E731
+    cli = ChildProcess([sys.executable, "-u", "-m", "sandbox_app", "--port", "0"], tmp_path / "cli.log",
+                       what="the CLI", ready=printed)  # fmt: skip
+    with cli.start(timeout=30):  # read with a deadline: a CLI that never prints fails here, not at pytest's timeout
+        link = printed().group(1)
         context = chromium.new_context()
         page = context.new_page()
         page.goto(link)
@@ -196,7 +201,3 @@ def test_the_cli_prints_a_link_that_opens_the_page_in_chromium(chromium, tmp_pat
         assert answer.status == 403
         context.close()
         stranger.context.close()
-    finally:
-        process.terminate()
-        process.wait(20)
-        process.stdout.close()

@@ -1,10 +1,9 @@
 """The app's HTTP contract, with real SMTP to the debug mail server."""
 
-import time
-
 import pytest
 from helpers import EMAIL, eventually
 
+from sandbox_app.mailer.background import get_background
 from sandbox_app.web.compose import MAX_BODY_BYTES
 
 
@@ -76,7 +75,7 @@ def test_bad_input_is_refused_and_nothing_is_sent(client, mail_server, pattern, 
     assert response.status_code == status
     assert message in response.json["error"]
     assert set(response.json) == {"error"}
-    time.sleep(0.05)  # a wrongly started thread would have delivered by now
+    get_background(client.application).finish(timeout=10)  # a thread started by mistake would be waited for here
     assert mail_server.messages == []
     assert client.get("/api/stats").json[pattern]["accepted"] == 0
 

@@ -19,6 +19,7 @@ from sandbox_app.http_server import AppServer
 IDLE_CONNECTIONS = 16  # four times the workers: the old server froze with this many
 PINGS = 50
 SLACK = 5  # /ping may be this many times slower with idle and slow clients around, not frozen
+STOP_TIMEOUT = 0.5  # seconds stop() is given in the stuck-request test
 HANG_GUARD = HTTP_TIMEOUT  # seconds: only so that a frozen server fails the test instead of hanging it
 EMAIL = {"to": "a@example.com", "subject": "s", "body": "b"}
 PREFIX = "/user/ana/proxy/1234"
@@ -161,18 +162,30 @@ def test_a_stuck_request_does_not_hang_stop():
         release.wait(HANG_GUARD)
         return hello_app(environ, start_response)
 
+    # The floor, measured in this run: how long stopping a server with nothing in progress takes.
+    idle = AppServer("127.0.0.1", 0, hello_app).start()
+    started = time.perf_counter()
+    idle.stop(timeout=STOP_TIMEOUT)
+    floor = time.perf_counter() - started
+
     before = set(threading.enumerate())
     server = AppServer("127.0.0.1", 0, stuck_app).start()
     try:
         with idle_connections(server.host, server.port, 1) as (client,):
             client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             assert entered.wait(HANG_GUARD)
-            server.stop(timeout=0.5)
-            assert not release.is_set()  # stop gave up on the request instead of waiting for it
+            started = time.perf_counter()
+            server.stop(timeout=STOP_TIMEOUT)
+            took = time.perf_counter() - started
+            stuck = not release.is_set() and any(t.name.startswith("waitress") for t in threading.enumerate())
             assert closed_by_server(client)
     finally:
         release.set()
         server.stop()
+    # It waited for the request about as long as it was told to, then gave up: not until the app returned.
+    assert took >= 0.9 * STOP_TIMEOUT, f"stop gave up after {took:.2f} s, before its {STOP_TIMEOUT} s"
+    assert took < STOP_TIMEOUT + floor + 1.0, f"stop took {took:.2f} s with a {STOP_TIMEOUT} s timeout"
+    assert stuck, "the stuck worker was still in the app when stop returned"
     # Left running, not killed: the worker ends once the app returns, and writes into no closed descriptor.
     eventually(lambda: started_since(before) == [])
 

@@ -4,7 +4,7 @@ import re
 import smtplib
 
 import pytest
-from conftest import EMAIL
+from helpers import EMAIL
 
 from sandbox_app.lab import inbox, post, reset
 

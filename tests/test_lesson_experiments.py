@@ -35,16 +35,15 @@ def test_the_split_leaves_out_responses_without_a_server_timing(sandbox):
     assert [len(part) for part in samples.split_ms().values()] == [2, 2, 2]
 
 
-executor = ThreadPoolExecutor(2, thread_name_prefix="test-exercise-pool")
+@pytest.fixture
+def executor():
+    """The learner's pool, as the exercise writes it; shut down after the test, whatever happened."""
+    with ThreadPoolExecutor(2, thread_name_prefix="test-exercise-pool") as pool:
+        yield pool
 
 
 def unsent(msg):
     mail.send(msg)  # no app context in the pool's thread: RuntimeError, kept in a future nobody reads
-
-
-def broken_sender(app, msg):
-    executor.submit(unsent, msg)
-    return 202
 
 
 def send_in_context(app, msg):
@@ -57,12 +56,15 @@ def log_failure(app, future):
         app.logger.warning("mail not delivered: %s", future.exception())
 
 
-def fixed_sender(app, msg):
-    executor.submit(send_in_context, app, msg).add_done_callback(partial(log_failure, app))
-    return 202
+def test_the_pool_exercise_check_fails_the_broken_sender_and_passes_the_fixed_one(sandbox, executor):
+    def broken_sender(app, msg):
+        executor.submit(unsent, msg)
+        return 202
 
+    def fixed_sender(app, msg):
+        executor.submit(send_in_context, app, msg).add_done_callback(partial(log_failure, app))
+        return 202
 
-def test_the_pool_exercise_check_fails_the_broken_sender_and_passes_the_fixed_one(sandbox):
     broken = check_pool_sender(sandbox, broken_sender, sends=2)
     assert [check.passed for check in broken.checks] == [True, True, False, False]
     assert repr(broken).endswith("Not yet: change your code and run this cell again.")

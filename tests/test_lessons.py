@@ -246,8 +246,19 @@ def too_early_cell(notebook) -> str | None:
     return candidates[0] if candidates else None
 
 
-# Lesson 5 restarts the sandbox under other servers in the cells that use it: none qualifies there.
+# Lessons that start a sandbox but have no later cell that uses it without starting its own: the server-models
+# lesson restarts the sandbox under other servers in the very cells that use it.
+NO_TOO_EARLY_CELL = {"06-server-models": "each later cell starts the sandbox it uses, under another server"}
 TOO_EARLY = [n for n in NOTEBOOKS if too_early_cell(n) is not None]
+
+
+def test_every_lesson_that_starts_a_sandbox_is_checked_for_cells_run_too_early():
+    starting = {n.stem for n in NOTEBOOKS if starts_the_sandbox(nbformat.read(n, as_version=4))}
+    checked = {n.stem for n in TOO_EARLY}
+    assert checked, "no lesson has a cell to run too early: the test below would check nothing"
+    assert starting - checked == set(NO_TOO_EARLY_CELL), (
+        f"lessons that start a sandbox with no cell checked for being run too early: {starting - checked}"
+    )
 
 
 @pytest.mark.slow  # a fresh kernel per notebook

@@ -5,7 +5,6 @@ import threading
 
 from helpers import EMAIL, eventually, started_since
 
-from sandbox_app import create_app
 from sandbox_app.lab import measure_send
 from sandbox_app.mailer.background import get_background
 from sandbox_app.mailer.stats import get_stats
@@ -38,8 +37,8 @@ def test_a_failure_is_counted_and_logged_from_the_future(client, mail_server, ca
     assert logged == ["pool: mail not delivered: recipient refused: 550 No such user"] * 3
 
 
-def test_the_pool_never_opens_more_connections_than_it_has_threads(mail_server):
-    app = create_app({"MAIL_POOL_SIZE": 3}, mail_server=mail_server)
+def test_the_pool_never_opens_more_connections_than_it_has_threads(make_app, mail_server):
+    app = make_app({"MAIL_POOL_SIZE": 3})
     mail_server.configure(delay=0.1)
     with app.test_client() as client:
         for _ in range(12):
@@ -62,8 +61,8 @@ def test_stopping_the_sandbox_drains_the_pool_first(start_sandbox):
     assert started_since(before) == []  # and the pool's threads are gone, with the servers'
 
 
-def test_a_drain_that_runs_out_of_time_counts_what_it_cancels(mail_server):
-    app = create_app({"MAIL_POOL_SIZE": 1, "MAIL_POOL_DRAIN_TIMEOUT": 0.1}, mail_server=mail_server)
+def test_a_drain_that_runs_out_of_time_counts_what_it_cancels(make_app, mail_server):
+    app = make_app({"MAIL_POOL_SIZE": 1, "MAIL_POOL_DRAIN_TIMEOUT": 0.1})
     mail_server.configure(delay=0.5)
     with app.test_client() as client:
         for _ in range(3):

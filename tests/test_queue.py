@@ -60,8 +60,8 @@ def test_queued_mail_waits_in_the_state_folder_until_a_consumer_runs(sandbox, st
     assert not path.exists()  # an empty queue is removed with its sandbox
 
 
-def test_two_apps_never_share_a_queue(state_dir, mail_server):
-    first, second = create_app(mail_server=mail_server), create_app(mail_server=mail_server)
+def test_two_apps_never_share_a_queue(state_dir, make_app):
+    first, second = make_app(), make_app()
     names = {get_queue(app).name for app in (first, second)}
     assert len(names) == 2
     for app in (first, second):
@@ -167,8 +167,8 @@ def test_a_consumer_that_cannot_start_says_why(state_dir):
     assert not broken.running
 
 
-def test_a_queue_storage_that_is_down_is_a_503_not_a_500(state_dir, mail_server):
-    app = create_app({"QUEUE_URL": f"redis://127.0.0.1:{free_port()}/0"}, mail_server=mail_server)
+def test_a_queue_storage_that_is_down_is_a_503_not_a_500(state_dir, make_app):
+    app = make_app({"QUEUE_URL": f"redis://127.0.0.1:{free_port()}/0"})
     client = app.test_client()
     response = client.post("/send/queue", json=EMAIL)
     assert response.status_code == 503

@@ -3,13 +3,12 @@
 import time
 
 import pytest
-from aiosmtpd.controller import Controller
 from helpers import EMAIL
 
 from sandbox_app import create_app
 from sandbox_app.mailer.background import get_background
 from sandbox_app.queue.mailqueue import DEFAULT_RETRIES, DEFAULT_RETRY_DELAY, get_queue
-from sandbox_app.smtp.server import LOOPBACK, free_port
+from sandbox_app.smtp.server import LoopbackController
 
 
 class TryLater:
@@ -28,10 +27,8 @@ class TryLater:
 def try_later(state_dir):
     """An SMTP server refusing as often as the queue retries, so that the last attempt is delivered."""
     handler = TryLater(refusals=DEFAULT_RETRIES)
-    controller = Controller(handler, hostname=LOOPBACK, port=free_port())
-    controller.start()
-    yield controller
-    controller.stop()
+    with LoopbackController(handler) as controller:
+        yield controller
 
 
 @pytest.mark.slow  # the waits are the point: 1 + 2 + 4 s asked, about 10 s in all

@@ -14,6 +14,7 @@ import pytest
 from quiz import cli
 from quiz.bank import load_bank
 from quiz.grading import Grader
+from quiz.kinds.single import parse_choice
 
 BANK = load_bank()
 RIGHT = {q.id: q.answer for q in BANK.questions}
@@ -94,9 +95,9 @@ def test_enter_with_no_answer_asks_for_one_and_does_not_grade_it_wrong():
 
 def test_numbers_and_lowercase_letters_are_answers_too():
     number = str([o.key for o in BANK.question("blocking").options].index(RIGHT["blocking"]) + 1)
-    assert cli.parse_choice(number, 4) == int(number) - 1
-    assert cli.parse_choice("b", 4) == 1 and cli.parse_choice(" C) ", 4) == 2
-    assert cli.parse_choice("E", 4) is None and cli.parse_choice("5", 4) is None and cli.parse_choice("", 4) is None
+    assert parse_choice(number, 4) == int(number) - 1
+    assert parse_choice("b", 4) == 1 and parse_choice(" C) ", 4) == 2
+    assert parse_choice("E", 4) is None and parse_choice("5", 4) is None and parse_choice("", 4) is None
 
 
 def test_a_seed_shuffles_the_letters_reproducibly():

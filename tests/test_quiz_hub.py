@@ -9,7 +9,7 @@ import pytest
 from browser_fixtures import NOTEBOOK, run_all_cells, wait_for_kernel_idle
 from playwright.sync_api import expect
 
-from quiz import load_bank, report_cli
+from quiz import cli, load_bank
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser]
 BANK = load_bank()
@@ -74,5 +74,5 @@ def test_two_learners_answer_differently_and_the_report_counts_both(hub, chromiu
 def _report(*argv):
     """python -m quiz report in-process: (stdout, stderr), exit 0 asserted."""
     out, err = io.StringIO(), io.StringIO()
-    assert report_cli.main([str(arg) for arg in argv], stdout=out, stderr=err) == 0
+    assert cli.report_main([str(arg) for arg in argv], stdout=out, stderr=err) == 0
     return out.getvalue(), err.getvalue()

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from quiz import json_export, render
+from quiz import render
 from quiz.bank import load_bank
 from quiz.grading import Grader, Status, grade, grade_all, option_order
 
@@ -186,7 +186,7 @@ def test_the_json_export_records_choices_statuses_attempts_and_score(tmp_path):
     grader = Grader(BANK, seed=5)
     grader.check("blocking", RIGHT["blocking"])
     grader.check("threaded", wrong("threaded"))
-    record = json.loads(json_export.to_json(grader))
+    record = json.loads(grader.to_json())
     assert record == {
         "format": 1,
         "quiz": "Flask-Mail performance quiz",
@@ -200,7 +200,7 @@ def test_the_json_export_records_choices_statuses_attempts_and_score(tmp_path):
             {"id": "verify", "choice": None, "status": "unanswered", "attempts": 0},
         ],
     }
-    path = json_export.save(grader, tmp_path / "answers.json")
+    path = grader.save(tmp_path / "answers.json")
     assert json.loads(path.read_text(encoding="utf-8")) == record
 
 

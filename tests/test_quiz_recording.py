@@ -15,7 +15,7 @@ import pytest
 from helpers import missing
 
 import quiz
-from quiz import cli, learner, recording, view
+from quiz import answer_writer, cli, learner, view
 from quiz.bank import load_bank
 
 BANK = load_bank()
@@ -35,7 +35,7 @@ def env(monkeypatch, tmp_path):
     for name in ("QUIZ_RESPONSES_DIR", "JUPYTERHUB_USER", "QUIZ_LEARNER", "XDG_STATE_HOME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SANDBOX_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setattr(recording, "_warned", set())
+    monkeypatch.setattr(answer_writer, "_warned", set())
     monkeypatch.setattr(learner, "_process_id", None)
     monkeypatch.setattr(view, "_current", None)
     return monkeypatch
@@ -183,7 +183,7 @@ def test_a_learner_names_one_file_inside_the_folder(name, file):
 WRITER = textwrap.dedent(
     """
     import os, sys, time
-    from quiz.recording import Recorder
+    from quiz.answer_writer import Recorder
 
     folder, learner_name, go, count, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
     recorder = Recorder(folder, learner_name)
@@ -310,8 +310,8 @@ def test_the_instructor_guide_describes_the_recording_the_code_does():
     guide = (Path(__file__).resolve().parent.parent / "INSTRUCTORS.md").read_text(encoding="utf-8")
     start, end = guide.index("## Collecting quiz answers"), guide.index("## Seeing what the class understood")
     section = guide[start:end]
-    assert recording.ENV_VAR in section and "JUPYTERHUB_USER" in section and "QUIZ_LEARNER" in section
-    assert f"mode `{recording.FILE_MODE:o}`" in section  # the file mode the quiz creates files with
+    assert answer_writer.ENV_VAR in section and "JUPYTERHUB_USER" in section and "QUIZ_LEARNER" in section
+    assert f"mode `{answer_writer.FILE_MODE:o}`" in section  # the file mode the quiz creates files with
     assert "-m 3753" in section and "drwxr-s-wt" in section  # sticky, setgid, others write-only
     assert 'subPath: "{username}"' in section  # Zero to JupyterHub: a folder per learner
     assert "python -m quiz report" in guide and "quiz.class_report(" in guide

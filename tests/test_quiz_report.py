@@ -12,9 +12,9 @@ import yaml
 from test_quiz_kinds import kinds_bank
 
 import quiz
-from quiz import report_cli
+from quiz import cli
 from quiz.bank import load_bank
-from quiz.reporting import ClassReport
+from quiz.report_render import ShownReport
 
 BANK = load_bank()
 RIGHT = {q.id: q.answer for q in BANK.questions}
@@ -46,7 +46,7 @@ def write(path, *lines, raw=b""):
 def run(*argv):
     """main() in-process: (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
-    code = report_cli.main(list(argv), stdout=out, stderr=err)
+    code = cli.report_main(list(argv), stdout=out, stderr=err)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -120,7 +120,7 @@ def test_each_question_counts_answered_first_try_and_eventually_correct(class_di
 
 def test_the_json_has_exactly_the_specified_shape(class_dir):
     report = json.loads(run(str(class_dir), "--json")[1])
-    assert list(report) == ["learners", "questions", "checkpoints", "skipped"]
+    assert list(report) == ["learners", "questions", "lesson_questions", "checkpoints", "skipped"]
     assert [q["id"] for q in report["questions"]] == ["blocking", "threaded", "verify"]  # bank order
     for question in report["questions"]:
         assert list(question) == ["id", "answered", "first_try_correct", "eventually_correct", "first_answers"]
@@ -231,12 +231,12 @@ def test_a_multiple_and_a_numeric_question_count_options_and_low_close_high(tmp_
 
 def test_class_report_shows_the_same_in_a_notebook(class_dir, capsys):
     report = quiz.class_report(class_dir)
-    assert isinstance(report, ClassReport)
+    assert isinstance(report, ShownReport)
     assert report.learners == 3 and report.to_dict() == json.loads(run(str(class_dir), "--json")[1])
     assert "<h1>Class report: Flask-Mail performance quiz</h1>" in report._repr_html_()
     assert "data:image/png;base64," in report._repr_html_()
     assert str(report) == run(str(class_dir))[1]
-    assert repr(report) == "ClassReport(3 learners, 3 questions, 4 checkpoints)"
+    assert repr(report) == "ClassReport(3 learners, 3 questions, 0 lesson questions, 4 checkpoints)"
     assert capsys.readouterr().err.count("quiz report: skipped") == 7
 
 

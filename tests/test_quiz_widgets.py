@@ -8,6 +8,7 @@ import pytest
 import quiz
 from quiz import view
 from quiz.bank import load_bank
+from quiz.kinds import kind_of
 
 BANK = load_bank()
 RIGHT = {q.id: q.answer for q in BANK.questions}
@@ -70,7 +71,10 @@ def test_a_wrong_answer_says_not_yet_and_why(fresh):
     click(fresh.card("threaded"), "faster-send")
     assert "fmq-incorrect" in fresh.card("threaded").feedback.value
     assert fresh.feedback("threaded") == (
-        "Not yet. " + BANK.question("threaded").option("faster-send").feedback + "\n" + view.RETRY_HINT
+        "Not yet. "
+        + BANK.question("threaded").option("faster-send").feedback
+        + "\n"
+        + kind_of(BANK.question("threaded")).retry_hint
     )
     assert fresh.responses["threaded"] == "faster-send"
 

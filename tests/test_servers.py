@@ -1,21 +1,35 @@
 """The app under waitress and gunicorn (sync, gevent) in processes of its own; the async views."""
 
 import multiprocessing
+import re
 import signal
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
+from helpers import eventually, process_exists
 
 from sandbox_app import runner
 from sandbox_app.lab import background_sends, get, measure, measure_send, post
 from sandbox_app.processes import servers
+from sandbox_app.processes.child import ChildProcess
 from sandbox_app.sandbox import AppNotInProcess
 
-OUTSIDE = ["waitress", "gunicorn-sync", "gunicorn-gevent"]
+OUTSIDE = ["waitress", "gunicorn-sync", "gunicorn-gthread", "gunicorn-gevent"]
 DELAY = 0.3
+# Python's make_msgid: <time.PID.random@host>: the process that built each message, read from outside.
+BUILT_BY = re.compile(r"<\d+\.(\d+)\.")
+IDLE_PYTHON = [sys.executable, "-uc", "import flask, flask_mail, waitress, time; print('imported'); time.sleep(120)"]
+
+
+@pytest.fixture(scope="module")
+def bare_app_mb(tmp_path_factory):
+    """The memory (MB, unique pages) of one idle interpreter that imported Flask, Flask-Mail and waitress."""
+    idle = ChildProcess(IDLE_PYTHON, tmp_path_factory.mktemp("idle") / "idle.log", what="an idle Python")
+    idle.ready = lambda: "imported" in idle.read_log()
+    with idle.start(timeout=30):
+        return idle.memory_mb()
 
 
 @pytest.fixture
@@ -42,7 +56,6 @@ def test_each_server_serves_the_same_app_and_stop_leaves_no_process(launch, serv
     assert all(process.pid != psutil.Process().pid for process in family)  # not this process
     assert post(sandbox, "send/blocking").status == 200
     assert get(sandbox, "inbox").status == 200 and "Timing test" in get(sandbox, "inbox").text
-    assert sandbox.memory_mb() > 10
     with pytest.raises(AppNotInProcess, match="its own process"):
         sandbox.app  # noqa: B018 (the property raises)
 
@@ -68,12 +81,28 @@ def sandbox_put(sandbox, settings):
     return put(sandbox, "api/smtp", settings).status
 
 
+@pytest.mark.parametrize("server", ["waitress", "gunicorn-sync"])
+def test_memory_counts_every_process_of_the_app(launch, server, bare_app_mb):
+    sandbox = launch(server, smtp_delay=0.0)
+    assert post(sandbox, "send/blocking").status == 200
+    family = sandbox.app_process.processes()
+    each = [process.memory_full_info().uss / 1e6 for process in family]  # read here, independently
+    # Every process counts (gunicorn's workers share the master's pages until they write to them: only the
+    # unique ones are theirs), and the whole is real memory: at least half an idle interpreter with the same
+    # imports, measured in this run.
+    assert sum(each) * 0.9 <= sandbox.memory_mb() <= sum(each) * 1.1 + 1, (sandbox.memory_mb(), each)
+    assert sandbox.memory_mb() >= 0.5 * bare_app_mb
+
+
 def test_stats_count_every_send_across_four_sync_workers(launch):
-    sandbox = launch("gunicorn-sync", workers=4, smtp_delay=0.0)
+    sandbox = launch("gunicorn-sync", workers=4, smtp_delay=0.05)
     samples = measure_send(sandbox, "blocking", 40, warmup=0, concurrency=8)
     assert samples.statuses == {200: 40}
-    pids = {process.pid for process in sandbox.app_process.processes()[1:]}
-    assert len(pids) == 4
+    workers = {process.pid for process in sandbox.app_process.processes()[1:]}
+    assert len(workers) == 4
+    # The worker that served each request built its message: its pid is in the Message-ID the mail server kept.
+    builders = {int(BUILT_BY.match(m.header("Message-ID")).group(1)) for m in sandbox.mail_server.messages}
+    assert builders <= workers and len(builders) >= 2, (builders, workers)
     counted = get(sandbox, "api/stats").json["blocking"]  # answered by any one worker
     assert (counted["accepted"], counted["delivered"]) == (40, 40)
     assert sandbox.stats.snapshot()["blocking"]["delivered"] == 40  # and read in the launcher
@@ -100,11 +129,13 @@ def test_an_awaited_async_send_takes_the_delay_and_a_forgotten_one_is_lost(launc
     forgotten = measure_send(sandbox, "async-nowait", 10, warmup=0)
     assert awaited.min_ms >= 100 and awaited.statuses == {200: 5}
     assert forgotten.statuses == {202: 10} and forgotten.p50_ms < awaited.p50_ms / 4
-    time.sleep(0.5)  # long enough for any send that was still going to arrive
+    # A marker sent after them: when its blocking send has been captured, any forgotten send that was still
+    # under way, started earlier and as slow, would have been captured first.
+    assert post(sandbox, "send/blocking").status == 200
     stats = sandbox.stats.snapshot()
     assert (stats["async"]["accepted"], stats["async"]["delivered"]) == (5, 5)
     assert (stats["async-nowait"]["accepted"], stats["async-nowait"]["delivered"]) == (10, 0)
-    assert sandbox.mail_server.total == 5  # accepted 15, captured 5: the 10 forgotten ones are lost
+    assert sandbox.mail_server.total == 6  # accepted 16, captured 6 (the marker too): the 10 forgotten ones are lost
 
 
 def test_measuring_an_outside_app_runs_the_clients_in_a_process_of_their_own(launch):
@@ -116,32 +147,40 @@ def test_measuring_an_outside_app_runs_the_clients_in_a_process_of_their_own(lau
     assert "load-clients" not in [process.name for process in multiprocessing.active_children()]
 
 
+def cli(tmp_path, *args: str) -> ChildProcess:
+    """`python -m sandbox_app ARGS` in a child process, ready once it printed its server line (read with a deadline)."""
+    command = [sys.executable, "-u", "-m", "sandbox_app", *args]
+    process = ChildProcess(command, tmp_path / "cli.log", what="the CLI", stop_signal=signal.SIGINT)
+    process.ready = lambda: "  server:" in process.read_log() and "  queue:" in process.read_log()
+    return process
+
+
+def app_processes(launcher: ChildProcess) -> list[psutil.Process]:
+    """The processes of the app under gunicorn or waitress, below the CLI."""
+    family = psutil.Process(launcher.pid).children(recursive=True)
+    return [p for p in family if "gunicorn" in " ".join(p.cmdline()) or "processes.wsgi" in " ".join(p.cmdline())]
+
+
 def test_the_cli_serves_under_gunicorn_and_sigint_ends_every_process(tmp_path):
-    env = {"SANDBOX_STATE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    command = [sys.executable, "-u", "-m", "sandbox_app", "--server", "gunicorn-sync", "--workers", "2"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        lines = []
-        for line in process.stdout:
-            lines.append(line)
-            if line.startswith("  server:"):
-                break
-        assert any("server:      gunicorn-sync, 2 processes" in line for line in lines), lines
-        family = psutil.Process(process.pid).children(recursive=True)
-        assert len([p for p in family if "gunicorn" in " ".join(p.cmdline())]) == 3  # master and 2 workers
-        process.send_signal(signal.SIGINT)
-        assert process.wait(30) == 0
+    with cli(tmp_path, "--server", "gunicorn-sync", "--workers", "2", "--queue-workers", "0").start(30) as launcher:
+        assert "server:      gunicorn-sync, 2 processes" in launcher.read_log()
+        assert "command:     gunicorn --config python:sandbox_app.processes.gunicorn_conf" in launcher.read_log()
+        family = app_processes(launcher)
+        assert len(family) == 3  # master and 2 workers
+        launcher.send_signal(signal.SIGINT)
+        assert launcher.wait(30) == 0
         _gone, alive = psutil.wait_procs(family, timeout=10)
         assert alive == []
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)  # its own stop ends what it started
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        process.stdout.close()
+
+
+@pytest.mark.parametrize("server", ["waitress", "gunicorn-sync"])
+def test_the_app_processes_end_when_their_launcher_is_killed(tmp_path, server):
+    with cli(tmp_path, "--server", server, "--workers", "2", "--queue-workers", "0").start(30) as launcher:
+        family = app_processes(launcher)
+        assert family
+        launcher.kill()  # SIGKILL: the launcher runs no cleanup at all; they notice it is gone themselves
+        for process in family:
+            eventually(lambda p=process: not process_exists(p.pid), timeout=15)
 
 
 def test_gunicorn_modes_say_why_on_windows(monkeypatch):

@@ -69,17 +69,26 @@ def run_ab(url: str, headers: dict[str, str], requests: int, concurrency: int, f
 
 
 def parse_ab(report: str, percentiles_csv: str) -> dict:
-    """The figures of one `ab` run; ValueError if any request failed (then its timings measure something else)."""
+    """The figures of one `ab` run; ValueError if any request failed, or if ab's percentile file is not in order.
+
+    ab's `-e` file reads past its samples for the 99th percentile when a run has fewer than 100 requests
+    (seen with ab 2.3: "99,0.257" after "98,4.458"): such a run cannot give a p99.
+    """
     field = lambda label: re.search(rf"^{label}:\s+([\d.]+)", report, re.MULTILINE)
     failed = int(field("Failed requests").group(1))
     non_2xx = int(field("Non-2xx responses").group(1)) if field("Non-2xx responses") else 0
     if failed or non_2xx:
         raise ValueError(f"ab saw {failed} failed and {non_2xx} non-2xx responses:\n{report}")
-    by_percent = dict(line.split(",") for line in percentiles_csv.splitlines()[1:])
+    by_percent = {
+        int(percent): float(ms) for percent, ms in (line.split(",") for line in percentiles_csv.splitlines()[1:])
+    }
+    times = [by_percent[percent] for percent in sorted(by_percent)]
+    if times != sorted(times):
+        raise ValueError("ab's percentile file is out of order (a run of fewer than 100 requests?): no p99 from it")
     return {
         "rps": float(field("Requests per second").group(1)),
-        "p50_ms": float(by_percent["50"]),
-        "p99_ms": float(by_percent["99"]),
+        "p50_ms": by_percent[50],
+        "p99_ms": by_percent[99],
     }
 
 

@@ -6,11 +6,10 @@ import smtplib
 import time
 from email.message import EmailMessage
 
-from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 
 from ..examples import DEFAULT_EMAIL
-from ..smtp.server import LOOPBACK, DebugMailServer, free_port
+from ..smtp.server import LOOPBACK, DebugMailServer, LoopbackController
 
 
 def sample_message() -> bytes:
@@ -41,12 +40,8 @@ def capture_rates(messages: int = 500, rounds: int = 3) -> dict:
     for _ in range(rounds):
         with DebugMailServer() as server:
             best["sandbox"] = max(best["sandbox"], capture_rate_of(server.port, messages))
-        sink = Controller(Sink(), hostname=LOOPBACK, port=free_port(), server_hostname="sink.invalid")
-        sink.start()
-        try:
+        with LoopbackController(Sink()) as sink:
             best["sink"] = max(best["sink"], capture_rate_of(sink.port, messages))
-        finally:
-            sink.stop()
     return {
         "sandbox_per_s": round(best["sandbox"]),
         "sink_per_s": round(best["sink"]),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from flask_mail import Message
 
-from ..processes.child import ChildProcess
+from ..processes.child import ChildError, ChildProcess
 from ..smtp.server import LOOPBACK, free_port
 from .threads import error_text
 
@@ -93,6 +93,7 @@ def send_and_wait(app, mail, wait: float) -> SendAttempt:
     return attempt
 
 
+PORT_ATTEMPTS = 3
 STARTED = re.compile(r"^start-up code ran in process (\d+)", re.MULTILINE)
 
 
@@ -126,18 +127,24 @@ def flask_run(source: str, *args: str, timeout: float = 20.0) -> FlaskRun:
     The start-up code says where it ran by printing "start-up code ran in process <pid>". The module
     lives in a temporary folder, outside the course, and is removed afterwards.
     """
-    port = free_port()
     with tempfile.TemporaryDirectory(prefix="flask-run-") as folder:
         Path(folder, "startup.py").write_text(source, encoding="utf-8")
-        output = Path(folder, "output.txt")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("WERKZEUG_RUN_MAIN", None)  # as in a fresh terminal
-        command = [sys.executable, "-m", "flask", "--app", "startup", "run", "--port", port, *args]
-        # The reloader's server is a child of its own: stopping the process stops it too.
-        flask = ChildProcess(command, output, what="flask run", env=env, cwd=folder, ready=lambda: _answers(port))
-        with flask.start(timeout):
-            pids = [int(pid) for pid in STARTED.findall(flask.read_log())]
-    return FlaskRun(args, pids)
+        for _attempt in range(PORT_ATTEMPTS):
+            # flask run binds the port itself: another process may take it first, and then flask says so.
+            port = free_port()
+            command = [sys.executable, "-m", "flask", "--app", "startup", "run", "--port", port, *args]
+            # The reloader's server is a child of its own: stopping the process stops it too.
+            flask = ChildProcess(command, Path(folder, f"output-{port}.txt"), what="flask run", env=env, cwd=folder,
+                                 ready=lambda port=port: _answers(port))  # fmt: skip
+            try:
+                with flask.start(timeout):
+                    return FlaskRun(args, [int(pid) for pid in STARTED.findall(flask.read_log())])
+            except ChildError:
+                if "Address already in use" not in flask.read_log():
+                    raise
+        raise ChildError(f"flask run found no free port in {PORT_ATTEMPTS} attempts")
 
 
 def _answers(port: int) -> bool:

@@ -53,6 +53,7 @@ class ChildProcess:
         self.pass_fds = pass_fds
         self.process: subprocess.Popen | None = None
         self._family: dict[int, psutil.Process] = {}  # every process of the tree seen so far, by pid
+        self.killed: list[int] = []  # the pids the last stop() had to kill
 
     def is_ready(self) -> bool:
         """Whether the process is ready for use (by default: as soon as it runs)."""
@@ -152,14 +153,20 @@ class ChildProcess:
             self.process.wait()
 
     def stop(self, timeout: float = 15.0) -> int | None:
-        """The stop signal (a graceful stop), SIGKILL after `timeout` s, then the same for anything it started."""
+        """The stop signal (a graceful stop), SIGKILL after `timeout` s, then the same for anything it started.
+
+        `killed` then lists the pids that did not stop by themselves and had to be killed.
+        """
         if self.process is None:
             return None
         family = self.processes()
+        self.killed = []
         if self.running:
             self._signal_group(self.stop_signal)
-            with suppress(subprocess.TimeoutExpired):  # then it is killed below
+            try:
                 self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.killed.append(self.pid)
         self.kill()
         # What it started had the signal too (or watches its parent): whatever is left after a grace period is killed.
         _gone, alive = psutil.wait_procs([p for p in family if p.pid != self.pid], timeout=DESCENDANTS_GRACE)
@@ -167,6 +174,7 @@ class ChildProcess:
             with suppress(psutil.NoSuchProcess):
                 leftover.kill()
         psutil.wait_procs(alive, timeout=DESCENDANTS_GRACE)
+        self.killed += [leftover.pid for leftover in alive]
         return self.process.returncode
 
     def read_log(self) -> str:

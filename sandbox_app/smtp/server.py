@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, TLSSetupException
 
 from .settings import Fault, MailServerSettings
 from .store import CapturedMessage, MessageStore
+from .tls import SelfSignedTLS
 
 LOOPBACK = "127.0.0.1"
 TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
@@ -24,10 +25,12 @@ SMTP_USER = "sandbox"  # the login; the password is the sandbox's key
 
 
 class _WithoutLoginDataNotice(logging.Filter):
-    """aiosmtpd 1.4 logs a deprecation warning of its own on every successful AUTH: not the learner's concern."""
+    """Lines aiosmtpd logs that are not the learner's concern: a deprecation notice on every successful AUTH,
+    and the traceback of a client that refused the sandbox's self-signed certificate (as a careful client must)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "login_data is deprecated" not in record.getMessage()
+        refused_certificate = record.exc_info is not None and isinstance(record.exc_info[1], TLSSetupException)
+        return "login_data is deprecated" not in record.getMessage() and not refused_certificate
 
 
 # Without a handler, that warning would reach stderr, and a notebook cell's output with it.
@@ -62,8 +65,8 @@ class CaptureHandler:
         return "250 OK"
 
     async def handle_RCPT(self, smtp, session, envelope, address, rcpt_options):
-        """Accept any recipient (nothing is relayed) unless a RCPT fault fires."""
-        reply = await self.server.inject_fault("RCPT", smtp)
+        """Accept any recipient (nothing is relayed) unless a RCPT fault fires for it."""
+        reply = await self.server.inject_fault("RCPT", smtp, address)
         if reply:
             return reply
         envelope.rcpt_tos.append(address)
@@ -100,6 +103,14 @@ class SandboxSMTP(SMTP):
         if starting:
             self._admitted = self._mail_server.admit(self)
 
+    async def push(self, status) -> None:
+        """Send a reply line; its last line waits `reply_delay` first, one round trip per command."""
+        delay = self._mail_server.settings.reply_delay
+        line = status if isinstance(status, str) else status.decode("ascii", "replace")
+        if delay and line[3:4] != "-":  # "250-..." lines continue a reply: the client has not heard it all yet
+            await asyncio.sleep(delay)
+        await super().push(status)
+
     def connection_lost(self, error: Exception | None) -> None:
         if self._admitted:
             self._mail_server.release(self)
@@ -123,20 +134,42 @@ class SandboxSMTP(SMTP):
         await super()._handle_client()
 
 
-class SandboxController(Controller):
-    """aiosmtpd's threaded controller building SandboxSMTP sessions, on a socket already bound."""
+class LoopbackController(Controller):
+    """aiosmtpd's threaded controller for any handler, on a loopback socket bound at once (port 0: a free one).
 
-    def __init__(self, handler, listener: socket.socket, **kwargs) -> None:
-        super().__init__(handler, **kwargs)
-        self.listener = listener
+    Probing a free port and binding it later leaves a gap in which another process could take it; this
+    binds first, and serves the very socket it bound. A context manager: `with LoopbackController(h) as c:`.
+    """
 
-    def factory(self) -> SandboxSMTP:
-        return SandboxSMTP(self.handler, **self.SMTP_kwargs)
+    def __init__(self, handler, port: int = 0, listener: socket.socket | None = None, **kwargs) -> None:
+        self.listener = listener or socket.create_server((LOOPBACK, port))
+        kwargs.setdefault("server_hostname", "sandbox.invalid")  # skips a reverse DNS lookup per session
+        super().__init__(handler, hostname=LOOPBACK, port=self.listener.getsockname()[1], **kwargs)
 
     def _create_server(self):
-        # Serve the socket bound in start(): probing a free port and binding it later leaves
-        # a gap in which another learner's sandbox on the same machine could take it.
         return self.loop.create_server(self._factory_invoker, sock=self.listener, ssl=self.ssl_context)
+
+    def stop(self, *args, **kwargs) -> None:
+        """Stop serving and close the socket (also when it never started)."""
+        try:
+            if self._thread is not None:
+                super().stop(*args, **kwargs)
+        finally:
+            self.listener.close()
+
+    def __enter__(self) -> LoopbackController:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class SandboxController(LoopbackController):
+    """The debug mail server's controller: SandboxSMTP sessions, with the live TLS setting."""
+
+    def factory(self) -> SandboxSMTP:
+        return SandboxSMTP(self.handler, **self.SMTP_kwargs, **self.handler.server.tls_options())
 
 
 class DebugMailServer:
@@ -160,6 +193,7 @@ class DebugMailServer:
         self._sessions: set[SandboxSMTP] = set()
         self._counters = self._zero_counters()
         self._controller: SandboxController | None = None
+        self._tls: SelfSignedTLS | None = None  # made on first use: most lessons never turn TLS on
         self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------
@@ -171,10 +205,7 @@ class DebugMailServer:
         port = listener.getsockname()[1]
         controller = SandboxController(
             CaptureHandler(self),
-            listener,
-            hostname=self.host,
-            port=port,
-            server_hostname="sandbox.invalid",  # skips a reverse DNS lookup per session
+            listener=listener,
             # AUTH PLAIN and LOGIN without TLS: client and server share this machine's loopback, and the key
             # only keeps other accounts out. handle_MAIL refuses the unauthenticated (aiosmtpd's own
             # auth_required would warn on every connection that TLS is off).
@@ -265,10 +296,10 @@ class DebugMailServer:
             return self._random.uniform(*settings.delay_range)
         return settings.delay
 
-    async def inject_fault(self, stage: str, smtp: SandboxSMTP) -> str | None:
-        """The fault reply for this stage when its fault fires, else None; may drop the line."""
+    async def inject_fault(self, stage: str, smtp: SandboxSMTP, address: str | None = None) -> str | None:
+        """The fault reply for this stage (and recipient) when its fault fires, else None; may drop the line."""
         fault: Fault | None = self._settings.faults.get(stage)
-        if fault is None or self._random.random() >= fault.probability:
+        if fault is None or not fault.applies_to(address) or self._random.random() >= fault.probability:
             return None
         self._counters["faults"][stage] = self._counters["faults"].get(stage, 0) + 1
         if fault.drop:
@@ -276,6 +307,15 @@ class DebugMailServer:
             smtp.transport.abort()
             await asyncio.Event().wait()  # cancelled by connection_lost; no reply is sent
         return fault.reply(stage)
+
+    def tls_options(self) -> dict[str, Any]:
+        """A new session's TLS options: STARTTLS offered and required while the `starttls` setting is on."""
+        if not self._settings.starttls:
+            return {}
+        with self._lock:
+            if self._tls is None:
+                self._tls = SelfSignedTLS()
+        return {"tls_context": self._tls.server_context, "require_starttls": True}
 
     # -- connections -----------------------------------------------------
     def admit(self, session: SandboxSMTP) -> bool:

@@ -33,6 +33,7 @@ class Fault:
     drop: bool = False
     probability: float = 1.0
     message: str = ""
+    recipients: tuple[str, ...] = ()  # RCPT only: the fault fires for these addresses alone (all when empty)
 
     @classmethod
     def from_data(cls, stage: str, data: Any) -> Fault:
@@ -42,7 +43,7 @@ class Fault:
         where = f"faults.{stage}"
         if not isinstance(data, Mapping):
             raise SettingsError(f"'{where}' must be an object like {{\"code\": 451}}")
-        unknown = set(data) - {"code", "drop", "probability", "message"}
+        unknown = set(data) - {"code", "drop", "probability", "message", "recipients"}
         if unknown:
             raise SettingsError(f"'{where}' has unknown key(s): {', '.join(sorted(unknown))}")
         code, drop = data.get("code"), data.get("drop", False)
@@ -56,7 +57,16 @@ class Fault:
         message = data.get("message", "")
         if not isinstance(message, str) or "\r" in message or "\n" in message:
             raise SettingsError(f"'{where}.message' must be one line of text")
-        return cls(code=code, drop=drop, probability=probability, message=message)
+        recipients = data.get("recipients", [])
+        if not isinstance(recipients, (list, tuple)) or not all(isinstance(r, str) and r for r in recipients):
+            raise SettingsError(f"'{where}.recipients' must be a list of addresses")
+        if recipients and stage != "RCPT":
+            raise SettingsError(f"'{where}.recipients' applies to RCPT faults only")
+        return cls(code, drop, probability, message, tuple(address.lower() for address in recipients))
+
+    def applies_to(self, address: str | None) -> bool:
+        """Whether the fault concerns this recipient (every one, unless the fault names some)."""
+        return not self.recipients or (address or "").lower() in self.recipients
 
     def reply(self, stage: str) -> str:
         """The SMTP reply line this fault answers with."""
@@ -69,6 +79,8 @@ class Fault:
         data["probability"] = self.probability
         if self.message:
             data["message"] = self.message
+        if self.recipients:
+            data["recipients"] = list(self.recipients)
         return data
 
 
@@ -79,10 +91,12 @@ class MailServerSettings:
     delay: float = 0.0
     delay_range: tuple[float, float] | None = None
     connect_delay: float = 0.0
+    reply_delay: float = 0.0  # before each reply: the round trip every SMTP command costs a client far away
     faults: Mapping[str, Fault] = field(default_factory=lambda: MappingProxyType({}))
     seed: int | None = None
     max_connections: int | None = None
     max_messages: int = DEFAULT_MAX_MESSAGES
+    starttls: bool = False  # offer STARTTLS (a self-signed certificate) and require it before MAIL
 
     def updated(self, changes: Mapping[str, Any]) -> MailServerSettings:
         """A copy with `changes` applied; raises SettingsError naming the bad key."""
@@ -102,6 +116,10 @@ class MailServerSettings:
     @staticmethod
     def _check_connect_delay(value: Any) -> float:
         return _number("connect_delay", value)
+
+    @staticmethod
+    def _check_reply_delay(value: Any) -> float:
+        return _number("reply_delay", value, high=10.0)
 
     @staticmethod
     def _check_delay_range(value: Any) -> tuple[float, float] | None:
@@ -141,6 +159,12 @@ class MailServerSettings:
         return value
 
     @staticmethod
+    def _check_starttls(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise SettingsError(f"'starttls' must be true or false, got {value!r}")
+        return value
+
+    @staticmethod
     def _check_max_messages(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SettingsError(f"'max_messages' must be a whole number of at least 1, got {value!r}")
@@ -152,8 +176,10 @@ class MailServerSettings:
             "delay": self.delay,
             "delay_range": list(self.delay_range) if self.delay_range else None,
             "connect_delay": self.connect_delay,
+            "reply_delay": self.reply_delay,
             "faults": {stage: fault.to_dict() for stage, fault in self.faults.items()},
             "seed": self.seed,
             "max_connections": self.max_connections,
             "max_messages": self.max_messages,
+            "starttls": self.starttls,
         }

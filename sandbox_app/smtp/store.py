@@ -44,6 +44,10 @@ class CapturedMessage:
             received_at=received_at,
         )
 
+    def header(self, name: str) -> str | None:
+        """A header's value (the first, whatever its capitalisation), or None: e.g. header("Message-ID")."""
+        return next((value for key, value in self.headers if key.lower() == name.lower()), None)
+
     def to_dict(self) -> dict:
         """The message as JSON-ready data."""
         data = asdict(self)

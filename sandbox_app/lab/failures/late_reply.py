@@ -8,10 +8,8 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-from aiosmtpd.controller import Controller
-
 from ...processes.consumer import ConsumerProcess
-from ...smtp.server import LOOPBACK, free_port
+from ...smtp.server import LOOPBACK, LoopbackController
 from ...waiting import wait_until
 from ..sandbox import reset, running_sandbox
 from ..timing import measure_send
@@ -79,19 +77,17 @@ def late_reply(sandbox, timeout: float = 0.5, stall: float = 1.0) -> LateReply:
     reset(sandbox, settle=())
     sandbox.stop_consumer()
     handler = SlowToConfirm(stall)
-    server = Controller(handler, hostname=LOOPBACK, port=free_port())
+    server = LoopbackController(handler)
     # The same queue and app as the sandbox's consumer, another mail server, and a short timeout. This
     # server asks for no login, so none is sent.
     login = ("MAIL_USERNAME", "MAIL_PASSWORD")
     config = {key: value for key, value in sandbox.queue.consumer_config().items() if key not in login}
     config |= {"MAIL_SERVER": LOOPBACK, "MAIL_PORT": server.port, "MAIL_TIMEOUT": timeout}
-    server.start()
     try:
-        with ConsumerProcess(config, workers=1):
+        with server, ConsumerProcess(config, workers=1):
             accepted = measure_send(sandbox, "queue", 1, warmup=0).statuses.get(202, 0)
             with suppress(TimeoutError):  # counted as it stands below
                 wait_until(lambda: sandbox.stats.snapshot()["queue"]["delivered"] >= accepted, 15, "the retried mail")
     finally:
-        server.stop()
         sandbox.start_consumer()
     return LateReply(timeout, stall, accepted, sandbox.stats.snapshot()["queue"], list(handler.received))

@@ -1,4 +1,7 @@
-"""The class report: who answered what, first try and in the end, and predictions against measurements."""
+"""The class report as plain data: who answered what, first try and in the end, and predictions against measurements.
+
+quiz.report_render turns it into a terminal table and an HTML page (two Jinja2 templates).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +9,14 @@ import json
 import math
 import numbers
 import statistics
-import sys
-import textwrap
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .bank import Bank, Question, format_number, format_percent, load_bank
-from .grading import grade
-from .records import Response, Skipped, read_folders
-
-WIDTH = 88
-BAR = "#"
-BAR_WIDTH = 30
+from .answer_reader import Response, Skipped, read_folders
+from .bank import Bank, Question, load_bank
+from .kinds import kind_of
 
 
 @dataclass
@@ -34,10 +31,7 @@ class QuestionStats:
 
     def right_keys(self) -> set[str]:
         """The keys of first_answers that are right: the answer's options, or 'close' for a number."""
-        if self.question.kind == "numeric":
-            return {"close"}
-        answer = self.question.answer
-        return set(answer) if isinstance(answer, tuple) else {answer}
+        return kind_of(self.question).right_buckets(self.question)
 
     def most_chosen_wrong(self) -> tuple[str, int] | None:
         """The wrong first answer most learners gave (ties: the first in option order), None if none."""
@@ -46,17 +40,12 @@ class QuestionStats:
 
     def label(self, key: str) -> tuple[str, str]:
         """An answer key's text and feedback, for the class to discuss."""
-        if self.question.kind == "numeric":
-            unit = f" {self.question.unit}" if self.question.unit else ""
-            target = f"{format_number(self.question.answer)}{unit}"
-            words = {
-                "low": f"too low (under {target})",
-                "close": f"close to {target}",
-                "high": f"too high (over {target})",
-            }
-            return words[key], self.question.feedback[key]
-        option = self.question.option(key)
-        return option.text, option.feedback
+        return kind_of(self.question).bucket_label(self.question, key)
+
+    def rows(self) -> list[tuple[str, str, int, bool]]:
+        """(key, text, first answers, right) per bucket, in the order shown."""
+        right = self.right_keys()
+        return [(key, self.label(key)[0], count, key in right) for key, count in self.first_answers.items()]
 
     def to_dict(self) -> dict[str, Any]:
         """As --json prints it."""
@@ -77,6 +66,7 @@ class CheckpointStats:
     spec: Question | None
     kind: str
     unit: str | None
+    numeric: bool = False  # compared as numbers (else as options)
     resolved: int = 0
     predicted: int = 0
     close: int = 0
@@ -141,9 +131,18 @@ class ClassReport:
     folders: list[str]
     bank: Bank
     learners: int
-    questions: list[QuestionStats]
+    questions: list[QuestionStats]  # the closing quiz's
     checkpoints: list[CheckpointStats]
     skipped: list[Skipped]
+    lesson_questions: list[QuestionStats] = field(default_factory=list)  # in bank order, grouped by lesson
+
+    @property
+    def lessons(self) -> dict[str, list[QuestionStats]]:
+        """Each lesson that asks questions, with its questions' statistics."""
+        grouped: dict[str, list[QuestionStats]] = {}
+        for stats in self.lesson_questions:
+            grouped.setdefault(stats.question.lesson, []).append(stats)
+        return grouped
 
     @property
     def empty(self) -> bool:
@@ -156,10 +155,11 @@ class ClassReport:
         return f"No responses yet in {', '.join(self.folders)}: nobody has checked an answer or revealed a checkpoint."
 
     def to_dict(self) -> dict[str, Any]:
-        """The --json document: learners, questions in bank order, checkpoints, skipped files and lines."""
+        """The --json document: learners, closing questions and lesson questions in bank order, checkpoints, skips."""
         return {
             "learners": self.learners,
             "questions": [stats.to_dict() for stats in self.questions],
+            "lesson_questions": [{"lesson": s.question.lesson, **s.to_dict()} for s in self.lesson_questions],
             "checkpoints": [stats.to_dict() for stats in self.checkpoints],
             "skipped": [skip.to_dict() for skip in self.skipped],
         }
@@ -168,26 +168,11 @@ class ClassReport:
         """to_dict() as indented JSON."""
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
-    def to_text(self) -> str:
-        """The terminal table."""
-        return text_report(self)
-
-    def to_html(self) -> str:
-        """One self-contained page, charts inlined."""
-        from .report_html import html_page
-
-        return html_page(self)
-
-    def _repr_html_(self) -> str:
-        from .report_html import html_body
-
-        return html_body(self)
-
-    def __str__(self) -> str:
-        return self.to_text()
-
     def __repr__(self) -> str:
-        counts = f"{self.learners} learners, {len(self.questions)} questions, {len(self.checkpoints)} checkpoints"
+        counts = (
+            f"{self.learners} learners, {len(self.questions)} questions, {len(self.lesson_questions)} lesson questions,"
+            f" {len(self.checkpoints)} checkpoints"
+        )
         return f"ClassReport({counts})"
 
 
@@ -207,21 +192,12 @@ def build_report(folders, bank: Bank | str | Path | None = None) -> ClassReport:
     latest = latest_sessions(usable)
     learners = len({learner for learner, _type, _item in latest})
     questions = [_question_stats(question, latest) for question in bank.questions]
+    lesson_questions = [_question_stats(question, latest) for question in bank.lesson_questions]
     seen = sorted({item for _learner, item_type, item in latest if item_type == "checkpoint"})
     ids = [spec.id for spec in bank.checkpoints] + [item for item in seen if bank.checkpoint(item) is None]
     checkpoints = [_checkpoint_stats(item, bank.checkpoint(item), latest) for item in ids]
     skipped.sort(key=lambda skip: (skip.file, skip.line if skip.line is not None else math.inf))
-    return ClassReport(folders, bank, learners, questions, checkpoints, skipped)
-
-
-def class_report(*folders: str | Path, bank: Bank | str | Path | None = None) -> ClassReport:
-    """The class report for a notebook: displays as HTML with charts; skipped lines are named on stderr."""
-    if not folders:
-        raise TypeError("class_report() needs at least one folder, e.g. class_report('/srv/quiz-responses')")
-    report = build_report(folders, bank)
-    for skip in report.skipped:
-        print(f"quiz report: skipped {skip}", file=sys.stderr)
-    return report
+    return ClassReport(folders, bank, learners, questions, checkpoints, skipped, lesson_questions)
 
 
 def latest_sessions(responses: list[Response]) -> dict[tuple[str, str, str], list[Response]]:
@@ -243,13 +219,13 @@ def _problem(bank: Bank, response: Response) -> str:
     """Why a well-formed line still cannot be counted ('' if it can)."""
     if response.item_type == "checkpoint":
         spec = bank.checkpoint(response.item)
-        if spec is not None and spec.kind == "numeric":
+        if spec is not None and kind_of(spec).numeric:
             for name, value in (("measured", response.measured), ("answer", response.answer)):
                 if (value is not None or name == "measured") and not _is_number(value):
                     return f"checkpoint '{response.item}' needs a number in field '{name}'"
         return ""
     try:
-        question = bank.question(response.item)
+        question = bank.any_question(response.item)
     except ValueError:
         return f"unknown question '{response.item}' (not in the bank {bank.source}; pass --bank?)"
     try:
@@ -261,22 +237,16 @@ def _problem(bank: Bank, response: Response) -> str:
 
 def _grade(question: Question, answer: Any):
     """Grade a recorded answer as the quiz did: strings are keys, not typed text."""
-    if question.kind == "numeric" and not _is_number(answer):
-        raise ValueError("not a number")
-    if question.kind == "single" and not isinstance(answer, str):
-        raise ValueError("not an option key")
-    result = grade(question, answer)
+    kind = kind_of(question)
+    result = kind.grade(question, kind.recorded(question, answer))
     if not result.graded:
         raise ValueError("no answer")
     return result
 
 
 def _question_stats(question: Question, latest) -> QuestionStats:
-    if question.kind == "numeric":
-        first_answers = dict.fromkeys(("low", "close", "high"), 0)
-    else:
-        first_answers = {option.key: 0 for option in question.options}
-    stats = QuestionStats(question, first_answers=first_answers)
+    kind = kind_of(question)
+    stats = QuestionStats(question, first_answers=kind.buckets(question))
     for (_learner, item_type, item), lines in latest.items():
         if item_type != "question" or item != question.id:
             continue
@@ -284,31 +254,27 @@ def _question_stats(question: Question, latest) -> QuestionStats:
         stats.answered += 1
         stats.first_try_correct += results[0].correct
         stats.eventually_correct += any(result.correct for result in results)
-        first = results[0]
-        if question.kind == "numeric":
-            stats.first_answers[first.direction] += 1
-        else:
-            for key in first.answer if isinstance(first.answer, tuple) else (first.answer,):
-                stats.first_answers[key] += 1
+        for key in kind.bucket_keys(results[0]):
+            stats.first_answers[key] += 1
     return stats
 
 
 def _checkpoint_stats(item: str, spec: Question | None, latest) -> CheckpointStats:
     lines = [lines[-1] for (_l, item_type, name), lines in latest.items() if item_type == "checkpoint" and name == item]
     if spec is not None:
-        kind, unit = spec.kind, spec.unit
+        kind, unit, numeric = spec.kind, spec.unit, kind_of(spec).numeric
     else:  # defined in a lesson cell: the lines say what it is
-        kind = "numeric" if lines and all(_is_number(line.measured) for line in lines) else "choice"
-        unit = next((line.unit for line in lines if line.unit), None)
-    stats = CheckpointStats(item, spec, kind, unit)
-    if spec is not None and spec.kind != "numeric":
+        numeric = bool(lines) and all(_is_number(line.measured) for line in lines)
+        kind, unit = "numeric" if numeric else "choice", next((line.unit for line in lines if line.unit), None)
+    stats = CheckpointStats(item, spec, kind, unit, numeric=numeric)
+    if spec is not None and not numeric:
         stats.predictions = {option.key: 0 for option in spec.options}
         stats.measured = {option.key: 0 for option in spec.options}
     for line in lines:
         stats.resolved += 1
         stats.predicted += line.answer is not None
         stats.close += line.correct is True
-        if kind == "numeric":
+        if numeric:
             stats.measurements.append(float(line.measured))
             if _is_number(line.answer) and line.measured:
                 stats.relative_errors.append((line.answer - line.measured) / abs(line.measured))
@@ -325,102 +291,3 @@ def _is_number(value: Any) -> bool:
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
-
-
-def percent(part: int, whole: int) -> str:
-    """'2 of 3 (67%)'."""
-    return f"{part} of {whole} ({round(100 * part / whole)}%)" if whole else f"{part} of {whole}"
-
-
-def signed_percent(fraction: float) -> str:
-    """'-35%' or '+120%'."""
-    sign = "+" if round(fraction * 100) > 0 else "-" if round(fraction * 100) < 0 else ""
-    return sign + format_percent(fraction)
-
-
-# --- the terminal table --------------------------------------------------------------------
-
-
-def text_report(report: ClassReport) -> str:
-    """The report as plain text for a terminal."""
-    if report.empty:
-        return report.empty_message
-    noun = "learner" if report.learners == 1 else "learners"
-    lines = [f"Class report: {report.learners} {noun}, from {', '.join(report.folders)}", report.bank.title, ""]
-    for number, stats in enumerate(report.questions, start=1):
-        lines += _question_text(number, stats, report.learners) + [""]
-    for stats in report.checkpoints:
-        lines += _checkpoint_text(stats) + [""]
-    if report.skipped:
-        lines.append(f"Skipped {len(report.skipped)} files or lines that are not responses (listed on stderr).")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _wrapped(text: str, indent: str = "  ") -> list[str]:
-    return textwrap.wrap(" ".join(text.split()), WIDTH, initial_indent=indent, subsequent_indent=indent)
-
-
-def _bars(rows: list[tuple[str, int, bool]], total: int) -> list[str]:
-    """'  * key   3  ###' rows; a star marks the right answers."""
-    width = max((len(key) for key, _count, _right in rows), default=0)
-    scale = max([count for _key, count, _right in rows] + [1])
-    lines = []
-    for key, count, right in rows:
-        bar = BAR * round(BAR_WIDTH * count / scale) if count else ""
-        lines.append(f"    {'*' if right else ' '} {key:<{width}}  {count:>3}  {bar}".rstrip())
-    return lines
-
-
-def _question_text(number: int, stats: QuestionStats, learners: int) -> list[str]:
-    question = stats.question
-    lines = [f"Question {number} ({question.id}, {question.kind})"]
-    lines += _wrapped(question.prompt)
-    answered = stats.answered
-    lines.append(
-        f"  answered by {answered} · first try correct {percent(stats.first_try_correct, answered)}"
-        f" · eventually correct {percent(stats.eventually_correct, answered)}"
-    )
-    if not answered:
-        return lines
-    right = stats.right_keys()
-    lines.append("  first answers (* = right):")
-    lines += _bars([(key, count, key in right) for key, count in stats.first_answers.items()], answered)
-    wrong = stats.most_chosen_wrong()
-    if wrong:
-        key, count = wrong
-        text, feedback = stats.label(key)
-        lines.append(f"  most chosen wrong answer: {key}, chosen first by {percent(count, answered)}")
-        lines += _wrapped(f"\u201c{text}\u201d", "    ")
-        lines += _wrapped(f"Its feedback: {feedback}", "    ")
-    return lines
-
-
-def _checkpoint_text(stats: CheckpointStats) -> list[str]:
-    unit = f", {stats.unit}" if stats.unit else ""
-    lines = [f"Checkpoint {stats.id} ({stats.kind}{unit})"]
-    if stats.prompt:
-        lines += _wrapped(stats.prompt)
-    counts = f"  revealed by {stats.resolved} · predicted by {stats.predicted}"
-    if stats.predicted:
-        match = "close" if stats.kind == "numeric" else "matched"
-        counts += f" · {match} {percent(stats.close, stats.predicted)}"
-    lines.append(counts)
-    if not stats.resolved:
-        return lines
-    if stats.kind == "numeric":
-        measured = stats.median_measured
-        unit_text = f" {stats.unit}" if stats.unit else ""
-        lines.append(f"  measured: median {format_number(measured)}{unit_text}")
-        if stats.relative_errors:
-            middle = stats.median_relative_error
-            side = "below" if middle < 0 else "above"
-            lines.append(
-                f"  median relative error {signed_percent(middle)} (predictions {side} the measurement);"
-                f" median miss {format_percent(stats.median_absolute_relative_error)}"
-            )
-        return lines
-    lines.append("  predicted / measured:")
-    width = max((len(key) for key in stats.option_keys()), default=0)
-    for key in stats.option_keys():
-        lines.append(f"      {key:<{width}}  {stats.predictions.get(key, 0):>3} / {stats.measured.get(key, 0):>3}")
-    return lines

@@ -1,4 +1,4 @@
-"""Record answers: one JSON line per Check or revealed checkpoint, appended to <dir>/<learner>.jsonl."""
+"""Write answers as they are given: one JSON line per Check or revealed checkpoint, in <dir>/<learner>.jsonl."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Read recorded answers: every .jsonl file under the folders given, with junk set aside and named."""
+"""Read recorded answers back: every .jsonl file under the folders given, with junk set aside and named."""
 
 from __future__ import annotations
 
