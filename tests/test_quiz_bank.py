@@ -112,11 +112,17 @@ MALFORMED = [
 ]
 
 
-def test_the_course_bank_loads_with_its_three_questions():
+def test_the_course_bank_loads_with_its_three_questions(tmp_path):
     bank = load_bank()
     assert bank.title == "Flask-Mail performance quiz"
     assert [q.id for q in bank.questions] == ["blocking", "threaded", "verify"]
-    assert load_bank(DEFAULT_BANK) == bank
+    # Where the file lies does not matter; what it says does: a copy loads equal, a changed copy does not.
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(DEFAULT_BANK.read_text(encoding="utf-8"), encoding="utf-8")
+    assert load_bank(copy) == bank
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(DEFAULT_BANK.read_text(encoding="utf-8").replace("title: Flask-Mail", "title: Another"))
+    assert load_bank(changed) != bank and load_bank(changed).questions == bank.questions
 
 
 def test_the_course_bank_asks_what_the_issue_asks():

@@ -3,16 +3,15 @@
 import io
 import json
 import os
-import shutil
+import stat
 import subprocess
 import sys
 import textwrap
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from helpers import missing
+from helpers import eventually
 
 import quiz
 from quiz import answer_writer, cli, learner, view
@@ -183,15 +182,19 @@ def test_a_learner_names_one_file_inside_the_folder(name, file):
 WRITER = textwrap.dedent(
     """
     import os, sys, time
+    from pathlib import Path
     from quiz.answer_writer import Recorder
 
     folder, learner_name, go, count, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
     recorder = Recorder(folder, learner_name)
+    Path(go + f".ready-{os.getpid()}").touch()  # at the starting line
     while not os.path.exists(go):
         time.sleep(0.001)
+    first = time.monotonic()  # one clock for every process of the machine
     for attempt in range(1, count + 1):
         assert recorder.append({"session": str(os.getpid()), "question": "blocking", "answer": "x" * size,
                                 "correct": False, "attempt": attempt})
+    print(first, time.monotonic())  # when this writer wrote its first and its last line
     """
 )
 
@@ -201,14 +204,20 @@ def test_two_kernels_of_one_learner_appending_at_once_never_interleave_a_line(tm
     folder.mkdir()
     go = tmp_path / "go"
     writers, count, size = 4, 150, 20_000  # lines far over PIPE_BUF and a page, from 4 processes
-    processes = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(folder), "ada", str(go), str(count), str(size)])
-        for _ in range(writers)
-    ]
-    time.sleep(0.5)  # let every writer reach the starting line
-    go.write_text("")
-    for process in processes:
-        assert process.wait(timeout=120) == 0
+    command = [sys.executable, "-c", WRITER, str(folder), "ada", str(go), str(count), str(size)]
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(writers)]
+    try:
+        eventually(lambda: len(list(tmp_path.glob("go.ready-*"))) == writers, timeout=60)  # all at the line
+        go.write_text("")
+        spans = [tuple(map(float, process.communicate(timeout=120)[0].split())) for process in processes]
+        assert all(process.returncode == 0 for process in processes)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    # The writers did write at the same time: every one began before any one finished.
+    assert max(start for start, _end in spans) < min(end for _start, end in spans), spans
     raw = (folder / "ada.jsonl").read_bytes()
     assert raw.endswith(b"\n")
     records = [json.loads(line) for line in raw.decode("utf-8").splitlines()]  # each line whole JSON
@@ -252,33 +261,45 @@ def test_a_bad_folder_warns_once_in_one_line_and_the_quiz_keeps_working(env, tmp
 
 
 @contextmanager
-def unwritable(folder: Path):
-    """The folder made read-only; as root (CI), immutable, since root writes into read-only folders."""
-    if not (hasattr(os, "geteuid") and os.geteuid() == 0):
-        folder.chmod(0o555)
-        try:
-            yield
-        finally:
-            folder.chmod(0o755)
+def unwritable(folder: Path, learner_name: str):
+    """A folder in which the learner's file cannot be written, by any user root included.
+
+    A regular user gets a read-only folder; root writes into those, so for root the learner's file name is
+    taken by a folder (opening it for writing fails with "Is a directory", whoever asks).
+    """
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        (folder / learner.file_name(learner_name)).mkdir()
+        yield "Is a directory"
         return
-    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(folder)]).returncode != 0:
-        missing("chattr +i (root cannot be kept out of a folder otherwise)", "run the tests as a regular user")
+    folder.chmod(0o555)
     try:
-        yield
+        yield "Permission denied"
     finally:
-        subprocess.run(["chattr", "-i", str(folder)], check=True)
+        folder.chmod(0o755)
 
 
-def test_a_read_only_folder_warns_and_the_quiz_keeps_working(env, tmp_path, capsys):
+def test_a_folder_the_learner_cannot_write_in_warns_and_the_quiz_keeps_working(env, tmp_path, capsys):
     folder = tmp_path / "read-only"
     folder.mkdir()
     env.setenv("QUIZ_RESPONSES_DIR", str(folder))
-    with unwritable(folder):
+    env.setenv("QUIZ_LEARNER", "ada")
+    with unwritable(folder, "ada") as reason:
+        before = sorted(folder.iterdir())
         shown = quiz.Quiz(record=True)
         assert shown.answer("blocking", RIGHT["blocking"]).correct
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and str(folder) in err and ("Permission denied" in err or "not permitted" in err)
-        assert list(folder.iterdir()) == []
+        assert err.count("\n") == 1 and str(folder) in err and reason in err
+        assert sorted(folder.iterdir()) == before  # nothing written
+
+
+def test_a_recorded_file_is_the_learners_and_readable_by_their_group(responses):
+    previous = os.umask(0o022)  # a usual umask; the file's own mode is the quiz's choice
+    try:
+        quiz.Quiz(record=True).answer("blocking", RIGHT["blocking"])
+    finally:
+        os.umask(previous)
+    (written,) = responses.glob("*.jsonl")
+    assert stat.S_IMODE(written.stat().st_mode) == answer_writer.FILE_MODE == 0o640  # the instructors' group reads
 
 
 def test_a_folder_that_fails_later_shows_in_the_widget_not_as_a_traceback(responses, capsys):
