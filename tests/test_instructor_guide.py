@@ -24,9 +24,10 @@ def test_schedule_in_the_guide_is_the_lessons_front_matter():
 
 def test_schedule_lists_every_lesson_and_adds_up():
     table = schedule.schedule_table()
-    minutes = [int(m) for m in re.findall(r"^\| `notebooks/.*\| (\d+) \|$", table, flags=re.M)]
-    assert len(minutes) == len(lesson_paths()) > 0
-    assert f"**{sum(minutes)}**" in table
+    rows = re.findall(r"^\| `notebooks/.*\| (\d+) \| (\d+|–) \|$", table, flags=re.M)
+    assert len(rows) == len(lesson_paths()) > 0
+    whole, core = sum(int(m) for m, _ in rows), sum(int(c) for _, c in rows if c != "–")
+    assert f"| **{whole}** | **{core}** |" in table
 
 
 def test_write_replaces_only_the_table(tmp_path):

@@ -140,7 +140,8 @@ def test_the_course_bank_asks_what_the_issue_asks():
     threaded = bank.question("threaded").option(bank.question("threaded").answer).text
     for fact in ("at once", "as long", "app context"):
         assert fact in threaded
-    assert "Network tab" in bank.question("verify").option(bank.question("verify").answer).text
+    verify = bank.question("verify").option(bank.question("verify").answer).text
+    assert "Network tab" in verify and "every mail still arrives" in verify  # both halves: time and delivery
 
 
 def test_every_option_of_the_course_bank_has_its_own_feedback():
@@ -156,12 +157,23 @@ def test_the_correct_options_are_not_all_in_the_same_place():
     assert len(positions) > 1
 
 
-def test_the_right_option_is_not_always_the_longest():
+@pytest.mark.parametrize("which", ["questions", "lesson_questions"])
+def test_the_right_option_is_not_always_the_longest(which):
     # Otherwise "pick the longest" scores full marks without reading a word.
-    questions = [q for q in load_bank().questions if q.kind != "numeric"]
+    questions = [q for q in getattr(load_bank(), which) if q.kind != "numeric"]
     longest_is_right = [max(q.options, key=lambda o: len(o.text)).key == q.answer for q in questions]
-    assert not all(longest_is_right)
+    assert questions and not all(longest_is_right)
     assert sum(longest_is_right) <= len(questions) // 3
+
+
+def test_every_lesson_question_teaches_with_each_option():
+    bank = load_bank()
+    for question in bank.lesson_questions:
+        feedbacks = [option.feedback for option in question.options]
+        assert len(question.options) == 4 and len(set(feedbacks)) == 4, question.id
+        assert question.explanation, question.id
+    positions = {[o.key for o in q.options].index(q.answer) for q in bank.lesson_questions}
+    assert len(positions) > 2  # the right option is not always in the same place
 
 
 def test_every_option_has_feedback_and_the_options_have_similar_lengths():

@@ -8,8 +8,8 @@ from helpers import EMAIL
 
 from sandbox_app.web.compose import MAX_BODY_BYTES
 
-# `smtp;dur=302.4;desc="...", app;dur=0.3;desc="..."`
-HEADER = re.compile(r'^smtp;dur=(\d+\.\d);desc="[^"]+", app;dur=(\d+\.\d);desc="[^"]+"$')
+# `smtp;dur=302.412;desc="...", app;dur=0.043;desc="..."`
+HEADER = re.compile(r'^smtp;dur=(\d+\.\d{3});desc="[^"]+", app;dur=(\d+\.\d{3});desc="[^"]+"$')
 
 
 def server_timing(response):

@@ -8,11 +8,13 @@ import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
+from aiosmtpd.handlers import Sink
+from flask import Flask
 from flask_mail import Message
 
 from ..examples import DEFAULT_EMAIL
-from ..mailer.connection import mail
-from ..smtp.server import LOOPBACK, free_port
+from ..mailer.connection import SandboxMail, mail
+from ..smtp.server import LOOPBACK, SMTP_USER, LoopbackController, free_port
 from ..waiting import wait_until
 from .faults import mail_server_settings, thread_exceptions
 from .sandbox import reset, running_sandbox
@@ -157,24 +159,43 @@ def check_background_sender(
 
 
 # What a queue should do with each error the sandbox's mail server (or its absence) can produce.
+NOBODY_LISTENING, WRONG_PASSWORD, NO_AUTH_OFFERED = "nobody listening", "wrong password", "no AUTH offered"
 SMTP_ERRORS = [
     ("451 to DATA", {"DATA": {"code": 451, "message": "4.3.0 Try again later"}}, True),
     ("450 to RCPT (mailbox busy)", {"RCPT": {"code": 450, "message": "4.2.1 Mailbox busy"}}, True),
     ("421 to MAIL (service closing)", {"MAIL": {"code": 421, "message": "4.3.2 Service not available"}}, True),
     ("550 to RCPT (no such user)", {"RCPT": {"code": 550, "message": "5.1.1 No such user here"}}, False),
     ("554 to DATA (message rejected)", {"DATA": {"code": 554, "message": "5.7.1 Message rejected"}}, False),
-    ("nobody listening (connection refused)", None, True),
+    ("nobody listening (connection refused)", NOBODY_LISTENING, True),
+    ("a wrong password (535)", WRONG_PASSWORD, False),
+    ("a login the server does not offer (a configuration error)", NO_AUTH_OFFERED, False),
 ]
 
 
-def smtp_error(sandbox, faults: dict | None) -> Exception:
-    """The exception Flask-Mail raises when the sandbox's mail server answers with `faults` (None: nobody listens)."""
-    if faults is None:
-        try:  # what Flask-Mail's connection does first, to a port nobody listens on
-            smtplib.SMTP(LOOPBACK, free_port(), timeout=5).close()
-        except OSError as error:
+def _send_with(port: int, password: str | None) -> Exception:
+    """What Flask-Mail raises sending one message to `port`, logged in as "sandbox" with `password`."""
+    app = Flask("exercise-app")
+    app.config.update(MAIL_SERVER=LOOPBACK, MAIL_PORT=port, MAIL_DEFAULT_SENDER="shop@example.com",
+                      MAIL_USERNAME=SMTP_USER, MAIL_PASSWORD=password, MAIL_TIMEOUT=5.0)  # fmt: skip
+    sender = SandboxMail()
+    sender.init_app(app)
+    with app.app_context():
+        try:
+            sender.send(_message(0))
+        except OSError as error:  # smtplib's errors are OSErrors too
             return error
-        raise AssertionError("a connection to a free port went through")
+    raise AssertionError(f"a send to port {port} went through")
+
+
+def smtp_error(sandbox, faults) -> Exception:
+    """The exception Flask-Mail raises when the sandbox's mail server answers with `faults`, or in a named case."""
+    if faults == NOBODY_LISTENING:
+        return _send_with(free_port(), sandbox.key)
+    if faults == WRONG_PASSWORD:
+        return _send_with(sandbox.smtp_port, "not-the-password")
+    if faults == NO_AUTH_OFFERED:
+        with LoopbackController(Sink()) as bare:  # a server that offers no AUTH: the login cannot even be tried
+            return _send_with(bare.port, "any-password")
     with sandbox.app.app_context(), mail_server_settings(sandbox, delay=0.0, faults=faults):
         try:
             mail.send(_message(0))

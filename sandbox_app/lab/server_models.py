@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import runner
 from ..config import SandboxConfig
 from ..processes.child import ChildError, ChildProcess
-from ..processes.servers import ServerUnavailable, check_server, serving, shown_command
+from ..processes.servers import ServerUnavailable, check_server, learner_command, serving
 from ..sandbox import Sandbox
 from .load import background_sends
 from .plots import COLORS, new_figure
@@ -23,6 +23,7 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 MODEL_NAMES = {
     "waitress": "threads (waitress)",
     "gunicorn-sync": "processes (gunicorn sync)",
+    "gunicorn-gthread": "threads (gunicorn gthread)",
     "gunicorn-gevent": "gevent (gunicorn)",
 }
 
@@ -38,7 +39,7 @@ class ModelRun:
     ping_alone: Samples | None = None
     ping_loaded: Samples | None = None
     memory_mb: float | None = None
-    command: str = ""  # the server's command line, as a learner would type it
+    processes: int = 0  # the app's processes measured: gunicorn's master and its workers, or waitress's one
     skipped: str | None = None
 
     @property
@@ -46,13 +47,18 @@ class ModelRun:
         """How the lesson calls the model."""
         return MODEL_NAMES.get(self.server, self.server)
 
+    @property
+    def command(self) -> str:
+        """What you would type to serve your own app this way."""
+        return learner_command(self.server, self.workers)
+
     def row(self) -> list:
         """The table row: model, workers, the sender's p50, /ping's p50 alone and next to 8 senders, memory."""
         if self.skipped:
-            return [self.name, "-", "-", "-", "-", f"skipped: {self.skipped}"]
+            return [self.name, "-", "-", "-", "-", "-", f"skipped: {self.skipped}"]
         return [
             self.name, serving(self.server, self.workers), round(self.sender.p50_ms, 1),
-            round(self.ping_alone.p50_ms, 1), round(self.ping_loaded.p50_ms, 1), round(self.memory_mb),
+            round(self.ping_alone.p50_ms, 1), round(self.ping_loaded.p50_ms, 1), self.processes, round(self.memory_mb),
         ]  # fmt: skip
 
 
@@ -70,15 +76,19 @@ def run_model(
         ping_alone = measure(sandbox, "ping", 10, label=f"{server}: ping alone")
         with background_sends(sandbox, "blocking", senders):
             ping_loaded = measure(sandbox, "ping", pings, warmup=0, label=f"{server}: ping next to {senders} senders")
-        command = shown_command(sandbox.app_process.command)
-        return ModelRun(server, sandbox.workers, delay, sender, ping_alone, ping_loaded, sandbox.memory_mb(), command)
+        processes = len(sandbox.app_process.processes())
+        return ModelRun(server, sandbox.workers, delay, sender, ping_alone, ping_loaded, sandbox.memory_mb(), processes)
 
 
 def models_table(runs: list[ModelRun]) -> Table:
     """The runs side by side (times in ms, memory of the app's processes in MB)."""
-    columns = ["model", "serving", "sender p50", "/ping p50 alone", "/ping p50, 8 senders", "memory MB"]
+    columns = ["model", "serving", "sender p50", "/ping p50 alone", "/ping p50, 8 senders", "processes", "memory MB"]
     delay = runs[0].delay if runs else 0
-    return Table(columns, [run.row() for run in runs], f"A blocking send, mail server delay {delay * 1000:g} ms")
+    caption = (
+        f"A blocking send, mail server delay {delay * 1000:g} ms; memory: unique pages of all the app's processes, "
+        "gunicorn's master included"
+    )
+    return Table(columns, [run.row() for run in runs], caption)
 
 
 def plot_models(runs: list[ModelRun]):

@@ -117,11 +117,13 @@ def experience(ms: float) -> str:
 
 
 def enough_samples(n: int, q: float) -> bool:
-    """Whether `n` samples can give a q-th percentile: at least 100 / (100 - q) of them (20 for p95, 100 for p99).
+    """Whether `n` samples give a q-th percentile that is more than the slowest two: 1 + 100 / (100 - q) of them.
 
-    With fewer, no sample lies above the percentile, and it only interpolates towards the maximum.
+    The "inclusive" percentile interpolates at position (n - 1) * q / 100 of the sorted samples (from 0). Past
+    position n - 2 it lies between the two slowest samples and only restates them; up to it, at least the
+    slowest lies beyond it: from 21 samples for p95, 101 for p99, 1,001 for p99.9.
     """
-    return q < 100 and n * (100 - q) >= 100 - 1e-9  # the tolerance keeps p99.9 at exactly 1,000 samples
+    return q < 100 and (n - 1) * (100 - q) >= 100 - 1e-9  # the tolerance keeps p99.9 at exactly 1,001 samples
 
 
 @dataclass
@@ -216,5 +218,5 @@ def percentile_table(*samples: Samples, percentiles=(50, 95, 99)) -> Table:
     ]  # fmt: skip
     caption = "Response times in ms"
     if any(not enough_samples(s.n, q) for s in samples for q in percentiles):
-        caption += f" ({TOO_FEW}: too few samples; pXX needs 100 / (100 - XX) of them)"
+        caption += f" ({TOO_FEW}: too few samples; pXX needs 1 + 100 / (100 - XX) of them)"
     return Table(columns, rows, caption)

@@ -36,3 +36,24 @@ class SandboxMail(Mail):
 
 
 mail = SandboxMail()
+
+
+class RefusalsKept(TimeoutConnection):
+    """A connection that keeps what the server refused: Flask-Mail drops the answer of `sendmail`.
+
+    `smtplib.SMTP.sendmail` raises only when every recipient is refused; when some are accepted it
+    returns the others, {address: (code, reply)}, and Flask-Mail's `Connection.send` ignores that.
+    """
+
+    def configure_host(self) -> smtplib.SMTP:
+        host = super().configure_host()
+        self.refused: dict[str, tuple[int, bytes]] = {}
+        send = host.sendmail
+
+        def sendmail(*args, **kwargs):
+            refused = send(*args, **kwargs)  # the message went to everyone else: no exception, no retry
+            self.refused.update(refused)
+            return refused
+
+        host.sendmail = sendmail
+        return host

@@ -11,12 +11,18 @@ from ..queue.mailqueue import get_queue
 
 
 def is_temporary(error: Exception) -> bool:
-    """Whether trying again later may work: a 4xx reply, or a server that is down or busy."""
+    """Whether trying again later may work: a 4xx reply, a dropped line, or a server that is down or busy."""
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         return all(400 <= code < 500 for code, _ in error.recipients.values())
     if isinstance(error, smtplib.SMTPResponseException):
-        return 400 <= error.smtp_code < 500  # 421 busy, 451 try later; 5xx means never
-    return isinstance(error, OSError)  # refused, reset, timed out (smtplib's disconnects are OSErrors)
+        return 400 <= error.smtp_code < 500  # 421 busy, 451 try later; 5xx (a refusal, a wrong password) never
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        # The line dropped. smtplib also closes it after a 421 reply, and Flask-Mail's quit() on the closed
+        # line then raises this, hiding the 421 (still in error.__context__).
+        return True
+    if isinstance(error, smtplib.SMTPException):
+        return False  # every SMTPException is an OSError: but "AUTH not supported" is the configuration's fault
+    return isinstance(error, OSError)  # refused, reset, timed out
 
 
 def deliver(msg, task):

@@ -14,7 +14,7 @@ from .env import config_env
 IN_PROCESS = "inprocess"
 SERVERS = (IN_PROCESS, "waitress", "gunicorn-sync", "gunicorn-gthread", "gunicorn-gevent")
 # What --workers counts, and its default, per server: threads of one process, or processes.
-DEFAULT_WORKERS = {IN_PROCESS: 4, "waitress": 4, "gunicorn-sync": 4, "gunicorn-gthread": 2, "gunicorn-gevent": 1}
+DEFAULT_WORKERS = {IN_PROCESS: 4, "waitress": 4, "gunicorn-sync": 4, "gunicorn-gthread": 1, "gunicorn-gevent": 1}
 WORKERS_ARE = {
     IN_PROCESS: "threads",
     "waitress": "threads",
@@ -64,10 +64,19 @@ def server_command(server: str, fd: int, workers: int, port: int) -> list[str]:
 
 
 def shown_command(command: list[str]) -> str:
-    """A server's command line as a learner would type it (`gunicorn ...`, not the interpreter's path)."""
+    """The command line the sandbox runs, as a shell shows it (`gunicorn ...`, not the interpreter's path)."""
     words = command[3:] if command[1:3] == ["-m", "gunicorn"] else command[1:]
     program = "gunicorn" if command[1:3] == ["-m", "gunicorn"] else "python"
     return " ".join([program, *words])
+
+
+def learner_command(server: str, workers: int, app: str = "myapp:app") -> str:
+    """What a learner types for the same server and workers (the sandbox adds a socket it passes, a hook, timeouts)."""
+    if server == "waitress":
+        return f"waitress-serve --threads {workers} --listen 127.0.0.1:8000 {app}"
+    worker_class = server.removeprefix("gunicorn-")
+    threads = f" --threads {GTHREAD_THREADS}" if worker_class == "gthread" else ""
+    return f"gunicorn -k {worker_class} -w {workers}{threads} -b 127.0.0.1:8000 {app}"
 
 
 class ServerProcess(ChildProcess):

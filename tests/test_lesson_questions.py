@@ -1,0 +1,66 @@
+"""Every lesson from 02 on ends with a graded question of its own, from the bank, asked before its key points."""
+
+import re
+
+import pytest
+
+import quiz
+from tools.course import lesson_paths, notebook_from_lesson
+
+BANK = quiz.load_bank()
+ASKED = re.compile(r'quiz\.ask\("([\w-]+)"')
+CHECKPOINT = re.compile(r'quiz\.checkpoint\("([\w-]+)"')
+LESSONS = [path for path in lesson_paths() if not path.name.startswith("01-")]
+
+
+def code_of(path):
+    return [c.source for c in notebook_from_lesson(path).cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("lesson", [p for p in LESSONS if p != lesson_paths()[-1]], ids=lambda p: p.stem)
+def test_the_lesson_ends_with_one_or_two_of_its_questions(lesson):
+    nb = notebook_from_lesson(lesson)
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    asked = [ASKED.findall(nb.cells[i].source) for i in code_cells]
+    ids = [qid for found in asked for qid in found]
+    assert 1 <= len(ids) <= 2, f"{lesson.name} asks {ids}"
+    assert asked[-1], f"{lesson.name}: the last code cell should ask the lesson's question"
+    assert nb.cells[-1].source.startswith("## Key points")  # the question comes just before them
+    lessons = {BANK.lesson_question(qid).lesson for qid in ids}
+    assert len(lessons) == 1, f"{lesson.name}: its questions belong to one lesson slug, not {lessons}"
+
+
+def test_every_lesson_question_is_asked_in_a_lesson_and_every_asked_one_exists():
+    asked = {qid for path in lesson_paths() for source in code_of(path) for qid in ASKED.findall(source)}
+    assert asked == {q.id for q in BANK.lesson_questions}
+
+
+def test_every_checkpoint_a_lesson_uses_has_its_feedback_in_the_bank():
+    used = {cid for path in lesson_paths() for source in code_of(path) for cid in CHECKPOINT.findall(source)}
+    assert used and all(BANK.checkpoint(cid) is not None for cid in used), used - {c.id for c in BANK.checkpoints}
+
+
+def test_a_lesson_question_grades_records_and_reports(tmp_path, monkeypatch):
+    monkeypatch.setenv("QUIZ_RESPONSES_DIR", str(tmp_path))
+    monkeypatch.setenv("QUIZ_LEARNER", "ada")
+    shown = quiz.ask("blocking-two-mails")
+    wrong = shown.answer("one-delay")
+    assert not wrong.correct and "nothing overlaps" in shown.feedback
+    assert (
+        shown.answer("two-delays").correct and repr(shown) == "LessonQuestion('blocking-two-mails', lesson 'blocking')"
+    )
+    report = quiz.class_report(tmp_path)
+    (stats,) = report.lessons["blocking"]
+    assert (stats.answered, stats.first_try_correct, stats.eventually_correct) == (1, 0, 1)
+    assert "Lesson questions: blocking" in str(report)
+
+
+def test_public_markdown_never_gives_the_answer_away():
+    for item in (*BANK.questions, *BANK.lesson_questions, *BANK.checkpoints):
+        text = quiz.public_markdown(item.id)
+        assert item.prompt.split()[0] in text
+        for option in item.options:
+            assert option.text in text and option.feedback not in text
+        assert not item.explanation or item.explanation not in text
+        if item.feedback is not None:
+            assert all(item.feedback[d] not in text for d in ("low", "close", "high"))
