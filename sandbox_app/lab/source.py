@@ -13,7 +13,8 @@ class Source:
     """The source of a module, class or function, shown highlighted with the file it lives in."""
 
     def __init__(self, *objects: Any) -> None:
-        self.parts = [(_where(obj), inspect.getsource(obj)) for obj in objects]
+        # unwrap: a decorated function (functools.cache) shows its own source, decorator line included
+        self.parts = [(_where(inspect.unwrap(obj)), inspect.getsource(inspect.unwrap(obj))) for obj in objects]
 
     def _repr_markdown_(self) -> str:
         return "\n\n".join(f"`{where}`\n\n```python\n{code.rstrip()}\n```" for where, code in self.parts)

@@ -14,8 +14,7 @@ import signal
 from contextlib import suppress
 from pathlib import Path
 
-from huey.signals import SIGNAL_INTERRUPTED
-
+from ..queue.interrupted import requeue_interrupted
 from ..queue.mailqueue import get_queue
 from ..web.factory import create_app
 from .consumer import READY_FILE_ENV
@@ -34,10 +33,5 @@ def report_ready() -> None:
             Path(ready).touch()
 
 
-@huey.signal(SIGNAL_INTERRUPTED)
-def requeue_interrupted(signal_name, task, *args) -> None:
-    """A send cut short by a fast stop (SIGTERM) goes back on the queue: at least once, never lost."""
-    huey.enqueue(task)
-
-
+requeue_interrupted(huey)  # a send cut short by an immediate stop (SIGTERM) goes back on the queue
 exit_with_parent(signal.SIGINT)  # Huey's graceful stop: the sends in progress finish
