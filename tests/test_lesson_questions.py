@@ -16,6 +16,8 @@ BANK = quiz.load_bank()
 ASKED = re.compile(r'quiz\.ask\("([\w-]+)"')
 CHECKPOINT = re.compile(r'quiz\.checkpoint\("([\w-]+)"')
 LESSONS = [path for path in lesson_paths() if not path.name.startswith("01-")]
+# Slugs of lessons not written yet, whose questions the bank drafts ahead of them.
+DRAFTS = {"queues"}  # issue 18: Celery, RQ and Huey
 
 
 def code_of(path):
@@ -35,9 +37,20 @@ def test_the_lesson_ends_with_one_or_two_of_its_questions(lesson):
     assert len(lessons) == 1, f"{lesson.name}: its questions belong to one lesson slug, not {lessons}"
 
 
+def asked_in_lessons():
+    return {qid for path in lesson_paths() for source in code_of(path) for qid in ASKED.findall(source)}
+
+
 def test_every_lesson_question_is_asked_in_a_lesson_and_every_asked_one_exists():
-    asked = {qid for path in lesson_paths() for source in code_of(path) for qid in ASKED.findall(source)}
-    assert asked == {q.id for q in BANK.lesson_questions}
+    drafts = {q.id for q in BANK.lesson_questions if q.lesson in DRAFTS}
+    assert asked_in_lessons() - drafts == {q.id for q in BANK.lesson_questions} - drafts
+
+
+def test_drafted_questions_wait_for_their_lesson():
+    drafts = {q.id: q.lesson for q in BANK.lesson_questions if q.lesson in DRAFTS}
+    assert set(drafts.values()) == DRAFTS, "a slug in DRAFTS has no question in the bank"
+    asked = asked_in_lessons() & set(drafts)
+    assert not asked, f"a lesson asks {sorted(asked)} now: take its slug out of DRAFTS"
 
 
 def test_every_checkpoint_a_lesson_uses_has_its_feedback_in_the_bank():
