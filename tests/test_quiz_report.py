@@ -263,3 +263,22 @@ def test_python_m_quiz_report_runs_as_a_process(class_dir, tmp_path):
     assert missing.returncode == 2 and "the following arguments are required: DIR" in missing.stderr
     helped = subprocess.run([sys.executable, "-m", "quiz", "--help"], capture_output=True, text=True, timeout=60)
     assert "python -m quiz report DIR..." in helped.stdout
+
+
+def test_lesson_questions_are_shown_by_lesson_once_someone_answered_them(tmp_path):
+    lesson = BANK.lesson_questions[0]
+    wrong_key = next(o.key for o in lesson.options if o.key != lesson.answer)
+    write(
+        tmp_path / "ada.jsonl", line("ada", lesson.id, wrong_key, False), line("ada", lesson.id, lesson.answer, True, 2)
+    )
+    code, out, err = run(str(tmp_path))
+    assert (code, err) == (0, "")
+    assert f"Lesson questions: {lesson.lesson}\n\nQuestion {lesson.id} ({lesson.kind})" in out
+    assert "answered by 1 · first try correct 0 of 1 (0%) · eventually correct 1 of 1 (100%)" in out
+    others = [slug for slug in BANK.lessons() if slug != lesson.lesson]
+    assert not any(f"Lesson questions: {slug}\n" in out for slug in others)  # nobody answered them: one line
+    assert " ".join(f"No answers yet to the questions of: {', '.join(others)}.".split()) in " ".join(out.split())
+    page = quiz.class_report(tmp_path).to_html()
+    assert f"<h2>Lesson questions: {lesson.lesson}</h2>" in page and "No answers yet to the questions of:" in page
+    entries = json.loads(run(str(tmp_path), "--json")[1])["lesson_questions"]
+    assert [entry["id"] for entry in entries] == [q.id for q in BANK.lesson_questions]  # the JSON keeps them all
