@@ -82,11 +82,7 @@ class LessonQuestion(widgets.VBox):
 
 
 def ask(question_id: str, *, record: bool = True, bank: Bank | str | Path | None = None) -> LessonQuestion:
-    """Show a lesson's question from the bank (default: the course's) and return it."""
-    from IPython.display import display
-
+    """A lesson's question from the bank (default: the course's), as a widget: the cell that ends with it shows it."""
     if not isinstance(bank, Bank):
         bank = load_bank(bank)
-    shown = LessonQuestion(bank.lesson_question(question_id), record=record)
-    display(shown)
-    return shown
+    return LessonQuestion(bank.lesson_question(question_id), record=record)
