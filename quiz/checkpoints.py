@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import IPython.display
 import ipywidgets as widgets
 
 from . import answer_writer, render
@@ -224,6 +225,4 @@ def _agree(spec: Question, given: dict[str, Any], where: str) -> None:
 
 def _display(widget) -> None:
     """Display in the notebook (outside IPython, display() prints the plain text)."""
-    from IPython.display import display
-
-    display(widget)
+    IPython.display.display(widget)
