@@ -147,8 +147,17 @@ def append_line(path: Path, data: bytes) -> None:
 
 
 def _open_for_append(path: Path) -> int:
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-    return os.open(path, flags, FILE_MODE)
+    """The learner's file open for appending; created with FILE_MODE whatever the umask, if it is new."""
+    flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        return os.open(path, flags)  # the learner's own file: its mode is theirs to keep
+    # A umask such as 077 (some hubs set it) would take away the group's read: the instructors
+    # read the answers as that group (INSTRUCTORS.md), so the new file gets its mode explicitly.
+    with contextlib.suppress(OSError, AttributeError):  # no fchmod on Windows; none on some mounts
+        os.fchmod(fd, FILE_MODE)
+    return fd
 
 
 @contextlib.contextmanager

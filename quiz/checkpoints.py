@@ -17,11 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import IPython.display
 import ipywidgets as widgets
 
 from . import answer_writer, render
 from .bank import (
-    DEFAULT_CHECKPOINT_TOLERANCE,
     Bank,
     BankError,
     Question,
@@ -184,10 +184,8 @@ def checkpoint_spec(
     where = f"quiz.checkpoint({checkpoint_id!r})"
     spec = bank.checkpoint(checkpoint_id) if isinstance(checkpoint_id, str) else None
     if spec is None:
-        entry = {"id": checkpoint_id, **given}
-        if entry.get("kind", "numeric") == "numeric":
-            entry.setdefault("kind", "numeric")
-            entry.setdefault("tolerance", DEFAULT_CHECKPOINT_TOLERANCE)
+        # Defined by the cell alone: a number unless the cell names a kind (its kind gives the default tolerance).
+        entry = {"id": checkpoint_id, "kind": "numeric", **given}
         return check_checkpoint(entry, where, require_feedback=False)
     _agree(spec, given, f"{bank.source}: checkpoint '{spec.id}'")
     return spec
@@ -227,6 +225,4 @@ def _agree(spec: Question, given: dict[str, Any], where: str) -> None:
 
 def _display(widget) -> None:
     """Display in the notebook (outside IPython, display() prints the plain text)."""
-    from IPython.display import display
-
-    display(widget)
+    IPython.display.display(widget)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import string
 from pathlib import Path
 
 from .bank import Bank, load_bank
+from .kinds import kind_of
 from .model import Question
 
-HOW = {
-    "single": "Choose one.",
-    "multiple": "Choose every option that applies.",
-    "numeric": "Answer with a number",
-}
+# What Markdown would read as markup in prose: emphasis, code, links, HTML, tables, a backslash itself.
+MARKUP = re.compile(r"([\\`*_\[\]<>|])")
 
 
 def public_markdown(item_id: str, *, bank: Bank | str | Path | None = None, checkpoint: bool | None = None) -> str:
@@ -28,16 +27,16 @@ def public_markdown(item_id: str, *, bank: Bank | str | Path | None = None, chec
 
 
 def markdown_of(item: Question) -> str:
-    """The Markdown for one item (see public_markdown)."""
-    lines = [item.prompt, ""]
+    """The Markdown for one item (see public_markdown): prompt, code, how to answer, the options as a lettered list."""
+    lines = [escape(item.prompt), ""]
     if item.code:
         lines += ["```python", item.code, "```", ""]
-    if item.options:
-        lines.append(HOW[item.kind])
-        lines.append("")
-        lines += [
-            f"{letter}. {option.text}" for letter, option in zip(string.ascii_uppercase, item.options, strict=False)
-        ]
-    else:
-        lines.append(HOW["numeric"] + (f", in {item.unit}." if item.unit else "."))
+    lines += [kind_of(item).how_to_answer(item), ""]
+    letters = string.ascii_uppercase
+    lines += [f"- {letter}. {escape(option.text)}" for letter, option in zip(letters, item.options, strict=False)]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def escape(text: str) -> str:
+    """Prose shown as written: each character Markdown would read as markup gets its backslash."""
+    return MARKUP.sub(r"\\\1", text)

@@ -145,6 +145,16 @@ class ClassReport:
         return grouped
 
     @property
+    def answered_lessons(self) -> dict[str, list[QuestionStats]]:
+        """The lessons whose questions someone answered: the ones the text and the page show in full."""
+        return {lesson: group for lesson, group in self.lessons.items() if any(stats.answered for stats in group)}
+
+    @property
+    def unanswered_lessons(self) -> list[str]:
+        """The lessons nobody answered a question of yet (not reached, or not in this class's track)."""
+        return [lesson for lesson, group in self.lessons.items() if not any(stats.answered for stats in group)]
+
+    @property
     def empty(self) -> bool:
         """True when nobody has answered anything yet."""
         return self.learners == 0

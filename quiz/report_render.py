@@ -41,8 +41,10 @@ def sentence(text: str) -> str:
 
 
 def wrap(text: str, indent: str = "  ") -> str:
-    """Prose wrapped for the terminal at the report's width."""
-    return "\n".join(textwrap.wrap(" ".join(str(text).split()), WIDTH, initial_indent=indent, subsequent_indent=indent))
+    """Prose wrapped for the terminal at the report's width (ids and slugs stay whole at their hyphens)."""
+    lines = textwrap.wrap(" ".join(str(text).split()), WIDTH, initial_indent=indent, subsequent_indent=indent,
+                          break_on_hyphens=False)  # fmt: skip
+    return "\n".join(lines)
 
 
 def bars(rows: list[tuple[str, str, int, bool]]) -> str:

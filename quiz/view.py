@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import IPython.display
 import ipywidgets as widgets
 
 from . import answer_writer, render
@@ -236,8 +237,6 @@ def show(
     bank: Bank | str | Path | None = None, *, shuffle: bool = False, seed: int | None = None, record: bool = True
 ) -> None:
     """Display the learner's quiz (seed implies shuffle), recording Checks if QUIZ_RESPONSES_DIR is set and record."""
-    from IPython.display import display
-
     shown = Quiz(bank, shuffle=shuffle, seed=seed, record=record)
     _make_current(shown)  # also outside IPython, where display() only prints
-    display(shown)
+    IPython.display.display(shown)

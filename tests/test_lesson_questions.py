@@ -1,16 +1,23 @@
 """Every lesson from 02 on ends with a graded question of its own, from the bank, asked before its key points."""
 
+import html
 import re
 
+import markdown_it
 import pytest
 
 import quiz
+from quiz.kinds import kind_of
+from quiz.model import format_number
+from quiz.public import escape
 from tools.course import lesson_paths, notebook_from_lesson
 
 BANK = quiz.load_bank()
 ASKED = re.compile(r'quiz\.ask\("([\w-]+)"')
 CHECKPOINT = re.compile(r'quiz\.checkpoint\("([\w-]+)"')
 LESSONS = [path for path in lesson_paths() if not path.name.startswith("01-")]
+# Slugs of lessons not written yet, whose questions the bank drafts ahead of them.
+DRAFTS = {"queues"}  # issue 18: Celery, RQ and Huey
 
 
 def code_of(path):
@@ -30,9 +37,20 @@ def test_the_lesson_ends_with_one_or_two_of_its_questions(lesson):
     assert len(lessons) == 1, f"{lesson.name}: its questions belong to one lesson slug, not {lessons}"
 
 
+def asked_in_lessons():
+    return {qid for path in lesson_paths() for source in code_of(path) for qid in ASKED.findall(source)}
+
+
 def test_every_lesson_question_is_asked_in_a_lesson_and_every_asked_one_exists():
-    asked = {qid for path in lesson_paths() for source in code_of(path) for qid in ASKED.findall(source)}
-    assert asked == {q.id for q in BANK.lesson_questions}
+    drafts = {q.id for q in BANK.lesson_questions if q.lesson in DRAFTS}
+    assert asked_in_lessons() - drafts == {q.id for q in BANK.lesson_questions} - drafts
+
+
+def test_drafted_questions_wait_for_their_lesson():
+    drafts = {q.id: q.lesson for q in BANK.lesson_questions if q.lesson in DRAFTS}
+    assert set(drafts.values()) == DRAFTS, "a slug in DRAFTS has no question in the bank"
+    asked = asked_in_lessons() & set(drafts)
+    assert not asked, f"a lesson asks {sorted(asked)} now: take its slug out of DRAFTS"
 
 
 def test_every_checkpoint_a_lesson_uses_has_its_feedback_in_the_bank():
@@ -58,9 +76,24 @@ def test_a_lesson_question_grades_records_and_reports(tmp_path, monkeypatch):
 def test_public_markdown_never_gives_the_answer_away():
     for item in (*BANK.questions, *BANK.lesson_questions, *BANK.checkpoints):
         text = quiz.public_markdown(item.id)
-        assert item.prompt.split()[0] in text
+        # Every line is the prompt, the code, how to answer or an option: nothing else can slip in.
+        allowed = {"", escape(item.prompt), kind_of(item).how_to_answer(item), "```python", "```"}
+        allowed |= set((item.code or "").splitlines())
+        allowed |= {f"- {letter}. {escape(o.text)}" for letter, o in zip("ABCDEFGH", item.options, strict=False)}
+        assert set(text.splitlines()) <= allowed, (item.id, set(text.splitlines()) - allowed)
+        secrets = [o.feedback for o in item.options] + [item.explanation]
+        secrets += [item.feedback[d] for d in ("low", "close", "high")] if item.feedback is not None else []
+        assert not any(secret and secret in text for secret in secrets), item.id
+        if item.answer is not None and item.kind == "numeric":
+            assert format_number(item.answer) not in text, item.id
+
+
+def test_public_markdown_renders_as_the_prompt_and_a_list_of_the_options():
+    md = markdown_it.MarkdownIt("commonmark")
+    for item in (*BANK.questions, *BANK.lesson_questions, *BANK.checkpoints):
+        page = md.render(quiz.public_markdown(item.id))
+        shown = html.unescape(re.sub(r"<[^>]+>", "", page))  # the text a reader sees
+        assert " ".join(item.prompt.split()) in " ".join(shown.split()), item.id  # markup characters shown as typed
+        assert page.count("<li>") == len(item.options), item.id
         for option in item.options:
-            assert option.text in text and option.feedback not in text
-        assert not item.explanation or item.explanation not in text
-        if item.feedback is not None:
-            assert all(item.feedback[d] not in text for d in ("low", "close", "high"))
+            assert option.text in shown, (item.id, option.key)

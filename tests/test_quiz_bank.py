@@ -1,6 +1,7 @@
 """The question bank: the course's own file, and every way a bank file can be malformed."""
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -11,6 +12,7 @@ from helpers import question as bank_question
 from quiz.bank import DEFAULT_BANK, BankError, check_bank, load_bank, parse_bank
 
 SOURCE = "test.yaml"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def valid_bank():
@@ -188,7 +190,7 @@ def test_wrong_options_of_question_1_name_real_misconceptions_with_feedback_that
     blocking = load_bank().question("blocking")
     wrong = {o.key: o for o in blocking.options if o.key != blocking.answer}
     assert set(wrong) == {"mail-later", "cpu-cost", "server-stops"}
-    assert "lesson 4" in wrong["cpu-cost"].feedback  # the CPU measurement that refutes it
+    assert "lesson 5" in wrong["cpu-cost"].feedback  # the CPU measurement that refutes it (05-under-load)
     assert "other" in wrong["server-stops"].feedback and "workers" in wrong["server-stops"].feedback
 
 
@@ -250,3 +252,32 @@ def test_questions_are_found_by_id_or_number_and_unknown_ones_are_named():
         bank.question("third")
     with pytest.raises(ValueError, match="choose one of: right, wrong"):
         bank.question("first").option("maybe")
+
+
+# Where the bank points a learner: (item id, lesson number cited) -> the slug of the lesson meant. Lessons get
+# renumbered: this table then fails, naming the feedback whose number to update.
+CITED = {
+    ("blocking", 5): "under-load",  # the CPU per send, and other users queueing under load
+    ("threaded", 3): "threaded",
+    ("verify", 3): "threaded",  # a thread whose send fails still answers at once
+    ("verify", 9): "when-sending-fails",
+    ("verify", 4): "measuring",
+    ("threaded-context", 3): "threaded",
+    ("under-load-ping", 5): "under-load",
+}
+CITATION = re.compile(r"\blessons? (\d+)(?: and (\d+))?")
+
+
+def test_every_lesson_the_bank_cites_by_number_is_the_one_it_means():
+    bank = load_bank()
+    numbers = {int(path.name[:2]): path.stem[3:] for path in (ROOT / "lessons").glob("[0-9][0-9]-*.md")}
+    found = set()
+    for item in (*bank.questions, *bank.lesson_questions, *bank.checkpoints):
+        texts = [item.prompt, item.explanation, *(o.feedback for o in item.options)]
+        texts += [item.feedback[d] for d in ("low", "close", "high")] if item.feedback is not None else []
+        for text in texts:
+            for match in CITATION.finditer(" ".join(text.split())):
+                found |= {(item.id, int(number)) for number in match.groups() if number}
+    assert found == set(CITED), "update CITED with the lesson each citation means"
+    wrong = {cited: (numbers.get(cited[1]), slug) for cited, slug in CITED.items() if numbers.get(cited[1]) != slug}
+    assert not wrong, f"lessons were renumbered: update these citations in quiz/bank.yaml: {wrong}"

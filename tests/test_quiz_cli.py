@@ -183,3 +183,15 @@ def test_help_describes_the_options(argv):
     assert done.returncode == 0
     for option in ("--seed", "--shuffle", "--json", "--bank"):
         assert option in done.stdout
+
+
+@pytest.mark.parametrize("argv", [[], ["report", "--json"]], ids=["quiz", "report"])
+def test_the_terminal_loads_no_widgets_and_no_charts(argv, tmp_path):
+    # Why quiz/__init__.py, the kinds and the report import these lazily (tests/test_architecture.py, LAZY_IMPORTS).
+    args = [*argv, str(tmp_path)] if argv else argv
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "quiz", *args], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "quiz.bank" in imported  # the listing is real
+    assert not {name for name in imported if name.split(".")[0] in ("ipywidgets", "matplotlib", "IPython")}

@@ -292,14 +292,24 @@ def test_a_folder_the_learner_cannot_write_in_warns_and_the_quiz_keeps_working(e
         assert sorted(folder.iterdir()) == before  # nothing written
 
 
-def test_a_recorded_file_is_the_learners_and_readable_by_their_group(responses):
-    previous = os.umask(0o022)  # a usual umask; the file's own mode is the quiz's choice
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o000], ids=["usual", "private", "open"])
+def test_a_recorded_file_is_the_learners_and_readable_by_their_group_whatever_the_umask(responses, umask):
+    # INSTRUCTORS.md: the learner reads and writes it, the instructors' group reads it, nobody else.
+    previous = os.umask(umask)
     try:
         quiz.Quiz(record=True).answer("blocking", RIGHT["blocking"])
     finally:
         os.umask(previous)
     (written,) = responses.glob("*.jsonl")
-    assert stat.S_IMODE(written.stat().st_mode) == answer_writer.FILE_MODE == 0o640  # the instructors' group reads
+    assert stat.S_IMODE(written.stat().st_mode) == answer_writer.FILE_MODE == 0o640
+
+
+def test_a_file_the_learner_already_has_keeps_its_mode(responses):
+    existing = responses / learner.file_name("ada")
+    existing.write_text("")
+    existing.chmod(0o600)  # the learner's own choice
+    quiz.Quiz(record=True).answer("blocking", RIGHT["blocking"])
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o600 and len(existing.read_text().splitlines()) == 1
 
 
 def test_a_folder_that_fails_later_shows_in_the_widget_not_as_a_traceback(responses, capsys):

@@ -71,9 +71,9 @@ def class_dir(tmp_path):
     write(
         folder / "grace.jsonl",
         line("grace", "blocking", "cpu-cost", False, 1),
-        line("grace", "verify", "response-time", True, 1),
+        line("grace", "verify", "both", True, 1),
         line("grace", "blocking-response", 300, False, 1, item_type="checkpoint", measured=500.0, unit="ms"),
-        '{"learner": "grace", "session": "s", "question": "verify", "answer": "inbox", "correct": false, "attempt": 0,'
+        '{"learner": "grace", "session": "s", "question": "verify", "answer": "both", "correct": false, "attempt": 0,'
         ' "time": "2026-12-01T10:00:00Z", "version": "0.1.0"}',
     )
     # grace's other kernel, copied into a second folder by the instructor: merged with her file.
@@ -114,7 +114,7 @@ def test_each_question_counts_answered_first_try_and_eventually_correct(class_di
         "answered": 1,
         "first_try_correct": 1,
         "eventually_correct": 1,
-        "first_answers": {"response-time": 1, "inbox": 0, "status-code": 0, "one-sample": 0},
+        "first_answers": {"response-time": 0, "both": 1, "status-code": 0, "one-sample": 0},
     }
 
 
@@ -236,7 +236,11 @@ def test_class_report_shows_the_same_in_a_notebook(class_dir, capsys):
     assert "<h1>Class report: Flask-Mail performance quiz</h1>" in report._repr_html_()
     assert "data:image/png;base64," in report._repr_html_()
     assert str(report) == run(str(class_dir))[1]
-    assert repr(report) == "ClassReport(3 learners, 3 questions, 0 lesson questions, 4 checkpoints)"
+    lesson_questions, checkpoints = len(BANK.lesson_questions), len(BANK.checkpoints)
+    assert (
+        repr(report)
+        == f"ClassReport(3 learners, 3 questions, {lesson_questions} lesson questions, {checkpoints} checkpoints)"
+    )
     assert capsys.readouterr().err.count("quiz report: skipped") == 7
 
 
@@ -259,3 +263,22 @@ def test_python_m_quiz_report_runs_as_a_process(class_dir, tmp_path):
     assert missing.returncode == 2 and "the following arguments are required: DIR" in missing.stderr
     helped = subprocess.run([sys.executable, "-m", "quiz", "--help"], capture_output=True, text=True, timeout=60)
     assert "python -m quiz report DIR..." in helped.stdout
+
+
+def test_lesson_questions_are_shown_by_lesson_once_someone_answered_them(tmp_path):
+    lesson = BANK.lesson_questions[0]
+    wrong_key = next(o.key for o in lesson.options if o.key != lesson.answer)
+    write(
+        tmp_path / "ada.jsonl", line("ada", lesson.id, wrong_key, False), line("ada", lesson.id, lesson.answer, True, 2)
+    )
+    code, out, err = run(str(tmp_path))
+    assert (code, err) == (0, "")
+    assert f"Lesson questions: {lesson.lesson}\n\nQuestion {lesson.id} ({lesson.kind})" in out
+    assert "answered by 1 · first try correct 0 of 1 (0%) · eventually correct 1 of 1 (100%)" in out
+    others = [slug for slug in BANK.lessons() if slug != lesson.lesson]
+    assert not any(f"Lesson questions: {slug}\n" in out for slug in others)  # nobody answered them: one line
+    assert " ".join(f"No answers yet to the questions of: {', '.join(others)}.".split()) in " ".join(out.split())
+    page = quiz.class_report(tmp_path).to_html()
+    assert f"<h2>Lesson questions: {lesson.lesson}</h2>" in page and "No answers yet to the questions of:" in page
+    entries = json.loads(run(str(tmp_path), "--json")[1])["lesson_questions"]
+    assert [entry["id"] for entry in entries] == [q.id for q in BANK.lesson_questions]  # the JSON keeps them all

@@ -69,6 +69,10 @@ class Kind:
         """What a checkpoint asks the learner to do."""
         raise NotImplementedError
 
+    def how_to_answer(self, question: Question) -> str:
+        """How the item is answered, for a page without widgets (quiz.public_markdown): never the answer."""
+        raise NotImplementedError
+
     # --- widgets and the terminal --------------------------------------------------------
 
     def make_input(self, question: Question, options: tuple[Option, ...]):

@@ -86,6 +86,9 @@ class MultipleChoice(SingleChoice):
     def _keys(self, value: Any) -> set[str]:
         return set(value)
 
+    def how_to_answer(self, question: Question) -> str:
+        return "Choose every option that applies."
+
     def how_to_predict(self, spec: Question) -> str:
         return "Tick every option you expect (or none), then press Commit."
 

@@ -130,6 +130,9 @@ class Numeric(Kind):
     def how_to_predict(self, spec: Question) -> str:
         return "Type your prediction" + (f" in {spec.unit}" if spec.unit else "") + ", then press Commit."
 
+    def how_to_answer(self, question: Question) -> str:
+        return "Answer with a number" + (f", in {question.unit}." if question.unit else ".")
+
     def make_input(self, question: Question, options: tuple[Option, ...]):
         from ..inputs import NumberInput  # widgets load only where they are drawn, not for `python -m quiz`
 

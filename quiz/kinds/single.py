@@ -133,6 +133,9 @@ class SingleChoice(Kind):
     def how_to_predict(self, spec: Question) -> str:
         return "Choose what you expect, then press Commit."
 
+    def how_to_answer(self, question: Question) -> str:
+        return "Choose one."
+
     def make_input(self, question: Question, options: tuple[Option, ...]):
         from ..inputs import ChoiceInput  # widgets load only where they are drawn, not for `python -m quiz`
 
