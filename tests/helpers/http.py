@@ -6,26 +6,23 @@ import json as jsonlib
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox_app import addresses
-from sandbox_app.lab.timing import Sample, timed_exchange, timed_request
+from sandbox_app.addresses import KEY_HEADER, auth_headers, key_link
+from sandbox_app.lab.timing import Sample, route_url, timed_exchange, timed_request
+
+__all__ = ["HTTP_TIMEOUT", "Reply", "auth_headers", "get_json", "http_call", "http_get", "http_post", "key_headers",
+           "open_page", "timed", "url_of"]  # fmt: skip
 
 HTTP_TIMEOUT = 30.0  # seconds: only so that a frozen server fails the test instead of hanging it
 
 
 def url_of(target, path: str = "") -> str:
-    """The URL of `path` on a sandbox, a web process (anything with `.url`) or a base URL string."""
-    base = target if isinstance(target, str) else target.url
-    return base.rstrip("/") + "/" + path.lstrip("/")
-
-
-def auth_headers(target) -> dict[str, str]:
-    """The headers every request to `target` must carry (its key; none for a bare URL or an open sandbox)."""
-    return {} if isinstance(target, str) else addresses.auth_headers(target)
+    """The URL of `path` on a sandbox, a web process (anything with `.url`) or a base URL: the lessons' route_url."""
+    return route_url(target, path)
 
 
 def key_headers(key: str | None) -> dict[str, str]:
     """The header that carries a sandbox's key (DESIGN.md's public contract), for a key read from its output."""
-    return {addresses.KEY_HEADER: key} if key else {}
+    return {KEY_HEADER: key} if key else {}
 
 
 @dataclass
@@ -83,4 +80,4 @@ def timed(target, path: str, method: str = "GET", json: Any = None) -> Sample:
 def open_page(page, target, path: str = ""):
     """Open a sandbox's page in a browser tab, as a learner's link does; Playwright's response."""
     # A sandbox's link lets the browser in (its key trades for a cookie).
-    return page.goto(url_of(target, path) if isinstance(target, str) else addresses.key_link(target, path))
+    return page.goto(url_of(target, path) if isinstance(target, str) else key_link(target, path))
