@@ -3,7 +3,10 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-# Two installs into one .venv: the course alone for learners, and with its test extras for checking it.
+# Two installs into one .venv: the course alone for learners (`make lab`), and with the extras that checking
+# it needs (`make test`, `check`, `lint`). A stamp each, so switching installs only what is missing: the test
+# install also stamps the course's. Add an extra to TEST_EXTRAS (e.g. test,site) when the suite needs it.
+TEST_EXTRAS := test
 STAMP       := $(VENV)/.installed-course
 TEST_STAMP  := $(VENV)/.installed-test
 # Jupyter refuses to run as root without being told; CI and containers run as root.
@@ -20,10 +23,10 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	touch $(STAMP)
 
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[$(TEST_EXTRAS)]'
 	touch $(STAMP) $(TEST_STAMP)
 
-venv: $(STAMP) ## create .venv and install the course, without its test extras (idempotent)
+venv: $(TEST_STAMP) ## create .venv with the course and what its tests need, to work on it (idempotent)
 
 lab: $(STAMP) ## open JupyterLab on the course notebooks
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG)

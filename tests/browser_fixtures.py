@@ -30,12 +30,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import nbformat
-import psutil
 import pytest
-from helpers import find_chromium
+from helpers import find_chromium, free_port, start_on_free_ports
 
-from sandbox_app.processes.child import ChildError, ChildProcess
-from sandbox_app.smtp.server import free_port
+from sandbox_app.processes.child import ChildProcess
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -54,8 +52,6 @@ NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 
 
 # --- JupyterLab servers --------------------------------------------------------------------
-
-PORT_ATTEMPTS = 3  # another process may take a free port before the server binds it
 
 
 class LabServer(ChildProcess):
@@ -133,9 +129,12 @@ class LabServer(ChildProcess):
         """Stop the server (SIGTERM: it shuts its kernels down); kill whatever is left after timeout."""
         return super().stop(timeout)
 
-    def leftover_processes(self) -> list[psutil.Process]:
-        """After stop(): the server or its former children still running (should be none)."""
-        return self.processes()
+    def leftover_processes(self) -> list[int]:
+        """After stop(): the pids of the server and its kernels that did not end by themselves (should be none).
+
+        stop() kills them, so none is left running whatever this says: it tells whether they had to be.
+        """
+        return self.killed
 
 
 def lab_environment(state_dir: Path) -> dict[str, str]:
@@ -158,18 +157,6 @@ def lab_environment(state_dir: Path) -> dict[str, str]:
     notification.parent.mkdir(parents=True, exist_ok=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     return env
-
-
-def start_on_free_ports(make, taken: str, attempts: int = PORT_ATTEMPTS):
-    """make() a server (a ChildProcess) and start it; when its log says `taken` (its port was), try a new one."""
-    for _attempt in range(attempts):
-        server = make()
-        try:
-            return server.start()
-        except ChildError:
-            if taken not in server.read_log().lower():
-                raise
-    raise ChildError(f"{server.what} could not get a free port in {attempts} attempts")
 
 
 def start_lab(root_dir: Path, state_dir: Path, *, base_url: str = "/", extra_args: tuple[str, ...] = ()) -> LabServer:

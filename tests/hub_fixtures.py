@@ -17,8 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from browser_fixtures import free_port, start_on_free_ports
-from helpers import missing
+from helpers import free_port, missing, start_on_free_ports
 
 from sandbox_app.processes.child import ChildProcess
 from sandbox_app.waiting import wait_until

@@ -2,8 +2,7 @@
 
 import pytest
 import redis
-from browser_fixtures import free_port, start_on_free_ports
-from helpers import need_program
+from helpers import free_port, need_program, start_on_free_ports
 
 from sandbox_app.processes.child import ChildProcess
 

@@ -7,6 +7,7 @@ import threading
 import pytest
 from flask import Flask, current_app
 from flask_mail import Mail
+from helpers import missing
 
 from sandbox_app.lab import DEFAULT_EMAIL, cpu_per_request, failures
 from sandbox_app.lab.exercises import check_thread_sender
@@ -91,6 +92,7 @@ def fixed_thread_sender(app, msg):
     return 202
 
 
+@pytest.mark.slow  # the exercise check twice, about 2 s; lesson 03 runs it under nbval too
 def test_the_thread_exercise_check_fails_the_proxy_and_passes_the_fix(sandbox):
     broken = check_thread_sender(sandbox, broken_thread_sender, sends=2)
     assert [check.passed for check in broken.checks] == [True, True, False, False]
@@ -99,8 +101,9 @@ def test_the_thread_exercise_check_fails_the_proxy_and_passes_the_fix(sandbox):
     assert fixed.passed, repr(fixed)
 
 
-@pytest.mark.skipif(os.name != "posix", reason="getrusage counts context switches on Unix only")
 def test_cpu_per_request_counts_the_context_switches_of_every_thread(sandbox):
+    if os.name != "posix":
+        missing("getrusage counts context switches on Unix only", "run this test on Linux or macOS")
     cost = cpu_per_request(sandbox, "send/threaded", n=10, json=DEFAULT_EMAIL)
     assert not math.isnan(cost.switches) and cost.switches > 0
     assert "context switches" in str(cost)

@@ -2,60 +2,39 @@
 
 from __future__ import annotations
 
-import json as jsonlib
-from dataclasses import dataclass
 from typing import Any
 
-from sandbox_app import addresses
-from sandbox_app.lab.timing import Sample, timed_exchange, timed_request
+from sandbox_app.addresses import KEY_HEADER, auth_headers, key_link
+from sandbox_app.lab.client import Reply  # status, headers, body, text, json, header(), server_timing
+from sandbox_app.lab.timing import Sample, route_url, timed_exchange, timed_request
+
+__all__ = ["HTTP_TIMEOUT", "Reply", "auth_headers", "get_json", "http_call", "http_get", "http_post", "key_headers",
+           "open_page", "timed", "url_of"]  # fmt: skip
 
 HTTP_TIMEOUT = 30.0  # seconds: only so that a frozen server fails the test instead of hanging it
 
 
 def url_of(target, path: str = "") -> str:
-    """The URL of `path` on a sandbox, a web process (anything with `.url`) or a base URL string."""
-    base = target if isinstance(target, str) else target.url
-    return base.rstrip("/") + "/" + path.lstrip("/")
-
-
-def auth_headers(target) -> dict[str, str]:
-    """The headers every request to `target` must carry (its key; none for a bare URL or an open sandbox)."""
-    return {} if isinstance(target, str) else addresses.auth_headers(target)
+    """The URL of `path` on a sandbox, a web process (anything with `.url`) or a base URL: the lessons' route_url."""
+    return route_url(target, path)
 
 
 def key_headers(key: str | None) -> dict[str, str]:
     """The header that carries a sandbox's key (DESIGN.md's public contract), for a key read from its output."""
-    return {addresses.KEY_HEADER: key} if key else {}
-
-
-@dataclass
-class Reply:
-    """One HTTP response: status, headers (their names lower-cased) and body."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        """The body as text."""
-        return self.body.decode("utf-8", errors="replace")
-
-    def json(self) -> Any:
-        """The body parsed as JSON (ValueError if it is not)."""
-        return jsonlib.loads(self.body)
-
-    def __repr__(self) -> str:
-        return f"<Reply {self.status}: {self.text[:300]!r}>"
+    return {KEY_HEADER: key} if key else {}
 
 
 def http_call(
     method: str, target, path: str = "", json: Any = None, headers: dict | None = None, timeout: float = HTTP_TIMEOUT
 ) -> Reply:
-    """One request on a fresh connection (the lessons' own client); any status is returned, not raised."""
-    sent = {**auth_headers(target), **(headers or {})}
-    exchange = timed_exchange(url_of(target, path), method, json, timeout, sent)
-    return Reply(exchange.sample.status, {k.lower(): v for k, v in exchange.headers.items()}, exchange.body)
+    """One request on a fresh connection, as lesson cells make it (their Reply); any status is returned, not raised.
+
+    Unlike `sandbox_app.lab.post`, the target may be a URL or a web process, and `headers` are added.
+    """
+    path = path.lstrip("/")
+    exchange = timed_exchange(url_of(target, path), method, json, timeout, {**auth_headers(target), **(headers or {})})
+    sample = exchange.sample
+    return Reply(method, path, sample.status, exchange.headers, exchange.body, sample.seconds, sample.started_at)
 
 
 def http_get(target, path: str = "", **options) -> Reply:
@@ -71,8 +50,8 @@ def http_post(target, path: str, json: Any = None, **options) -> Reply:
 def get_json(target, path: str) -> Any:
     """GET `path`, which must answer 200, and parse its JSON."""
     reply = http_get(target, path)
-    assert reply.status == 200, f"GET {path}: {reply!r}"
-    return reply.json()
+    assert reply.status == 200 and reply.json is not None, f"GET {path}: {reply!r}"
+    return reply.json
 
 
 def timed(target, path: str, method: str = "GET", json: Any = None) -> Sample:
@@ -83,4 +62,4 @@ def timed(target, path: str, method: str = "GET", json: Any = None) -> Sample:
 def open_page(page, target, path: str = ""):
     """Open a sandbox's page in a browser tab, as a learner's link does; Playwright's response."""
     # A sandbox's link lets the browser in (its key trades for a cookie).
-    return page.goto(url_of(target, path) if isinstance(target, str) else addresses.key_link(target, path))
+    return page.goto(url_of(target, path) if isinstance(target, str) else key_link(target, path))

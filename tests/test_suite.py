@@ -1,0 +1,102 @@
+"""The suite's own rules and helpers: a state folder per test, no skip when every test must run, free ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+
+import pytest
+from helpers import REQUIRE_ALL, free_port, start_on_free_ports
+
+from sandbox_app import paths
+from sandbox_app.processes.child import ChildError, ChildProcess
+from sandbox_app.smtp.server import LOOPBACK
+
+# Three ways a test skips: by hand, by a mark, and for want of a part (helpers.missing); one test passes.
+SKIPPING = """
+import pytest
+from helpers import missing
+
+def test_skipped_by_hand():
+    pytest.skip("no reason given")
+
+@pytest.mark.skipif(True, reason="a condition")
+def test_skipped_by_a_mark():
+    pass
+
+def test_skipped_for_want_of_a_part():
+    missing("a part", "install it")
+
+def test_passes():
+    pass
+"""
+
+
+def test_every_test_keeps_its_state_in_a_temporary_folder_of_its_own(tmp_path, state_dir):
+    assert paths.state_dir() == state_dir == tmp_path / "state"
+    assert os.environ["XDG_STATE_HOME"] == str(state_dir)  # for any other tool that keeps state there
+
+
+@pytest.mark.parametrize(
+    ("require_all", "outcomes"),
+    # A mark skips in the test's setup: it comes out as an error, a skip in the test itself as a failure.
+    [(None, {"passed": 1, "skipped": 3}), ("1", {"passed": 1, "failed": 2, "errors": 1})],
+    ids=["skips-allowed", "require-all"],
+)
+def test_a_skip_of_any_kind_fails_when_every_test_must_run(pytester, monkeypatch, require_all, outcomes):
+    if require_all:
+        monkeypatch.setenv(REQUIRE_ALL, require_all)
+    else:
+        monkeypatch.delenv(REQUIRE_ALL, raising=False)
+    pytester.makepyfile(SKIPPING)
+    result = pytester.runpytest_inprocess("-p", "require_all")
+    result.assert_outcomes(**outcomes)
+    if require_all:
+        result.stdout.fnmatch_lines(["Skipped: no reason given (SANDBOX_REQUIRE_ALL=1: nothing may be skipped)"])
+
+
+# A server that binds the port it is given, as redis-server, JupyterLab and JupyterHub do: Python says
+# "[Errno 98] Address already in use" when another process holds it.
+LISTENER = "import socket, sys, time; s = socket.create_server(('127.0.0.1', int(sys.argv[1]))); print('listening'); time.sleep(60)"
+
+
+def listener(port: int, folder) -> ChildProcess:
+    """A ChildProcess listening on `port`, ready once it says so."""
+    child = ChildProcess([sys.executable, "-uc", LISTENER, port], folder / f"listener-{port}.log", what="a listener")
+    child.ready = lambda: "listening" in child.read_log()
+    return child
+
+
+def test_a_server_whose_free_port_was_taken_meanwhile_starts_on_another(tmp_path):
+    with socket.create_server((LOOPBACK, 0)) as taken:
+        ports = iter([taken.getsockname()[1], free_port()])
+        tried = []
+
+        def make() -> ChildProcess:
+            tried.append(next(ports))
+            return listener(tried[-1], tmp_path)
+
+        with start_on_free_ports(make, "address already in use") as server:
+            assert server.running and len(tried) == 2
+            assert "Address already in use" in (tmp_path / f"listener-{tried[0]}.log").read_text()
+
+
+def test_a_server_that_fails_for_another_reason_is_not_tried_again(tmp_path):
+    made = []
+
+    def make() -> ChildProcess:
+        command = [sys.executable, "-c", "raise SystemExit('no config')"]
+        made.append(ChildProcess(command, tmp_path / "x.log", ready=lambda: False))
+        return made[-1]
+
+    with pytest.raises(ChildError, match="no config"):
+        start_on_free_ports(make, "address already in use")
+    assert len(made) == 1
+
+
+def test_every_port_taken_ends_in_one_error_with_the_last_log(tmp_path):
+    with socket.create_server((LOOPBACK, 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(ChildError, match=r"could not get a free port in 2 attempts(.|\n)*Address already in use"):
+            start_on_free_ports(lambda: listener(port, tmp_path), "address already in use", attempts=2)
