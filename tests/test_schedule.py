@@ -17,9 +17,12 @@ def test_the_model_uses_rates_no_faster_than_experts_do():
 
 
 @pytest.mark.parametrize("lesson", TIMES, ids=lambda t: t.path.stem)
-def test_every_lesson_claims_at_least_what_the_model_gives(lesson):
+def test_every_lesson_claims_at_least_what_the_model_gives_and_not_much_more(lesson):
     assert lesson.claimed >= lesson.minutes, (
         f"{lesson.path.name}: claims {lesson.claimed}, the model gives {lesson.minutes}"
+    )
+    assert lesson.claimed <= lesson.minutes + MODEL["max_minutes_over_model"], (
+        f"{lesson.path.name}: claims {lesson.claimed}, the model gives only {lesson.minutes}"
     )
 
 

@@ -15,6 +15,7 @@ from ..processes.child import ChildError, ChildProcess
 from ..processes.servers import ServerUnavailable, check_server, learner_command, serving
 from ..sandbox import Sandbox
 from .load import background_sends
+from .sandbox import running_sandbox
 from .plots import COLORS, new_figure
 from .tables import Table
 from .timing import Samples, measure, measure_send
@@ -124,6 +125,7 @@ class LocustResult:
 
 def run_locust(sandbox, users: int = 8, seconds: int = 3, pattern: str = "blocking") -> LocustResult:
     """Point Locust (headless) at the sandbox for `seconds` with `users` users; its per-request statistics."""
+    sandbox = running_sandbox(sandbox)  # a stopped one: say so, not a table of refused connections
     with tempfile.TemporaryDirectory(prefix="locust-") as folder:
         prefix = Path(folder) / "run"
         env = {**os.environ, "SANDBOX_PATTERN": pattern, "SANDBOX_KEY": sandbox.key or ""}
