@@ -15,8 +15,8 @@ from ..processes.child import ChildError, ChildProcess
 from ..processes.servers import ServerUnavailable, check_server, learner_command, serving
 from ..sandbox import Sandbox
 from .load import background_sends
-from .sandbox import running_sandbox
 from .plots import COLORS, new_figure
+from .sandbox import running_sandbox
 from .tables import Table
 from .timing import Samples, measure, measure_send
 
