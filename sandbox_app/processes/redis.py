@@ -53,7 +53,7 @@ class RedisServer(ChildProcess):
         # The password goes in a file only this user can read: every account on the machine can read argv.
         config = folder / f"redis-{self.port}.conf"
         config.write_text(
-            f"bind 127.0.0.1\nport {self.port}\nrequirepass {self.password}\nsave \"\"\nappendonly no\n"
+            f'bind 127.0.0.1\nport {self.port}\nrequirepass {self.password}\nsave ""\nappendonly no\n'
             f"dir {folder}\nprotected-mode yes\n",
             encoding="utf-8",
         )
