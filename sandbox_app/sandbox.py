@@ -21,6 +21,8 @@ from .mailer.stats import DeliveryStats, get_stats
 from .paths import state_dir
 from .processes.consumer import ConsumerProcess
 from .processes.servers import ServerProcess, serving
+from .processes.worker_process import WorkerProcess
+from .queue.broker import BROKER_PATTERNS, RedisBroker, get_broker
 from .queue.mailqueue import MailQueue, get_queue
 from .queue.storage import new_queue_name
 from .smtp.server import DebugMailServer
@@ -109,8 +111,10 @@ class Sandbox:
     def _start_app_process(self, flask_config: dict) -> ServerProcess:
         """The app under the configured server in its own process(es), sending to this sandbox's mail server."""
         child_config = dict(flask_config)
+        api = f"http://{self.http_server.host}:{self.http_server.port}/api/"
+        child_config["LAUNCHER_API"] = api  # Redis and the Celery and RQ workers are started here, on first use
         if self.mail_server is not None:
-            child_config["MAIL_SERVER_API"] = f"http://{self.http_server.host}:{self.http_server.port}/api/"
+            child_config["MAIL_SERVER_API"] = api
         log_path = self._log.path.with_name(self._log.path.stem + f"-{self.config.server}.log")
         config = self.config
         with naming_the_port("app", config.port):
@@ -200,6 +204,33 @@ class Sandbox:
     def stop_consumer(self) -> None:
         """Stop the consumer process gracefully: sends in progress finish, queued mail waits for the next one."""
         self.queue.stop_consumer()
+
+    @property
+    def broker(self) -> RedisBroker:
+        """The Redis of the Celery and RQ queues, and their workers."""
+        return get_broker(self._app)
+
+    def start_worker(self, pattern: str, workers: int | None = None, **settings) -> list[WorkerProcess]:
+        """(Re)start the workers of a queue ("queue": Huey's consumer; "celery"; "rq"), Redis first if needed.
+
+        `settings` are Flask settings for the workers' app, e.g. QUEUE_SEND_ONCE=True or
+        CELERY={"task_acks_late": True}; they stop with the sandbox.
+        """
+        if not self._running:
+            raise SandboxNotRunning()  # a worker would outlive the sandbox it sends for
+        if pattern == "queue":
+            self.queue.stop_consumer()  # started again, as for the other queues, whatever it ran with
+            return [self.queue.start_consumer(workers, settings)]
+        if pattern not in BROKER_PATTERNS:
+            raise ValueError(f"no worker for {pattern!r}: choose queue, {', '.join(BROKER_PATTERNS)}")
+        return self.broker.start_workers(pattern, workers, settings)
+
+    def stop_worker(self, pattern: str) -> None:
+        """Stop a queue's workers gracefully: the sends under way finish, queued mail waits for the next ones."""
+        if pattern == "queue":
+            self.stop_consumer()
+        else:
+            self.broker.stop_workers(pattern)
 
     def memory_mb(self) -> float | None:
         """Memory of the app's own processes (out of process only; in process it shares this one's)."""

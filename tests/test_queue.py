@@ -193,7 +193,12 @@ def test_a_consumer_started_by_hand_without_its_config_says_what_to_set():
 
 def test_api_queue_shows_the_waiting_mail_and_the_consumer(sandbox):
     mail_queue = get_queue(sandbox.app)
-    empty = {"name": mail_queue.name, "storage": "sqlite", "waiting": 0, "consumer": None}
+    # Celery's and RQ's queues are listed, but asking does not start their Redis: nobody has used them.
+    unused = {
+        pattern: {"backend": f"{name} on Redis", "redis": None, "waiting": 0, "workers": []}
+        for pattern, name in (("celery", "Celery"), ("rq", "RQ"))
+    }
+    empty = {"name": mail_queue.name, "storage": "sqlite", "waiting": 0, "consumer": None, "redis_queues": unused}
     assert get_json(sandbox, "api/queue") == empty
     measure_send(sandbox, "queue", 2, warmup=0)
     assert get_json(sandbox, "api/queue")["waiting"] == 2

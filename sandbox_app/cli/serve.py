@@ -10,7 +10,10 @@ import threading
 from ..addresses import KEY_HEADER, KEY_PARAMETER
 from ..config import SandboxConfig
 from ..processes.child import ChildError
+from ..processes.redis import RedisUnavailable
 from ..processes.servers import ServerUnavailable, shown_command
+from ..queue.broker import BROKER_PATTERNS
+from ..queue.broker import DEFAULT_WORKERS as DEFAULT_BROKER_WORKERS
 from ..queue.mailqueue import DEFAULT_WORKERS as DEFAULT_QUEUE_WORKERS
 from ..sandbox import Sandbox
 from ..smtp.server import LOOPBACK
@@ -32,6 +35,11 @@ def config_from(args: argparse.Namespace) -> SandboxConfig:
         queue_url=args.queue_url,
         queue_name=args.queue_name,
         echo_log=True,
+        app_config={
+            f"{pattern.upper()}_WORKERS": count
+            for pattern in BROKER_PATTERNS
+            if (count := getattr(args, f"{pattern}_workers")) is not None
+        },
     )
 
 
@@ -52,6 +60,16 @@ def banner(sandbox: Sandbox, consumer) -> list[str]:
     queue = sandbox.queue
     worker = f"consumer pid {consumer.pid}" if consumer else "no consumer started"
     lines.append(f"  queue:       {queue.name} on {queue.url or 'SQLite'} ({worker})")
+    broker = sandbox.broker
+    for pattern in BROKER_PATTERNS:
+        name, running = ("Celery" if pattern == "celery" else "RQ"), broker.running_workers(pattern)
+        if running:
+            pids = ", ".join(str(process.pid) for process in running)
+            lines.append(f"  {pattern + ':':<13}{name} on Redis {broker.address} (worker pid {pids})")
+        elif broker.counts[pattern]:
+            lines.append(f"  {pattern + ':':<13}{name} on Redis (Redis and the worker start on first use)")
+        else:
+            lines.append(f"  {pattern + ':':<13}{name} on Redis (no worker: --{pattern}-workers 0)")
     if sandbox.key:
         lines.append(
             f"  key:         send the header {KEY_HEADER}: {sandbox.key}, or open the app link once in a browser"
@@ -72,11 +90,14 @@ def serve(args: argparse.Namespace) -> int:
     try:
         sandbox.start()
         consumer = sandbox.start_consumer(args.queue_workers) if args.queue_workers else None
+        for pattern in BROKER_PATTERNS:
+            if getattr(args, f"{pattern}_workers"):  # asked for: now, with Redis; else on first use
+                sandbox.start_worker(pattern, getattr(args, f"{pattern}_workers"))
     except OSError as error:
         sandbox.stop()
         print(f"error: {error.strerror or error}", file=sys.stderr)
         return 2
-    except (ServerUnavailable, ChildError) as error:
+    except (ServerUnavailable, ChildError, RedisUnavailable) as error:
         sandbox.stop()
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -104,4 +125,12 @@ def add_serve(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_QUEUE_WORKERS,
         help=f"threads of the queue's consumer process, 0 = start no consumer (default {DEFAULT_QUEUE_WORKERS})",
     )
+    for pattern, name in (("celery", "Celery worker's threads"), ("rq", "RQ worker processes")):
+        parser.add_argument(
+            f"--{pattern}-workers",
+            type=workers_count,
+            default=None,
+            help=f"{name}, started now with Redis; 0 = none (default: {DEFAULT_BROKER_WORKERS[pattern]}, "
+            "started with Redis when the pattern is first used)",
+        )
     parser.set_defaults(func=serve)

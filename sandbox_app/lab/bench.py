@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..config import SandboxConfig
 from ..examples import DEFAULT_EMAIL
 from ..patterns import ASYNC_PATTERNS, PATTERNS
+from ..queue.broker import BROKER_PATTERNS
 from ..sandbox import Sandbox, SandboxNotRunning
 from .client import call
 from .experiments import blocks_worker
@@ -15,7 +16,10 @@ from .timing import measure, measure_send, percentile
 BULK = "bulk"
 # What `--patterns` may name, and what it measures when it names none.
 BENCH_CHOICES = (*PATTERNS, *ASYNC_PATTERNS, BULK)
-DEFAULT_PATTERNS = (*PATTERNS, BULK)
+DEFAULT_PATTERNS = (
+    *(p for p in PATTERNS if p not in BROKER_PATTERNS),
+    BULK,
+)  # Celery and RQ need a Redis: asked for by name
 
 SETTLE_TIMEOUT = 30.0
 
@@ -138,6 +142,9 @@ def measure_rows(
     sandbox.mail_server.configure(delay=delay)
     if "queue" in patterns:
         sandbox.start_consumer()  # its own process, as in production; ready before timing starts
+    for pattern in BROKER_PATTERNS:
+        if pattern in patterns and not sandbox.broker.running_workers(pattern):
+            sandbox.start_worker(pattern)  # and Redis: ready before timing starts
     rows = [bench_ping(sandbox, requests, concurrency, progress, outside)]
     rows += [bench_pattern(sandbox, p, requests, concurrency, delay, progress, outside) for p in patterns if p != BULK]
     if BULK in patterns:

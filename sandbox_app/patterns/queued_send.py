@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import current_app
 
 from ..mailer.as_data import message_from
 from ..mailer.connection import mail
 from ..mailer.outcomes import describe_error, record_failure
 from ..mailer.stats import get_stats
+from ..queue.broker import get_broker
 from .queue import is_temporary
+from .send_once import RedisGuard
+
+RETRY_DELAYS = (1, 2, 4)  # seconds before each retry of a temporary failure, as the Huey queue waits
+
+
+def send_once_guard() -> RedisGuard | None:
+    """The guard that skips a mail already sent, when the app asks for it (QUEUE_SEND_ONCE), else None."""
+    if not current_app.config.get("QUEUE_SEND_ONCE"):
+        return None
+    return RedisGuard(get_broker().client(), prefix=f"{current_app.config['QUEUE_NAME']}:sent:")
 
 
 def send_queued(pattern: str, data: dict, *, retries_left: int, guard=None) -> bool:
@@ -28,4 +41,6 @@ def send_queued(pattern: str, data: dict, *, retries_left: int, guard=None) -> b
     if guard is not None:
         guard.mark(msg.msgId)  # after the send: a crash in between sends it again (the guard's window)
     get_stats().delivered(pattern)
+    # The rest of a real task's work after the mail went out (a database write, say): where a crash lands late.
+    time.sleep(current_app.config.get("QUEUE_TASK_TAIL", 0))
     return False

@@ -6,9 +6,6 @@ late) between the send and the mark has no mark, and its redelivery sends the ma
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
-
 MARK_SECONDS = 7 * 24 * 3600  # how long a mark is kept: longer than any redelivery can come
 
 
@@ -25,22 +22,3 @@ class RedisGuard:
     def mark(self, message_id: str) -> None:
         """Note that this mail was delivered (NX: the first mark stays; EX: it expires)."""
         self.redis.set(self.prefix + message_id, 1, nx=True, ex=MARK_SECONDS)
-
-
-class SqliteGuard:
-    """Marks in SQLite, for Huey's queue: a table whose primary key is the Message-ID."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        with sqlite3.connect(self.path) as db:
-            db.execute("create table if not exists sent (message_id text primary key)")
-
-    def already_sent(self, message_id: str) -> bool:
-        """Whether a copy of this mail was delivered and marked."""
-        with sqlite3.connect(self.path) as db:
-            return db.execute("select 1 from sent where message_id = ?", (message_id,)).fetchone() is not None
-
-    def mark(self, message_id: str) -> None:
-        """Note that this mail was delivered (a second mark is ignored: the key is unique)."""
-        with sqlite3.connect(self.path) as db:
-            db.execute("insert or ignore into sent values (?)", (message_id,))

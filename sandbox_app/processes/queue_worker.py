@@ -9,16 +9,13 @@ object such as {"QUEUE_NAME": "shop", "MAIL_PORT": 8025}. `ConsumerProcess` sets
 
 from __future__ import annotations
 
-import os
 import signal
-from contextlib import suppress
-from pathlib import Path
 
 from ..queue.interrupted import requeue_interrupted
 from ..queue.mailqueue import get_queue
 from ..web.factory import create_app
-from .consumer import READY_FILE_ENV
 from .env import config_from_env, exit_with_parent
+from .worker_process import touch_ready_file
 
 app = create_app(config_from_env("QUEUE_NAME", '{"QUEUE_NAME": "shop"}'))
 huey = get_queue(app).huey
@@ -27,11 +24,9 @@ huey = get_queue(app).huey
 @huey.on_startup()
 def report_ready() -> None:
     """Tell the parent the workers run (each worker calls this; the first one counts)."""
-    ready = os.environ.get(READY_FILE_ENV)
-    if ready:
-        with suppress(OSError):  # the parent removes it once seen
-            Path(ready).touch()
+    touch_ready_file()
 
 
-requeue_interrupted(huey)  # a send cut short by an immediate stop (SIGTERM) goes back on the queue
+if app.config.get("QUEUE_REQUEUE_INTERRUPTED", True):  # off: plain Huey, for lesson 12's comparison
+    requeue_interrupted(huey)  # a send cut short by an immediate stop (SIGTERM) goes back on the queue
 exit_with_parent(signal.SIGINT)  # Huey's graceful stop: the sends in progress finish

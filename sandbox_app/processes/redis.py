@@ -6,6 +6,7 @@ import importlib.util
 import secrets
 import shutil
 import socket
+from contextlib import suppress
 from pathlib import Path
 
 from ..paths import state_dir
@@ -70,6 +71,16 @@ class RedisServer(ChildProcess):
     def address(self) -> str:
         """host:port, without the password: what the CLI prints."""
         return f"127.0.0.1:{self.port}"
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """Stop it (it keeps nothing: no persistence); its files go too, its log stays after an unclean exit."""
+        code = super().stop(timeout)
+        self.folder.joinpath(f"redis-{self.port}.conf").unlink(missing_ok=True)
+        if code == 0:
+            self.log_path.unlink(missing_ok=True)
+            with suppress(OSError):
+                self.folder.rmdir()  # only if empty: a folder given by the caller may hold more
+        return code
 
     def is_ready(self) -> bool:
         """It answers PING (with the password)."""

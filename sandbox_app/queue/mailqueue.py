@@ -48,6 +48,7 @@ class MailQueue:
         self.workers = config.setdefault("QUEUE_WORKERS", DEFAULT_WORKERS)
         self.consumer = None  # the ConsumerProcess started for this app, if any
         self.consumer_started = False
+        self.consumer_settings: dict = {}  # what the running consumer was started with on top of the app's config
         self._huey: Huey | None = None
         self._task = None
         self._lock = threading.Lock()
@@ -117,11 +118,20 @@ class MailQueue:
         )
         return config
 
-    def start_consumer(self, workers: int | None = None):
-        """Start a consumer process for this queue, or return the one running (re-run safe)."""
-        if self.consumer is None or not self.consumer.running:
+    def start_consumer(self, workers: int | None = None, settings: dict | None = None):
+        """Start a consumer process for this queue, or return the one running (re-run safe).
+
+        `settings` (Flask settings on top of the app's, e.g. HUEY_OPTIONS) restart it if it runs with others.
+        """
+        settings = dict(settings or {})
+        running = self.consumer is not None and self.consumer.running
+        if running and settings != self.consumer_settings:
+            self.stop_consumer()
+            running = False
+        if not running:
             self._sweep_once()
-            self.consumer = ConsumerProcess(self.consumer_config(), workers or self.workers).start()
+            self.consumer_settings = settings
+            self.consumer = ConsumerProcess({**self.consumer_config(), **settings}, workers or self.workers).start()
             self.consumer_started = True  # it opened the storage, even if this process never did
         return self.consumer
 

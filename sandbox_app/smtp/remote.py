@@ -2,46 +2,24 @@
 
 from __future__ import annotations
 
-import http.client
-import json
 from typing import Any
-from urllib.parse import urlsplit
 
-from ..addresses import KEY_HEADER
+from ..launcher_api import LauncherApi
 from .settings import MailServerSettings, SettingsError
 from .store import CapturedMessage
 
 
-class RemoteMailServer:
+class RemoteMailServer(LauncherApi):
     """What an app in its own process (gunicorn, waitress) needs of the debug mail server its launcher runs."""
 
-    def __init__(self, api_url: str, key: str | None = None, timeout: float = 10.0) -> None:
-        self.api_url = api_url.rstrip("/") + "/"
-        self.key = key
-        self.timeout = timeout
-
-    def _call(self, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
-        parts = urlsplit(self.api_url + path)
-        headers = {KEY_HEADER: self.key} if self.key else {}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
-        try:
-            target = parts.path + (f"?{parts.query}" if parts.query else "")
-            connection.request(method, target, json.dumps(body) if body is not None else None, headers)
-            response = connection.getresponse()
-            return response.status, json.loads(response.read() or b"null")
-        finally:
-            connection.close()
-
     def _state(self) -> dict:
-        return self._call("GET", "smtp")[1]
+        return self.call("GET", "smtp")[1]
 
     @property
     def running(self) -> bool:
         """Whether the launcher's mail server answers."""
         try:
-            return self._call("GET", "smtp")[0] == 200
+            return self.call("GET", "smtp")[0] == 200
         except OSError:
             return False
 
@@ -57,7 +35,7 @@ class RemoteMailServer:
 
     def configure(self, **changes: Any) -> MailServerSettings:
         """Change settings while running; SettingsError with the server's reason when refused."""
-        status, answer = self._call("PUT", "smtp", changes)
+        status, answer = self.call("PUT", "smtp", changes)
         if status == 400:
             raise SettingsError(answer["error"])
         return MailServerSettings().updated(answer["settings"])
@@ -67,7 +45,7 @@ class RemoteMailServer:
         return self._state()["counters"]
 
     def _listing(self, limit: int) -> dict:
-        return self._call("GET", f"messages?limit={limit}")[1]
+        return self.call("GET", f"messages?limit={limit}")[1]
 
     def newest(self, limit: int | None = None) -> list[CapturedMessage]:
         """The newest `limit` messages held (at most 1,000), newest first."""
@@ -90,7 +68,7 @@ class RemoteMailServer:
 
     def clear(self) -> int:
         """Empty the inbox; return how many messages it held."""
-        return self._call("DELETE", "messages")[1]["deleted"]
+        return self.call("DELETE", "messages")[1]["deleted"]
 
 
 def _message(data: dict) -> CapturedMessage:

@@ -3,6 +3,7 @@
 from flask import Blueprint, abort, request
 
 from ..mailer.stats import get_stats
+from ..queue.broker import BROKER_PATTERNS, get_broker
 from ..queue.mailqueue import get_queue
 from ..queue.storage import STORAGE_ERRORS, unavailable
 from ..smtp.server import DebugMailServer
@@ -73,8 +74,16 @@ def put_smtp():
 
 @bp.get("/queue")
 def get_queue_state():
-    """The queue's name and storage, the mail waiting in it, and this app's consumer process (or null)."""
+    """The Huey queue (name, storage, mail waiting, consumer) and, under `redis_queues`, Celery's and RQ's."""
     try:
-        return get_queue().state()
+        return {**get_queue().state(), "redis_queues": get_broker().state()}
     except STORAGE_ERRORS as error:
         raise unavailable(error) from None
+
+
+@bp.post("/queue/<pattern>/prepare")
+def prepare_queue(pattern):
+    """For an app in its own process: start Redis and this queue's workers if not yet, and answer the Redis URL."""
+    if pattern not in BROKER_PATTERNS:
+        abort(404, f"no Redis queue {pattern!r}; choose one of: {', '.join(BROKER_PATTERNS)}")
+    return {"url": get_broker().prepare(pattern)}  # 503 (QueueUnavailable) when Redis or a worker cannot start

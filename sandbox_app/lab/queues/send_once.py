@@ -1,0 +1,91 @@
+"""Duplicates with and without the send-once guard: a task killed after its mail went out, and the guard's window."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from ...smtp.server import LOOPBACK, LoopbackController
+from ...waiting import wait_until
+from ..failures.late_reply import SlowToConfirm
+from ..faults import mail_server_settings
+from ..sandbox import reset, running_sandbox
+from .common import (
+    QUEUE_NAMES,
+    copies,
+    restart_default_workers,
+    result_row,
+    send_tagged,
+    signal_and_wait,
+    wait_until_quiet,
+)
+from .stops import AT_LEAST_ONCE, VISIBILITY_TIMEOUT, victims
+
+TASK_TAIL = 1.0  # seconds of other work after the send (say, a database write): the kill lands in it
+# (shorter than the visibility timeout: a task slower than that would run twice anyway, see visibility.py)
+REPLY_DELAY = 0.5  # seconds before each SMTP reply: the kill lands after the mail server kept the mail
+WITHOUT_LOGIN = {"MAIL_USERNAME": None, "MAIL_PASSWORD": None}  # the stalling server asks for none
+
+
+def _kill_when_kept(sandbox, processes, target: str, label: str, count: int, pause: float) -> None:
+    """Wait until the mail server kept `count` mails of `label`, wait `pause` s, then SIGKILL the senders."""
+    wait_until(lambda: len(copies(sandbox, label)) >= count, 15, "the first copies")
+    time.sleep(pause)  # into the task's other work (after the mark), or at once (before the reply and the mark)
+    signal_and_wait(victims(processes, target), signal.SIGKILL)
+
+
+def killed_after_send(sandbox, pattern: str, guard: bool, *, window: bool = False, sends: int = 4) -> dict:
+    """Kill each worker once its mail went out: after the guard's mark (in the task's other work), or, with
+    `window`, after the mail server kept it but before its reply came (so before any mark)."""
+    sandbox = running_sandbox(sandbox)
+    reset(sandbox, settle=())
+    web, worker = AT_LEAST_ONCE[pattern]
+    worker = {**worker, "QUEUE_SEND_ONCE": guard, "QUEUE_TASK_TAIL": 0.0 if window else TASK_TAIL}
+    label = f"once {pattern} {guard} {window}"
+    processes = sandbox.start_worker(pattern, sends, **worker)
+    with mail_server_settings(sandbox, reply_delay=REPLY_DELAY if window else 0.0):
+        accepted = send_tagged(sandbox, pattern, sends, label)
+        target = "work horse" if pattern == "rq" else "worker"  # whichever runs the send
+        _kill_when_kept(sandbox, processes, target, label, sends, pause=0.0 if window else TASK_TAIL / 2)
+    sandbox.start_worker(pattern, sends, **worker)  # Celery's worker comes back; RQ's horses were only forked
+    received = wait_until_quiet(sandbox, pattern, label, quiet=VISIBILITY_TIMEOUT + 1.5 if pattern == "celery" else 2.5)
+    restart_default_workers(sandbox, pattern)
+    return result_row(accepted, received, queue=QUEUE_NAMES[pattern], guard=guard)
+
+
+def late_reply_copies(sandbox, pattern: str, guard: bool, timeout: float = 0.5, stall: float = 1.0) -> dict:
+    """One mail to a mail server that keeps it but confirms after the worker's MAIL_TIMEOUT: the retry sends again."""
+    sandbox = running_sandbox(sandbox)
+    reset(sandbox, settle=())
+    handler = SlowToConfirm(stall)
+    settings = {**WITHOUT_LOGIN, "MAIL_SERVER": LOOPBACK, "MAIL_TIMEOUT": timeout, "QUEUE_SEND_ONCE": guard}
+    with LoopbackController(handler) as server:
+        sandbox.start_worker(pattern, 1, **settings, MAIL_PORT=server.port)
+        accepted = send_tagged(sandbox, pattern, 1, f"late {pattern} {guard}")
+        wait_until(lambda: sandbox.stats.snapshot()[pattern]["delivered"] >= accepted, 15, "the retried mail")
+    restart_default_workers(sandbox, pattern)
+    kept = len(handler.received)
+    return {"queue": QUEUE_NAMES[pattern], "guard": guard, "accepted": accepted, "delivered": min(kept, 1),
+            "lost": accepted - min(kept, 1), "twice": max(kept - 1, 0)}  # fmt: skip
+
+
+GUARD_CASES = [
+    ("killed after its mail went out and was marked", "rq", killed_after_send, {}),
+    ("killed after its mail went out and was marked", "celery", killed_after_send, {}),
+    ("killed after the server kept it, before its reply", "rq", killed_after_send, {"window": True}),
+    ("a reply later than MAIL_TIMEOUT", "rq", late_reply_copies, {}),
+]
+
+
+def guard_table(sandbox, cases=GUARD_CASES) -> list[dict]:
+    """Per case: the mails sent twice without the guard, and with it."""
+    rows = []
+    for what, pattern, experiment, options in cases:
+        without = experiment(sandbox, pattern, False, **options)
+        with_guard = experiment(sandbox, pattern, True, **options)
+        rows.append({
+            "what happened": what, "queue": QUEUE_NAMES[pattern], "accepted": without["accepted"],
+            "twice without the guard": without["twice"], "twice with it": with_guard["twice"],
+            "lost": without["lost"] + with_guard["lost"],
+        })  # fmt: skip
+    return rows

@@ -1,0 +1,118 @@
+"""A worker stopped in the middle of its sends, for each queue: SIGKILL (a crash) and SIGTERM (a deploy), and what arrives."""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass, field
+
+from ..faults import mail_server_settings
+from ..sandbox import reset, running_sandbox
+from .common import (
+    QUEUE_NAMES,
+    copies,
+    restart_default_workers,
+    result_row,
+    send_tagged,
+    signal_and_wait,
+    unacked,
+    wait_for_sends,
+    wait_until_quiet,
+    web_settings,
+)
+
+VISIBILITY_TIMEOUT = 2  # seconds; Redis's default in kombu is an hour, too long to watch in a lesson
+# Celery on Redis, at least once: acknowledged after the task returns, and a task nobody acknowledged handed
+# out again once the visibility timeout has passed (checked on every idle poll, not every tenth).
+ACKS_LATE = {
+    "task_acks_late": True,
+    "broker_transport_options": {
+        "visibility_timeout": VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": 1,
+    },
+}
+# What makes each queue deliver at least once: (the view's settings, the workers' settings). Huey has nothing.
+AT_LEAST_ONCE = {
+    "celery": ({}, {"CELERY": ACKS_LATE}),
+    "rq": ({"QUEUE_RETRIES": 3}, {}),  # a Retry on the job: RQ retries a job whose work horse died
+}
+
+
+@dataclass
+class StopCase:
+    """Which queue, set how, which of its processes the signal hits, and which signal."""
+
+    pattern: str
+    setting: str
+    target: str = "worker"  # or "work horse" (RQ)
+    web: dict = field(default_factory=dict)
+    worker: dict = field(default_factory=dict)
+    signal: str = "SIGKILL"
+
+
+KILL_CASES = [
+    StopCase("queue", "defaults"),
+    StopCase("rq", "defaults (no Retry)", "work horse", web={"QUEUE_RETRIES": 0}),
+    StopCase("rq", "Retry(max=3)", "work horse", *AT_LEAST_ONCE["rq"]),
+    StopCase("rq", "defaults (no Retry)", "worker", web={"QUEUE_RETRIES": 0}),
+    StopCase("celery", "defaults"),
+    StopCase("celery", f"acks_late, visibility {VISIBILITY_TIMEOUT} s", "worker", *AT_LEAST_ONCE["celery"]),
+]
+# SIGTERM, what systemd, supervisord and Kubernetes send to stop a process.
+HUEY_GRACEFUL_TERM = {"HUEY_OPTIONS": ["--graceful-signal", "TERM", "--shutdown-timeout", "10"]}
+TERM_CASES = [
+    StopCase("queue", "plain Huey", worker={"QUEUE_REQUEUE_INTERRUPTED": False}, signal="SIGTERM"),
+    StopCase("queue", "the sandbox's consumer (puts back)", signal="SIGTERM"),
+    StopCase("queue", "--graceful-signal TERM", worker=HUEY_GRACEFUL_TERM, signal="SIGTERM"),
+    StopCase("rq", "defaults", signal="SIGTERM"),
+    StopCase("celery", "defaults", signal="SIGTERM"),
+]
+
+
+def victims(processes: list, target: str) -> list[int]:
+    """The pids a kill of `target` hits: the worker processes, or the work horses they forked."""
+    if target == "work horse":
+        return [pid for process in processes for pid in process.horse_pids()]
+    return [process.pid for process in processes]
+
+
+def worker_stopped(sandbox, case: StopCase, sends: int = 8, workers: int = 4, connect_delay: float = 0.5) -> dict:
+    """Signal `case`'s target while each worker is in a send, start the workers again, count what arrived.
+
+    The mail server waits `connect_delay` before it greets, so each worker is caught before the mail
+    went out: what is lost was never sent, and a copy can only come from a task run again.
+    """
+    sandbox = running_sandbox(sandbox)
+    reset(sandbox, settle=())
+    label = f"{case.signal} {case.pattern} {case.setting} {case.target}"
+    with web_settings(sandbox, **case.web):
+        processes = sandbox.start_worker(case.pattern, workers, **case.worker)
+        with mail_server_settings(sandbox, connect_delay=connect_delay):
+            accepted = send_tagged(sandbox, case.pattern, sends, label)
+            caught = wait_for_sends(sandbox, min(sends, workers))
+            signal_and_wait(victims(processes, case.target), getattr(signal, case.signal))
+            before_restart = sum(copies(sandbox, label).values())
+        held = unacked(sandbox) if case.pattern == "celery" else 0
+        sandbox.start_worker(case.pattern, workers, **case.worker)  # back up, as a supervisor restarts it
+        quiet = VISIBILITY_TIMEOUT + 2.0 if case.worker else 2.5  # long enough for a redelivery to come
+        received = wait_until_quiet(sandbox, case.pattern, label, quiet=quiet)
+        still_held = unacked(sandbox) if case.pattern == "celery" else 0
+    restart_default_workers(sandbox, case.pattern)
+    row = result_row(
+        accepted, received,
+        queue=QUEUE_NAMES[case.pattern], setting=case.setting, killed=case.target, **{"in flight": caught},
+        held=still_held, **{"held at the kill": held, "sent before it exited": before_restart},
+    )  # fmt: skip
+    row["lost"] -= still_held  # not lost yet: back after the visibility timeout (an hour, by default)
+    return row
+
+
+KILL_COLUMNS = ["queue", "setting", "killed", "in flight", "accepted", "delivered", "lost", "held", "twice"]
+
+
+TERM_COLUMNS = ["queue", "setting", "in flight", "sent before it exited", "accepted", "delivered", "lost", "twice"]
+
+
+def stop_table(sandbox, cases=KILL_CASES, **options) -> list[dict]:
+    """One row per case: in flight at the signal, delivered, lost, held back until the visibility timeout, sent twice."""
+    return [worker_stopped(sandbox, case, **options) for case in cases]
