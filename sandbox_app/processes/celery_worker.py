@@ -15,7 +15,7 @@ from ..web.factory import create_app
 from .env import config_from_env, exit_with_parent
 from .worker_process import touch_ready_file
 
-app = create_app(config_from_env("REDIS_URL", '{"REDIS_URL": "redis://127.0.0.1:6379/0", "QUEUE_NAME": "shop"}'))
+app = create_app(config_from_env("REDIS_URL", '{"REDIS_URL": "redis://localhost/0", "QUEUE_NAME": "shop"}'))
 celery_app = get_celery(app)
 
 

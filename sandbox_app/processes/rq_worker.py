@@ -17,7 +17,7 @@ from .worker_process import touch_ready_file
 
 def main() -> None:
     """Work the queue until stopped: SIGTERM or SIGINT lets the job under way finish (RQ's warm shutdown)."""
-    app = create_app(config_from_env("REDIS_URL", '{"REDIS_URL": "redis://127.0.0.1:6379/0", "RQ_QUEUE": "shop-rq"}'))
+    app = create_app(config_from_env("REDIS_URL", '{"REDIS_URL": "redis://localhost/0", "RQ_QUEUE": "shop-rq"}'))
     app.app_context().push()  # for every job: the horse is a fork of this process
     worker = rq_worker(app)
     exit_with_parent(signal.SIGTERM)

@@ -7,10 +7,13 @@ A learner who never reaches those lessons pays no memory for them. In an app pro
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import redis
+import rq
 from flask import Flask, current_app
+from rq.scheduler import RQScheduler
 
 from ..launcher_api import LauncherApi
 from ..mailer.background import get_background
@@ -144,13 +147,17 @@ class RedisBroker:
                 self.settings[pattern] = dict(settings)
             count = self.counts[pattern] if count is None else count
             config = self.worker_config(pattern)
+            if pattern == "rq":
+                # A scheduler killed with its worker keeps its lock for a minute, and no retry runs meanwhile.
+                # None of this sandbox's workers runs now: the lock is stale.
+                self.client().delete(RQScheduler.get_locking_key(config["RQ_QUEUE"]))
             if pattern == "celery":
                 started = [CeleryWorkerProcess(config, count)] if count else []
             else:
                 started = [RqWorkerProcess(config) for _ in range(count)]
             try:
-                for process in started:
-                    process.start()
+                with ThreadPoolExecutor(max(len(started), 1)) as starting:  # side by side: each takes about a second
+                    list(starting.map(lambda process: process.start(), started))
             except BaseException:
                 for process in started:
                     process.stop(timeout=0)
@@ -171,14 +178,14 @@ class RedisBroker:
 
     # -- what it holds ------------------------------------------------------
     def waiting(self, pattern: str) -> int:
-        """Mail not sent yet: waiting in the queue, or (RQ) scheduled for a retry; 0 before Redis runs."""
+        """Mail not sent yet: waiting in the queue, or (RQ) scheduled for a retry or being run; 0 before Redis runs."""
         if self.address is None:
             return 0
         connection = self.client()
         if pattern == "celery":
             return connection.llen(self.app.config["CELERY"]["task_default_queue"])
-        name = self.app.config["RQ_QUEUE"]
-        return connection.llen(f"rq:queue:{name}") + connection.zcard(f"rq:scheduled:{name}")
+        queue = rq.Queue(self.app.config["RQ_QUEUE"], connection=connection)
+        return queue.count + queue.scheduled_job_registry.count + queue.started_job_registry.count
 
     def state(self) -> dict:
         """Per queue: its backend, the mail waiting, and its worker processes with their pids."""

@@ -1,5 +1,12 @@
 """The three queues (Huey, RQ, Celery) under the same failures: each experiment restores the sandbox and returns rows."""
 
+from .common import typed_command
+from .exercise import check_send_once_guard
+from .send_once import guard_table
 from .stops import AT_LEAST_ONCE, KILL_CASES, KILL_COLUMNS, TERM_CASES, TERM_COLUMNS, stop_table, worker_stopped
+from .visibility import killed_task_waits, slow_task_runs_twice
 
-__all__ = ["AT_LEAST_ONCE", "KILL_CASES", "KILL_COLUMNS", "TERM_CASES", "TERM_COLUMNS", "stop_table", "worker_stopped"]
+__all__ = [
+    "AT_LEAST_ONCE", "KILL_CASES", "KILL_COLUMNS", "TERM_CASES", "TERM_COLUMNS", "check_send_once_guard",
+    "guard_table", "killed_task_waits", "slow_task_runs_twice", "stop_table", "typed_command", "worker_stopped",
+]  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections import Counter
 from contextlib import contextmanager, suppress
@@ -14,6 +15,14 @@ from ...waiting import wait_until
 from ..timing import measure_send
 
 QUEUE_NAMES = {"queue": "Huey", "rq": "RQ", "celery": "Celery"}
+
+
+def typed_command(process) -> str:
+    """A worker's command line as you would type it (`celery ...`, `python -m ...`), its queue's name as QUEUE."""
+    command = process.command
+    words = ["celery", *command[3:]] if command[1:3] == ["-m", "celery"] else ["python", *command[1:]]
+    shown = " ".join(words).replace(process.queue_name, "QUEUE")
+    return re.sub(r"-[0-9a-f]{6}@", "-ID@", shown)  # the worker's name: made unique per start
 
 
 def send_tagged(sandbox, pattern: str, count: int, label: str) -> int:
@@ -72,10 +81,14 @@ def waiting(sandbox, pattern: str) -> int:
     return sandbox.queue.waiting() if pattern == "queue" else sandbox.broker.waiting(pattern)
 
 
-def wait_until_quiet(sandbox, pattern: str, label: str, quiet: float = 2.5, timeout: float = 20.0) -> Counter:
-    """Wait until nothing changes for `quiet` s (copies, sends under way, mail waiting), or `timeout` s; the copies.
+def wait_until_quiet(
+    sandbox, pattern: str, label: str, *, redelivers: bool = False, quiet: float = 1.5, timeout: float = 20.0
+) -> Counter:
+    """Wait until nothing is under way or waiting and nothing changed for `quiet` s (or `timeout` s); the copies.
 
-    A queue that lost mail never delivers it: waiting for it would only wait out the timeout.
+    Retries wait in the queue's schedule, so they count as waiting. With `redelivers` (Celery, acknowledged
+    late) the tasks held by a killed worker must come back too. A queue that lost mail never delivers it:
+    waiting for it would only wait out the timeout.
     """
     deadline = time.monotonic() + timeout
     last, since = None, time.monotonic()
@@ -84,9 +97,9 @@ def wait_until_quiet(sandbox, pattern: str, label: str, quiet: float = 2.5, time
         now = (sum(copies(sandbox, label).values()), in_flight(sandbox), waiting(sandbox, pattern), held)
         if now != last:
             last, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet and now[1] == now[2] == 0:
+        elif time.monotonic() - since >= quiet and now[1] == now[2] == 0 and not (redelivers and held):
             break  # nothing under way, nothing queued, and no change for a while: what is left never comes
-        time.sleep(0.1)
+        time.sleep(0.05)
     return copies(sandbox, label)
 
 

@@ -19,7 +19,7 @@ from .common import (
     signal_and_wait,
     wait_until_quiet,
 )
-from .stops import AT_LEAST_ONCE, VISIBILITY_TIMEOUT, victims
+from .stops import AT_LEAST_ONCE, victims
 
 TASK_TAIL = 1.0  # seconds of other work after the send (say, a database write): the kill lands in it
 # (shorter than the visibility timeout: a task slower than that would run twice anyway, see visibility.py)
@@ -34,7 +34,9 @@ def _kill_when_kept(sandbox, processes, target: str, label: str, count: int, pau
     signal_and_wait(victims(processes, target), signal.SIGKILL)
 
 
-def killed_after_send(sandbox, pattern: str, guard: bool, *, window: bool = False, sends: int = 4) -> dict:
+def killed_after_send(
+    sandbox, pattern: str, guard: bool, *, window: bool = False, sends: int = 4, restore: bool = True
+) -> dict:
     """Kill each worker once its mail went out: after the guard's mark (in the task's other work), or, with
     `window`, after the mail server kept it but before its reply came (so before any mark)."""
     sandbox = running_sandbox(sandbox)
@@ -48,12 +50,15 @@ def killed_after_send(sandbox, pattern: str, guard: bool, *, window: bool = Fals
         target = "work horse" if pattern == "rq" else "worker"  # whichever runs the send
         _kill_when_kept(sandbox, processes, target, label, sends, pause=0.0 if window else TASK_TAIL / 2)
     sandbox.start_worker(pattern, sends, **worker)  # Celery's worker comes back; RQ's horses were only forked
-    received = wait_until_quiet(sandbox, pattern, label, quiet=VISIBILITY_TIMEOUT + 1.5 if pattern == "celery" else 2.5)
-    restart_default_workers(sandbox, pattern)
+    received = wait_until_quiet(sandbox, pattern, label, redelivers=pattern == "celery")
+    if restore:
+        restart_default_workers(sandbox, pattern)
     return result_row(accepted, received, queue=QUEUE_NAMES[pattern], guard=guard)
 
 
-def late_reply_copies(sandbox, pattern: str, guard: bool, timeout: float = 0.5, stall: float = 1.0) -> dict:
+def late_reply_copies(
+    sandbox, pattern: str, guard: bool, timeout: float = 0.5, stall: float = 1.0, restore: bool = True
+) -> dict:
     """One mail to a mail server that keeps it but confirms after the worker's MAIL_TIMEOUT: the retry sends again."""
     sandbox = running_sandbox(sandbox)
     reset(sandbox, settle=())
@@ -63,7 +68,8 @@ def late_reply_copies(sandbox, pattern: str, guard: bool, timeout: float = 0.5, 
         sandbox.start_worker(pattern, 1, **settings, MAIL_PORT=server.port)
         accepted = send_tagged(sandbox, pattern, 1, f"late {pattern} {guard}")
         wait_until(lambda: sandbox.stats.snapshot()[pattern]["delivered"] >= accepted, 15, "the retried mail")
-    restart_default_workers(sandbox, pattern)
+    if restore:
+        restart_default_workers(sandbox, pattern)
     kept = len(handler.received)
     return {"queue": QUEUE_NAMES[pattern], "guard": guard, "accepted": accepted, "delivered": min(kept, 1),
             "lost": accepted - min(kept, 1), "twice": max(kept - 1, 0)}  # fmt: skip
@@ -81,11 +87,13 @@ def guard_table(sandbox, cases=GUARD_CASES) -> list[dict]:
     """Per case: the mails sent twice without the guard, and with it."""
     rows = []
     for what, pattern, experiment, options in cases:
-        without = experiment(sandbox, pattern, False, **options)
-        with_guard = experiment(sandbox, pattern, True, **options)
+        without = experiment(sandbox, pattern, False, restore=False, **options)
+        with_guard = experiment(sandbox, pattern, True, restore=False, **options)
         rows.append({
             "what happened": what, "queue": QUEUE_NAMES[pattern], "accepted": without["accepted"],
             "twice without the guard": without["twice"], "twice with it": with_guard["twice"],
             "lost": without["lost"] + with_guard["lost"],
         })  # fmt: skip
+    for pattern in dict.fromkeys(pattern for _, pattern, _, _ in cases):
+        restart_default_workers(sandbox, pattern)  # once at the end: each case started its own
     return rows

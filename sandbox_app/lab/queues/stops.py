@@ -76,7 +76,9 @@ def victims(processes: list, target: str) -> list[int]:
     return [process.pid for process in processes]
 
 
-def worker_stopped(sandbox, case: StopCase, sends: int = 8, workers: int = 4, connect_delay: float = 0.5) -> dict:
+def worker_stopped(
+    sandbox, case: StopCase, sends: int = 8, workers: int = 4, connect_delay: float = 0.5, restore: bool = True
+) -> dict:
     """Signal `case`'s target while each worker is in a send, start the workers again, count what arrived.
 
     The mail server waits `connect_delay` before it greets, so each worker is caught before the mail
@@ -94,10 +96,11 @@ def worker_stopped(sandbox, case: StopCase, sends: int = 8, workers: int = 4, co
             before_restart = sum(copies(sandbox, label).values())
         held = unacked(sandbox) if case.pattern == "celery" else 0
         sandbox.start_worker(case.pattern, workers, **case.worker)  # back up, as a supervisor restarts it
-        quiet = VISIBILITY_TIMEOUT + 2.0 if case.worker else 2.5  # long enough for a redelivery to come
-        received = wait_until_quiet(sandbox, case.pattern, label, quiet=quiet)
+        redelivers = bool(case.worker.get("CELERY", {}).get("task_acks_late"))
+        received = wait_until_quiet(sandbox, case.pattern, label, redelivers=redelivers)
         still_held = unacked(sandbox) if case.pattern == "celery" else 0
-    restart_default_workers(sandbox, case.pattern)
+    if restore:
+        restart_default_workers(sandbox, case.pattern)
     row = result_row(
         accepted, received,
         queue=QUEUE_NAMES[case.pattern], setting=case.setting, killed=case.target, **{"in flight": caught},
@@ -115,4 +118,7 @@ TERM_COLUMNS = ["queue", "setting", "in flight", "sent before it exited", "accep
 
 def stop_table(sandbox, cases=KILL_CASES, **options) -> list[dict]:
     """One row per case: in flight at the signal, delivered, lost, held back until the visibility timeout, sent twice."""
-    return [worker_stopped(sandbox, case, **options) for case in cases]
+    rows = [worker_stopped(sandbox, case, restore=False, **options) for case in cases]
+    for pattern in dict.fromkeys(case.pattern for case in cases):
+        restart_default_workers(sandbox, pattern)  # once at the end: each case started its own
+    return rows
