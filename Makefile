@@ -6,13 +6,14 @@ PY     := $(VENV)/bin/python
 # Two installs into one .venv: the course alone for learners (`make lab`), and with the extras that checking
 # it needs (`make test`, `check`, `lint`). A stamp each, so switching installs only what is missing: the test
 # install also stamps the course's. Add an extra to TEST_EXTRAS (e.g. test,site) when the suite needs it.
-TEST_EXTRAS := test
+TEST_EXTRAS := test,site
 STAMP       := $(VENV)/.installed-course
 TEST_STAMP  := $(VENV)/.installed-test
+SITE_STAMP  := $(VENV)/.installed-site
 # Jupyter refuses to run as root without being told; CI and containers run as root.
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: venv lab test check lint test-deps notebooks sandbox bench clean
+.PHONY: venv lab test check lint test-deps notebooks site sandbox bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,16 +25,20 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e '.[$(TEST_EXTRAS)]'
-	touch $(STAMP) $(TEST_STAMP)
+	touch $(STAMP) $(TEST_STAMP) $(SITE_STAMP)
+
+$(SITE_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.[site]'
+	touch $(STAMP) $(SITE_STAMP)
 
 venv: $(TEST_STAMP) ## create .venv with the course and what its tests need, to work on it (idempotent)
 
 lab: $(STAMP) ## open JupyterLab on the course notebooks
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG)
 
-# Two workers, a file each at a time: a notebook's cells stay in one kernel, in order.
+# Two workers; a notebook's cells stay in one kernel, in order, and a file on one worker (tests/grouping.py).
 test: $(TEST_STAMP) test-deps ## run the whole suite: unit, real SMTP, nbval, browser, hub
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 test-deps: ## install what the browser, hub, Redis and ab tests need (as root; otherwise say what is missing)
 	bash tools/install_test_deps.sh
@@ -48,6 +53,9 @@ lint: $(TEST_STAMP) ## ruff: lint rules and formatting (`ruff format` fixes the 
 
 notebooks: $(TEST_STAMP) ## rebuild and execute notebooks/ from lessons/
 	$(PY) -m tools.course build
+
+site: $(SITE_STAMP) ## build the course website into site/ from the committed notebooks (offline; npm brings mermaid once)
+	$(PY) -m tools.site
 
 sandbox: $(STAMP) ## run the sandbox alone (app on :5000, mail server delay 0.3 s)
 	$(PY) -m sandbox_app --port 5000 --smtp-delay 0.3

@@ -14,7 +14,15 @@ from sandbox_app import create_app, runner
 from sandbox_app.mailer.background import get_background
 from sandbox_app.smtp.server import DebugMailServer
 
-pytest_plugins = ["browser_fixtures", "hub_fixtures", "queue_fixtures", "redis_notebooks", "require_all", "pytester"]
+pytest_plugins = [
+    "browser_fixtures",
+    "grouping",
+    "hub_fixtures",
+    "queue_fixtures",
+    "redis_notebooks",
+    "require_all",
+    "pytester",
+]
 STATE_VARIABLES = ("SANDBOX_STATE_DIR", "XDG_STATE_HOME")
 _session_state = tempfile.mkdtemp(prefix="sandbox-test-state-")
 

@@ -4,12 +4,17 @@
 #   redis-server     the queue pattern on Redis                            apt: redis-server
 #   ab               the HTTP benchmark test (ApacheBench)                 apt: apache2-utils
 #   configurable-http-proxy   the proxy of the real JupyterHub test        npm (Node from apt: npm)
+#   mermaid, axe-core         the website's diagrams, and its accessibility check   npm, into build/ (no root needed)
 # As root on a machine with apt-get it installs what is missing, and says so. Otherwise it installs
 # nothing and lists what is missing: the tests that need it are skipped, each with one reason.
 # With SANDBOX_REQUIRE_ALL=1 (as .ci/run sets) anything still missing is an error, here and in the tests.
 set -uo pipefail
 
 CHP_VERSION="~5.2.0"  # 5.2 is the newest whose dependencies all support Node 20
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+# The website's npm packages live in the repository's build/ folder: tools/site/build.py and tests/test_site.py find them there.
+MERMAID="$REPO/build/site-tools/node_modules/mermaid/dist/mermaid.min.js"
+AXE="$REPO/build/test-tools/node_modules/axe-core/axe.min.js"
 CHROMIUM_NAMES=(chromium chromium-browser google-chrome)
 
 say() { printf 'test deps: %s\n' "$*"; }
@@ -35,11 +40,29 @@ missing_list() {
     have redis-server || echo "redis-server|redis-server|the Redis queue tests"
     have ab || echo "ab (ApacheBench)|apache2-utils|the HTTP benchmark test"
     have configurable-http-proxy || echo "configurable-http-proxy|npm|the JupyterHub tests"
+    [ -f "$MERMAID" ] || echo "mermaid.js|npm|the website tests"
+    [ -f "$AXE" ] || echo "axe-core|npm|the website's accessibility test"
 }
 
+# npm packages into build/: any user may, wherever npm is.
+install_npm_packages() {
+    have npm || return 0
+    if [ ! -f "$MERMAID" ]; then
+        say "installing with npm into build/site-tools: mermaid@11"
+        npm install --prefix "$REPO/build/site-tools" --no-save --no-fund --no-audit --loglevel=error mermaid@11 \
+            || say "npm could not install mermaid"
+    fi
+    if [ ! -f "$AXE" ]; then
+        say "installing with npm into build/test-tools: axe-core@4"
+        npm install --prefix "$REPO/build/test-tools" --no-save --no-fund --no-audit --loglevel=error axe-core@4 \
+            || say "npm could not install axe-core"
+    fi
+}
+
+install_npm_packages
 missing="$(missing_list)"
 if [ -z "$missing" ]; then
-    say "all present (a Chromium, redis-server, ab, configurable-http-proxy)"
+    say "all present (a Chromium, redis-server, ab, configurable-http-proxy, mermaid, axe-core)"
     exit 0
 fi
 
@@ -64,6 +87,7 @@ if [ "$(id -u)" = 0 ] && have apt-get; then
             say "apt-get could not install ${packages[*]}"
         fi
     fi
+    install_npm_packages  # npm may have come with apt just now
     if ! have configurable-http-proxy && have npm; then
         say "installing with npm: configurable-http-proxy@$CHP_VERSION"
         npm install --global --no-fund --no-audit --loglevel=error "configurable-http-proxy@$CHP_VERSION" \

@@ -1,8 +1,9 @@
 """Memory one learner needs, per lesson: `python -m tools.memory_per_learner [--json]`.
 
-Runs each notebook in a fresh kernel, as a learner's Run All does, and after every cell reads the
-memory of the kernel and of every process it started (the queue's consumer, an app under gunicorn,
-Locust). Reports the peak per lesson, in MB of unique memory (USS: what the learner's processes
+Runs each notebook in a fresh kernel, as a learner's Run All does, and reads the memory of the kernel
+and of every process it started (the queue's consumers, Redis and the Celery and RQ workers, an app
+under gunicorn, Locust) five times a second from a thread, so that a peak inside a cell counts
+too. Reports the peak per lesson, in MB of unique memory (USS: what the learner's processes
 add to the machine; shared libraries counted once), so an instructor can size a hub.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from pathlib import Path
 
 import nbformat
@@ -35,24 +37,52 @@ def tree_memory(pid: int) -> dict[str, float]:
     return usage
 
 
+class PeakSampler:
+    """Reads a process tree's memory every `interval` s in a thread, keeping the highest total seen."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid, self.interval = pid, interval
+        self.peak = {"kernel": 0.0, "children": 0.0, "total": 0.0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
+
+    def sample(self) -> None:
+        """Read the tree once; keep it if it is the highest so far."""
+        try:
+            usage = tree_memory(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        total = usage["kernel"] + usage["children"]
+        if total > self.peak["total"]:
+            self.peak = {**usage, "total": total}
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def lesson_peak(notebook: Path, timeout: int = 600) -> dict:
-    """Run one notebook in a fresh kernel; the peak memory of its process tree after any cell."""
+    """Run one notebook in a fresh kernel; the peak memory of its process tree, during or after any cell."""
     nb = nbformat.read(notebook, as_version=4)
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
     )
-    peak = {"kernel": 0.0, "children": 0.0, "total": 0.0}
     with client.setup_kernel():
         pid = client.km.provisioner.process.pid  # the local kernel's process
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type != "code":
-                continue
-            client.execute_cell(cell, index)
-            usage = tree_memory(pid)
-            total = usage["kernel"] + usage["children"]
-            if total > peak["total"]:
-                peak = {**usage, "total": total}
-    return {"lesson": notebook.stem, **{key: round(value) for key, value in peak.items()}}
+        with PeakSampler(pid) as sampler:
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type == "code":
+                    client.execute_cell(cell, index)
+                    sampler.sample()  # after each cell too: a short cell may fall between two readings
+    return {"lesson": notebook.stem, **{key: round(value) for key, value in sampler.peak.items()}}
 
 
 def main(argv: list[str] | None = None) -> int:

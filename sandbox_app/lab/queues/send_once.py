@@ -49,7 +49,8 @@ def killed_after_send(
         accepted = send_tagged(sandbox, pattern, sends, label)
         target = "work horse" if pattern == "rq" else "worker"  # whichever runs the send
         _kill_when_kept(sandbox, processes, target, label, sends, pause=0.0 if window else TASK_TAIL / 2)
-    sandbox.start_worker(pattern, sends, **worker)  # Celery's worker comes back; RQ's horses were only forked
+    if pattern == "celery":
+        sandbox.start_worker(pattern, sends, **worker)  # back up; RQ's workers lost only their horses
     received = wait_until_quiet(sandbox, pattern, label, redelivers=pattern == "celery")
     if restore:
         restart_default_workers(sandbox, pattern)

@@ -73,6 +73,8 @@ def victims(processes: list, target: str) -> list[int]:
     """The pids a kill of `target` hits: the worker processes, or the work horses they forked."""
     if target == "work horse":
         return [pid for process in processes for pid in process.horse_pids()]
+    for process in processes:
+        process.processes()  # remembered: whatever a killed worker leaves running, its stop() ends
     return [process.pid for process in processes]
 
 
@@ -95,7 +97,8 @@ def worker_stopped(
             signal_and_wait(victims(processes, case.target), getattr(signal, case.signal))
             before_restart = sum(copies(sandbox, label).values())
         held = unacked(sandbox) if case.pattern == "celery" else 0
-        sandbox.start_worker(case.pattern, workers, **case.worker)  # back up, as a supervisor restarts it
+        if case.target == "worker":  # a killed horse's worker lives on, and deals with the job itself
+            sandbox.start_worker(case.pattern, workers, **case.worker)  # back up, as a supervisor restarts it
         redelivers = bool(case.worker.get("CELERY", {}).get("task_acks_late"))
         received = wait_until_quiet(sandbox, case.pattern, label, redelivers=redelivers)
         still_held = unacked(sandbox) if case.pattern == "celery" else 0
