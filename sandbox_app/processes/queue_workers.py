@@ -39,15 +39,17 @@ class CeleryWorkerProcess(WorkerProcess):
 
 
 class RqWorkerProcess(WorkerProcess):
-    """One `rq worker`: it forks a work horse for each job; SIGTERM is its warm shutdown (the job under way finishes)."""
+    """One `rq worker`, forking a work horse for each job (SIGTERM: its warm shutdown), or RQ's scheduler."""
 
-    def __init__(self, config: dict) -> None:
-        self.workers = 1
+    def __init__(self, config: dict, *, scheduler: bool = False) -> None:
+        self.workers = 0 if scheduler else 1
         self.queue_name = config["RQ_QUEUE"]
-        super().__init__([sys.executable, "-m", RQ_MODULE], config, what="an RQ worker", name=f"rq-{self.queue_name}")
+        command = [sys.executable, "-m", RQ_MODULE, *(["--scheduler"] if scheduler else [])]
+        what = "RQ's scheduler" if scheduler else "an RQ worker"
+        super().__init__(command, config, what=what, name=f"rq-{self.queue_name}")
 
     def horse_pids(self) -> list[int]:
-        """The work horse it forked for the job under way, if any (not its scheduler, also a fork of it)."""
+        """The work horse it forked for the job under way, if any."""
         horses = []
         for member in self.processes():
             with suppress(ProcessLookupError):

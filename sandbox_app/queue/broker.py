@@ -71,6 +71,7 @@ class RedisBroker:
         )
         self.server: RedisServer | None = None
         self.workers: dict[str, list] = {pattern: [] for pattern in BROKER_PATTERNS}
+        self.helpers: dict[str, list] = {pattern: [] for pattern in BROKER_PATTERNS}  # RQ's scheduler
         self.settings: dict[str, dict] = {pattern: {} for pattern in BROKER_PATTERNS}
         self.used: set[str] = set()  # patterns whose workers were started once: never again behind a lesson's back
         self._urls: dict[str, str] = {}  # in an app process: what the launcher answered
@@ -155,22 +156,24 @@ class RedisBroker:
                 started = [CeleryWorkerProcess(config, count)] if count else []
             else:
                 started = [RqWorkerProcess(config) for _ in range(count)]
+            helpers = [RqWorkerProcess(config, scheduler=True)] if pattern == "rq" and count else []
+            everything = [*started, *helpers]
             try:
-                with ThreadPoolExecutor(max(len(started), 1)) as starting:  # side by side: each takes about a second
-                    list(starting.map(lambda process: process.start(), started))
+                with ThreadPoolExecutor(max(len(everything), 1)) as starting:  # side by side: about a second each
+                    list(starting.map(lambda process: process.start(), everything))
             except BaseException:
-                for process in started:
+                for process in everything:
                     process.stop(timeout=0)
                 raise
-            self.workers[pattern] = started
+            self.workers[pattern], self.helpers[pattern] = started, helpers
             return started
 
     def stop_workers(self, pattern: str, timeout: float = 15.0) -> None:
         """Stop `pattern`'s workers gracefully (the sends under way finish); queued mail waits in Redis."""
         with self._lock:
-            for process in self.workers[pattern]:
+            for process in [*self.workers[pattern], *self.helpers[pattern]]:
                 process.stop(timeout)
-            self.workers[pattern] = []
+            self.workers[pattern], self.helpers[pattern] = [], []
 
     def running_workers(self, pattern: str) -> list:
         """`pattern`'s worker processes that are alive."""
