@@ -18,6 +18,7 @@ pytest_plugins = [
     "browser_fixtures",
     "hub_fixtures",
     "queue_fixtures",
+    "notebooks_twice",
     "redis_notebooks",
     "require_all",
     "pytester",

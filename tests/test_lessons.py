@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import ast
 import re
-import textwrap
 
 import nbformat
-import psutil
 import pytest
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
+from notebooks_twice import starts_the_sandbox
 
 from tools.course import (
     NOTEBOOKS_DIR,
@@ -70,11 +69,6 @@ def comparable(outputs) -> list:
         elif output.output_type == "error":
             result.append(("error", output.ename, output.evalue))
     return result
-
-
-def starts_the_sandbox(nb) -> bool:
-    cells = code_cells(nb)
-    return bool(cells) and "sandbox_app.start(" in cells[0].source
 
 
 # --- Lessons and notebooks are built from each other -----------------------------------------
@@ -174,74 +168,6 @@ def run_cell(client: NotebookClient, source: str):
         return client.execute_cell(cells[-1], len(cells) - 1)
     finally:
         cells.pop()
-
-
-def stdout_of(cell) -> str:
-    return "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
-
-
-def listening_ports(pid: int) -> set[int]:
-    """The TCP ports a process listens on."""
-    connections = psutil.Process(pid).net_connections(kind="tcp")
-    return {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
-
-
-# Run after each Run All: wait for background sends, then list the threads and the sandbox.
-STATE = textwrap.dedent(
-    """
-    import threading, sandbox_app
-    from sandbox_app.lab import wait_until_settled
-    _sandbox = sandbox_app.current()
-    if _sandbox is not None:
-        wait_until_settled(_sandbox)
-    print(sorted(t.name for t in threading.enumerate()))
-    """
-)
-TRANSIENT_THREADS = ("measure-client-", "load-client-", "lesson-thread", "mail-")
-
-
-# Whole notebooks, twice each: nbval's share of the time again. Half of them run here, half in
-# test_lessons_rerun.py: `make test` gives a file to one worker at a time, and both workers share them.
-RERUN_HERE, RERUN_THERE = NOTEBOOKS[::2], NOTEBOOKS[1::2]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("notebook", RERUN_HERE, ids=lesson_id)
-def test_run_all_twice_in_one_kernel_from_another_directory(notebook, tmp_path):
-    run_all_twice_and_check(notebook, tmp_path)
-
-
-def run_all_twice_and_check(notebook, tmp_path) -> None:
-    """Run All twice in one kernel: the same compared outputs as committed, no server or thread left over."""
-    nb = nbformat.read(notebook, as_version=4)
-    committed = [comparable(cell.outputs) for cell in nb.cells if cell.cell_type == "code" and is_compared(cell)]
-    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
-    listening, threads = [], []
-    with client.setup_kernel():
-        pid = int(stdout_of(run_cell(client, "import os; print(os.getpid())")))
-        kernel_ports = listening_ports(pid)  # the kernel's own channels
-        for _ in range(2):
-            for index, cell in enumerate(nb.cells):
-                if cell.cell_type == "code":
-                    client.execute_cell(cell, index)  # raises CellExecutionError on an error
-            names = stdout_of(run_cell(client, STATE))
-            listening.append(listening_ports(pid) - kernel_ports)
-            threads.append(ast.literal_eval(names))
-        rerun = [comparable(cell.outputs) for cell in nb.cells if cell.cell_type == "code" and is_compared(cell)]
-
-    assert rerun == committed, "the second Run All printed something else than the committed notebook"
-    # The app and its mail server, or nothing; the second run reuses them.
-    assert len(listening[0]) == 2 * starts_the_sandbox(nb), listening[0]
-    code = "".join(cell.source for cell in code_cells(nb))
-    if "sandbox_app.stop()" in code or "run_model(" in code:  # run_model starts and stops sandboxes of its own
-        # A lesson that restarts the sandbox (lesson 5, under other servers) gets new ports: none left over.
-        assert len(listening[1]) == len(listening[0]), "the second run left servers behind"
-    else:
-        assert listening[1] == listening[0], "the second run started other servers"
-    for names in threads:
-        assert names.count("sandbox-http") == int(starts_the_sandbox(nb))
-        assert not [name for name in names if name.startswith(TRANSIENT_THREADS)], names
-        assert len([name for name in names if name.startswith("waitress")]) <= 4
 
 
 def too_early_cell(notebook) -> str | None:

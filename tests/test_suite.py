@@ -7,6 +7,7 @@ import socket
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 from helpers import REQUIRE_ALL, free_port, start_on_free_ports
 from redis_notebooks import needs_redis
@@ -18,6 +19,7 @@ from tools.course import lesson_paths
 
 # Three ways a test skips: by hand, by a mark, and for want of a part (helpers.missing); one test passes.
 SKIPPING = """
+import nbformat
 import pytest
 from helpers import missing
 
@@ -108,3 +110,34 @@ def test_every_port_taken_ends_in_one_error_with_the_last_log(tmp_path):
 def test_only_the_lessons_on_celery_and_rq_need_redis():
     notebooks = [Path("notebooks") / f"{lesson.stem}.ipynb" for lesson in lesson_paths()]
     assert [n.stem for n in notebooks if needs_redis(n)] == ["11-celery-and-rq", "12-sending-once"]
+
+
+def notebook_printing(source: str, printed: str):
+    """A notebook of one code cell, committed with what it printed."""
+    printed = nbformat.v4.new_output("stream", name="stdout", text=printed)
+    cell = nbformat.v4.new_code_cell(source, execution_count=1, outputs=[printed])
+    return nbformat.v4.new_notebook(
+        cells=[cell], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
+
+
+@pytest.mark.slow
+def test_every_notebook_runs_twice_and_its_second_run_is_compared_as_strictly(pytester):
+    runs = "import builtins\nbuiltins.runs = getattr(builtins, 'runs', 0) + 1\nprint(builtins.runs)"
+    thread = "import threading, time\nthreading.Thread(target=time.sleep, args=(60,), name='lesson-thread', daemon=True).start()"
+    notebooks = {
+        "same": notebook_printing("print('the same each time')", "the same each time\n"),
+        "counts": notebook_printing(runs, "1\n"),  # its second run prints 2
+        "leaks": notebook_printing(thread + "\nprint('started')", "started\n"),  # a thread left running
+    }
+    for name, nb in notebooks.items():
+        nbformat.write(nb, pytester.path / f"{name}.ipynb")
+    result = pytester.runpytest_inprocess(
+        "-p", "notebooks_twice", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=15, failed=3)  # per notebook: its cell twice, the folder, three checks
+    result.stdout.fnmatch_lines([
+        "FAILED counts.ipynb::Cell 0, second Run All*",
+        "FAILED leaks.ipynb::after the first Run All*",
+        "FAILED leaks.ipynb::after the second Run All*",
+    ])  # fmt: skip

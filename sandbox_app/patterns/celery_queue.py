@@ -31,6 +31,11 @@ def celery_init_app(app: Flask) -> Celery:
     return celery_app
 
 
+# A worker waits for a task with Redis's BRPOP, up to this long per call (kombu's default: 1 s), and a warm
+# shutdown waits for that call to return: a shorter wait lets the lessons restart their workers promptly.
+BROKER_POLLING = {"polling_interval": 0.2}
+
+
 def default_settings(queue_name: str) -> dict:
     """The app's CELERY settings: Celery's defaults, but for what this app changes (each says why)."""
     return {
@@ -42,6 +47,7 @@ def default_settings(queue_name: str) -> dict:
         # A Redis that is gone: the view answers 503 within seconds instead of retrying for a minute.
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
         "broker_connection_timeout": 2,
+        "broker_transport_options": dict(BROKER_POLLING),
         "worker_hijack_root_logger": False,
     }
 

@@ -171,8 +171,10 @@ class RedisBroker:
     def stop_workers(self, pattern: str, timeout: float = 15.0) -> None:
         """Stop `pattern`'s workers gracefully (the sends under way finish); queued mail waits in Redis."""
         with self._lock:
-            for process in [*self.workers[pattern], *self.helpers[pattern]]:
-                process.stop(timeout)
+            everything = [*self.workers[pattern], *self.helpers[pattern]]
+            if everything:
+                with ThreadPoolExecutor(len(everything)) as stopping:  # side by side, as they were started
+                    list(stopping.map(lambda process: process.stop(timeout), everything))
             self.workers[pattern], self.helpers[pattern] = [], []
 
     def running_workers(self, pattern: str) -> list:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from dataclasses import dataclass, field
 
+from ...patterns.celery_queue import BROKER_POLLING
 from ..faults import mail_server_settings
 from ..sandbox import reset, running_sandbox
 from .common import (
@@ -26,6 +27,7 @@ VISIBILITY_TIMEOUT = 2  # seconds; Redis's default in kombu is an hour, too long
 ACKS_LATE = {
     "task_acks_late": True,
     "broker_transport_options": {
+        **BROKER_POLLING,  # replaces the app's options: keep its polling
         "visibility_timeout": VISIBILITY_TIMEOUT,
         "unacked_restore_interval": 1,
         "unacked_restore_throttle": 1,

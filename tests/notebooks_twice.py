@@ -1,0 +1,115 @@
+"""A pytest plugin: nbval runs every notebook twice in its one kernel, the second time from another folder.
+
+A learner clicks Run All again, or re-runs a cell, in a kernel where the sandbox already runs. After
+nbval's cells, the same cells again, compared just as strictly (the second Run All must print what the
+committed notebook shows), between two checks of the kernel: the servers it listens on and the threads it
+runs, after each Run All. One kernel for both runs: the notebooks run twice in all, not three times.
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from collections import defaultdict
+
+import nbformat
+import psutil
+import pytest
+from nbval.plugin import IPyNbCell
+
+# Run after each Run All: wait for background sends, then the kernel's pid, its threads and its folder.
+STATE = textwrap.dedent(
+    """
+    import os, threading, sandbox_app
+    from sandbox_app.lab import wait_until_settled
+    _sandbox = sandbox_app.current()
+    if _sandbox is not None:
+        wait_until_settled(_sandbox)
+    print(repr((os.getpid(), sorted(t.name for t in threading.enumerate()))))
+    """
+)
+# Before the first: the kernel's own channels and threads (nothing imported that the notebook would import).
+BEFORE = "import os, threading; print(repr((os.getpid(), sorted(t.name for t in threading.enumerate()))))"
+# Before the second Run All: another folder, as a hub's file browser may start a kernel in.
+SECOND_FOLDER = "import os, tempfile; os.chdir(tempfile.mkdtemp(prefix='second-run-all-'))"
+TRANSIENT_THREADS = ("measure-client-", "load-client-", "lesson-thread", "mail-")
+
+
+def starts_the_sandbox(nb) -> bool:
+    """Whether the notebook's first code cell starts the sandbox."""
+    cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    return bool(cells) and "sandbox_app.start(" in cells[0].source
+
+
+def listening_ports(pid: int) -> set[int]:
+    """The TCP ports a process listens on."""
+    connections = psutil.Process(pid).net_connections(kind="tcp")
+    return {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
+
+
+class ExtraCell(IPyNbCell):
+    """A cell of this plugin's, not the notebook's: reported by its name."""
+
+    def reportinfo(self):
+        return self.path, 0, self.name
+
+
+class KernelState(ExtraCell):
+    """An extra cell before and after each Run All: the kernel's servers and threads, checked after each run."""
+
+    def runtest(self):
+        super().runtest()  # executes self.cell in nbval's kernel; its outputs in self.test_outputs
+        printed = "".join(o.get("text", "") for o in self.test_outputs if o.get("name") == "stdout")
+        pid, threads = ast.literal_eval(printed.strip().splitlines()[-1])
+        runs = self.parent.__dict__.setdefault("kernel_states", [])
+        if not runs:  # before the first Run All: the kernel's own channels
+            runs.append((listening_ports(pid), threads))
+            return
+        runs.append((listening_ports(pid) - runs[0][0], threads))
+        nb = self.parent.nb
+        listening, names = runs[-1]
+        assert len(listening) == 2 * starts_the_sandbox(nb), f"listening after Run All {len(runs) - 1}: {listening}"
+        assert names.count("sandbox-http") == int(starts_the_sandbox(nb)), names
+        assert not [name for name in names if name.startswith(TRANSIENT_THREADS)], names
+        assert len([name for name in names if name.startswith("waitress")]) <= 4, names
+        if len(runs) == 3:
+            _, (first, _), (second, _) = runs
+            code = "".join(cell.source for cell in nb.cells if cell.cell_type == "code")
+            if "sandbox_app.stop()" in code or "run_model(" in code:  # run_model starts and stops sandboxes
+                # A lesson that restarts the sandbox (lesson 5, under other servers) gets new ports: none left over.
+                assert len(second) == len(first), "the second run left servers behind"
+            else:
+                assert second == first, "the second run started other servers"
+
+
+def _extra(parent, name: str, source: str, state: bool):
+    """A cell nbval runs in the notebook's kernel without comparing its output."""
+    kind = KernelState if state else ExtraCell
+    cell = nbformat.v4.new_code_cell(source)
+    return kind.from_parent(parent, name=name, cell_num=-1, cell=cell, options=defaultdict(bool))  # nothing compared
+
+
+@pytest.hookimpl(tryfirst=True)  # before the plugins that mark notebooks' items (redis_notebooks)
+def pytest_collection_modifyitems(config, items):
+    notebooks: dict = {}
+    for item in items:
+        if isinstance(item, IPyNbCell):
+            notebooks.setdefault(item.parent, []).append(item)
+    for parent, cells in notebooks.items():
+        again = [
+            IPyNbCell.from_parent(
+                parent,
+                name=f"{cell.name}, second Run All",
+                cell_num=cell.cell_num,
+                cell=cell.cell,
+                options=cell.options,
+            )
+            for cell in cells
+        ]
+        before = _extra(parent, "before the first Run All", BEFORE, state=True)
+        first_state = _extra(parent, "after the first Run All", STATE, state=True)
+        folder = _extra(parent, "another folder", SECOND_FOLDER, state=False)
+        second_state = _extra(parent, "after the second Run All", STATE, state=True)
+        items.insert(items.index(cells[0]), before)
+        at = items.index(cells[-1]) + 1
+        items[at:at] = [first_state, folder, *again, second_state]
