@@ -9,6 +9,7 @@ runs, after each Run All. One kernel for both runs: the notebooks run twice in a
 from __future__ import annotations
 
 import ast
+import copy
 import textwrap
 from collections import defaultdict
 
@@ -96,12 +97,13 @@ def pytest_collection_modifyitems(config, items):
         if isinstance(item, IPyNbCell):
             notebooks.setdefault(item.parent, []).append(item)
     for parent, cells in notebooks.items():
+        # A copy of each cell: nbval joins the committed streams in place (into the first), once per run.
         again = [
             IPyNbCell.from_parent(
                 parent,
                 name=f"{cell.name}, second Run All",
                 cell_num=cell.cell_num,
-                cell=cell.cell,
+                cell=copy.deepcopy(cell.cell),
                 options=cell.options,
             )
             for cell in cells

@@ -112,10 +112,10 @@ def test_only_the_lessons_on_celery_and_rq_need_redis():
     assert [n.stem for n in notebooks if needs_redis(n)] == ["11-celery-and-rq", "12-sending-once"]
 
 
-def notebook_printing(source: str, printed: str):
-    """A notebook of one code cell, committed with what it printed."""
-    printed = nbformat.v4.new_output("stream", name="stdout", text=printed)
-    cell = nbformat.v4.new_code_cell(source, execution_count=1, outputs=[printed])
+def notebook_printing(source: str, *printed: str):
+    """A notebook of one code cell, committed with what it printed (in one or more pieces, as a kernel sends it)."""
+    outputs = [nbformat.v4.new_output("stream", name="stdout", text=text) for text in printed]
+    cell = nbformat.v4.new_code_cell(source, execution_count=1, outputs=outputs)
     return nbformat.v4.new_notebook(
         cells=[cell], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
     )
@@ -126,7 +126,7 @@ def test_every_notebook_runs_twice_and_its_second_run_is_compared_as_strictly(py
     runs = "import builtins\nbuiltins.runs = getattr(builtins, 'runs', 0) + 1\nprint(builtins.runs)"
     thread = "import threading, time\nthreading.Thread(target=time.sleep, args=(60,), name='lesson-thread', daemon=True).start()"
     notebooks = {
-        "same": notebook_printing("print('the same each time')", "the same each time\n"),
+        "same": notebook_printing("print('the same')\nprint('each time')", "the same\n", "each time\n"),
         "counts": notebook_printing(runs, "1\n"),  # its second run prints 2
         "leaks": notebook_printing(thread + "\nprint('started')", "started\n"),  # a thread left running
     }
