@@ -121,10 +121,13 @@ def test_a_count_of_zero_starts_no_worker_and_the_mail_waits(start_sandbox):
 
 @pytest.mark.parametrize("pattern", BROKER_QUEUES)
 def test_a_redis_that_cannot_be_reached_is_a_503_with_a_json_error(pattern, start_sandbox):
-    sandbox = start_sandbox(queue_url=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    port = free_port()
+    sandbox = start_sandbox(queue_url=f"redis://127.0.0.1:{port}/0")  # nothing listens there
     reply = http_post(sandbox, f"send/{pattern}", EMAIL)
     assert reply.status == 503
-    assert reply.json["error"].startswith("queue unavailable: ")
+    # What went wrong, in one line: not the log of a worker that waited for that Redis in vain.
+    assert reply.json["error"].startswith("queue unavailable: ") and f"127.0.0.1:{port}" in reply.json["error"]
+    assert "\n" not in reply.json["error"], reply.json["error"]
     assert sandbox.stats.snapshot()[pattern]["delivered"] == 0
 
 

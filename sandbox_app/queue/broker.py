@@ -113,8 +113,9 @@ class RedisBroker:
             try:
                 url = self.url()
                 if pattern not in self.used and self.counts[pattern] > 0:
+                    self.client().ping()  # a Redis that does not answer: say so now, not once a worker gave up
                     self.start_workers(pattern)
-            except (RedisUnavailable, ChildError) as error:
+            except (RedisUnavailable, ChildError, redis.RedisError) as error:
                 raise unavailable(error) from None  # a 503 saying what to install, or the worker's log
             return url
 
