@@ -4,11 +4,19 @@ Lessons 11 and 12 run every case, and nbval holds their verdicts; these are the 
 queues' code would break first, each with its own failure message.
 """
 
+import signal
+import time
+
 import pytest
 from queue_fixtures import need_redis
+from rq import Queue
+from rq.job import Job
 
+from sandbox_app.lab.faults import mail_server_settings
 from sandbox_app.lab.queues import KILL_CASES, TERM_CASES, killed_task_waits, worker_stopped
+from sandbox_app.lab.queues.common import send_tagged, signal_and_wait, wait_for_sends, wait_until_quiet
 from sandbox_app.lab.queues.send_once import killed_after_send
+from sandbox_app.lab.queues.stops import victims
 
 pytestmark = pytest.mark.slow  # each experiment kills workers and waits for what comes back: seconds each
 
@@ -58,3 +66,24 @@ def test_a_killed_celery_task_comes_back_after_the_visibility_timeout(queues_san
 def test_the_guard_removes_the_copies_of_a_mail_sent_and_marked(queues_sandbox, guard):
     row = killed_after_send(queues_sandbox, "rq", guard, sends=2)
     assert row["lost"] == 0 and row["twice"] == (0 if guard else 2), row
+
+
+def test_an_rq_job_abandoned_by_its_worker_and_horse_is_sent_once_when_it_comes_back(queues_sandbox):
+    """A worker and its horse killed together (a container gone): the job comes back once, and is sent once."""
+    sandbox = queues_sandbox
+    processes = sandbox.start_worker("rq", 1)
+    connection = sandbox.broker.client()
+    queue = Queue(sandbox.app.config["RQ_QUEUE"], connection=connection)
+    with mail_server_settings(sandbox, connect_delay=1.0):  # caught before the mail goes out
+        send_tagged(sandbox, "rq", 1, "abandoned")
+        wait_for_sends(sandbox, 1)
+        signal_and_wait([processes[0].pid, *victims(processes, "work horse")], signal.SIGKILL)
+    (job_id,) = queue.started_job_registry.get_job_ids()
+    # What 90 s do (RQ's heartbeat time to live with its defaults): the dead run's record expires, and the
+    # next clean-up finds the job abandoned and retries it (Retry(max=3)).
+    for execution in Job.fetch(job_id, connection=connection).get_executions():
+        connection.delete(execution.key)
+    queue.started_job_registry.cleanup(timestamp=time.time() + 120)
+    sandbox.start_worker("rq", 1)
+    received = wait_until_quiet(sandbox, "rq", "abandoned")
+    assert dict(received) == {"abandoned #0": 1}  # RQ 3.0 with result_ttl=0: a copy per retry

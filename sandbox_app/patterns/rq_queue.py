@@ -11,6 +11,8 @@ from ..queue.broker import get_broker
 from ..queue.storage import unavailable
 from .queued_send import RETRY_DELAYS, send_once_guard, send_queued
 
+RESULT_TTL = 60  # seconds a finished job stays in Redis (nobody reads its result; see send_email)
+
 
 class TemporaryFailure(RuntimeError):
     """The send failed for now: RQ puts the job back by its Retry (the error is in the app's log and counters)."""
@@ -43,7 +45,10 @@ def send_email(app, msg):
     retries = app.config["QUEUE_RETRIES"]
     retry = Retry(max=retries, interval=list(RETRY_DELAYS[:retries])) if retries else None
     try:
-        rq_queue(app).enqueue(deliver, message_data(msg), retry=retry, result_ttl=0)
+        # The finished job is kept a minute, not deleted at once (result_ttl=0): after a worker and its horse died
+        # together, RQ 3.0's deletion of the retried job fails on the dead run's expired record, and that
+        # failure would retry the mail, already sent, again.
+        rq_queue(app).enqueue(deliver, message_data(msg), retry=retry, result_ttl=RESULT_TTL)
     except RedisError as error:
         raise unavailable(error) from None
     return 202

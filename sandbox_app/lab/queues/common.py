@@ -117,9 +117,29 @@ def web_settings(sandbox, **settings):
         config.update(saved)
 
 
-def restart_default_workers(sandbox, pattern: str) -> None:
-    """Leave the queue as a lesson expects it: its default workers running, with the app's own settings."""
-    sandbox.start_worker(pattern)
+def _running(sandbox, pattern: str) -> bool:
+    """Whether the queue's workers run (without starting Redis to find out)."""
+    if pattern == "queue":
+        return sandbox.queue.consumer is not None and sandbox.queue.consumer.running
+    return bool(sandbox.broker.running_workers(pattern))
+
+
+@contextmanager
+def queues_paused(sandbox):
+    """Stop every queue's workers meanwhile, so that only an experiment's own run (a learner's memory holds one
+    queue's workers at a time); afterwards the queues that ran run again with their default workers, and the
+    workers an experiment started for any other queue are stopped."""
+    running = [pattern for pattern in QUEUE_NAMES if _running(sandbox, pattern)]
+    for pattern in running:
+        sandbox.stop_worker(pattern)
+    try:
+        yield
+    finally:
+        for pattern in QUEUE_NAMES:
+            if pattern in running:
+                sandbox.start_worker(pattern)  # the app's own settings again
+            elif _running(sandbox, pattern):
+                sandbox.stop_worker(pattern)
 
 
 def result_row(accepted: int, received: Counter, **columns) -> dict:

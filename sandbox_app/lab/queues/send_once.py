@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from contextlib import nullcontext
 
 from ...smtp.server import LOOPBACK, LoopbackController
 from ...waiting import wait_until
@@ -13,7 +14,7 @@ from ..sandbox import reset, running_sandbox
 from .common import (
     QUEUE_NAMES,
     copies,
-    restart_default_workers,
+    queues_paused,
     result_row,
     send_tagged,
     signal_and_wait,
@@ -40,6 +41,11 @@ def killed_after_send(
     """Kill each worker once its mail went out: after the guard's mark (in the task's other work), or, with
     `window`, after the mail server kept it but before its reply came (so before any mark)."""
     sandbox = running_sandbox(sandbox)
+    with queues_paused(sandbox) if restore else nullcontext():
+        return _killed_after_send(sandbox, pattern, guard, window, sends)
+
+
+def _killed_after_send(sandbox, pattern: str, guard: bool, window: bool, sends: int) -> dict:
     reset(sandbox, settle=())
     web, worker = AT_LEAST_ONCE[pattern]
     worker = {**worker, "QUEUE_SEND_ONCE": guard, "QUEUE_TASK_TAIL": 0.0 if window else TASK_TAIL}
@@ -52,8 +58,6 @@ def killed_after_send(
     if pattern == "celery":
         sandbox.start_worker(pattern, sends, **worker)  # back up; RQ's workers lost only their horses
     received = wait_until_quiet(sandbox, pattern, label, redelivers=pattern == "celery")
-    if restore:
-        restart_default_workers(sandbox, pattern)
     return result_row(accepted, received, queue=QUEUE_NAMES[pattern], guard=guard)
 
 
@@ -62,6 +66,11 @@ def late_reply_copies(
 ) -> dict:
     """One mail to a mail server that keeps it but confirms after the worker's MAIL_TIMEOUT: the retry sends again."""
     sandbox = running_sandbox(sandbox)
+    with queues_paused(sandbox) if restore else nullcontext():
+        return _late_reply_copies(sandbox, pattern, guard, timeout, stall)
+
+
+def _late_reply_copies(sandbox, pattern: str, guard: bool, timeout: float, stall: float) -> dict:
     reset(sandbox, settle=())
     handler = SlowToConfirm(stall)
     settings = {**WITHOUT_LOGIN, "MAIL_SERVER": LOOPBACK, "MAIL_TIMEOUT": timeout, "QUEUE_SEND_ONCE": guard}
@@ -69,8 +78,6 @@ def late_reply_copies(
         sandbox.start_worker(pattern, 1, **settings, MAIL_PORT=server.port)
         accepted = send_tagged(sandbox, pattern, 1, f"late {pattern} {guard}")
         wait_until(lambda: sandbox.stats.snapshot()[pattern]["delivered"] >= accepted, 15, "the retried mail")
-    if restore:
-        restart_default_workers(sandbox, pattern)
     kept = len(handler.received)
     return {"queue": QUEUE_NAMES[pattern], "guard": guard, "accepted": accepted, "delivered": min(kept, 1),
             "lost": accepted - min(kept, 1), "twice": max(kept - 1, 0)}  # fmt: skip
@@ -86,15 +93,16 @@ GUARD_CASES = [
 
 def guard_table(sandbox, cases=GUARD_CASES) -> list[dict]:
     """Per case: the mails sent twice without the guard, and with it."""
+    sandbox = running_sandbox(sandbox)
     rows = []
-    for what, pattern, experiment, options in cases:
-        without = experiment(sandbox, pattern, False, restore=False, **options)
-        with_guard = experiment(sandbox, pattern, True, restore=False, **options)
-        rows.append({
-            "what happened": what, "queue": QUEUE_NAMES[pattern], "accepted": without["accepted"],
-            "twice without the guard": without["twice"], "twice with it": with_guard["twice"],
-            "lost": without["lost"] + with_guard["lost"],
-        })  # fmt: skip
-    for pattern in dict.fromkeys(pattern for _, pattern, _, _ in cases):
-        restart_default_workers(sandbox, pattern)  # once at the end: each case started its own
+    with queues_paused(sandbox):  # once for the table: each case starts its own workers, and stops them
+        for what, pattern, experiment, options in cases:
+            without = experiment(sandbox, pattern, False, restore=False, **options)
+            with_guard = experiment(sandbox, pattern, True, restore=False, **options)
+            rows.append({
+                "what happened": what, "queue": QUEUE_NAMES[pattern], "accepted": without["accepted"],
+                "twice without the guard": without["twice"], "twice with it": with_guard["twice"],
+                "lost": without["lost"] + with_guard["lost"],
+            })  # fmt: skip
+            sandbox.stop_worker(pattern)
     return rows

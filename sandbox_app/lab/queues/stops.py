@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from ...patterns.celery_queue import BROKER_POLLING
@@ -11,7 +12,7 @@ from ..sandbox import reset, running_sandbox
 from .common import (
     QUEUE_NAMES,
     copies,
-    restart_default_workers,
+    queues_paused,
     result_row,
     send_tagged,
     signal_and_wait,
@@ -86,9 +87,15 @@ def worker_stopped(
     """Signal `case`'s target while each worker is in a send, start the workers again, count what arrived.
 
     The mail server waits `connect_delay` before it greets, so each worker is caught before the mail
-    went out: what is lost was never sent, and a copy can only come from a task run again.
+    went out: what is lost was never sent, and a copy can only come from a task run again. With `restore`,
+    the other queues' workers stop meanwhile and the queues run as before afterwards (see queues_paused).
     """
     sandbox = running_sandbox(sandbox)
+    with queues_paused(sandbox) if restore else nullcontext():
+        return _stopped(sandbox, case, sends, workers, connect_delay)
+
+
+def _stopped(sandbox, case: StopCase, sends: int, workers: int, connect_delay: float) -> dict:
     reset(sandbox, settle=())
     label = f"{case.signal} {case.pattern} {case.setting} {case.target}"
     with web_settings(sandbox, **case.web):
@@ -104,8 +111,6 @@ def worker_stopped(
         redelivers = bool(case.worker.get("CELERY", {}).get("task_acks_late"))
         received = wait_until_quiet(sandbox, case.pattern, label, redelivers=redelivers)
         still_held = unacked(sandbox) if case.pattern == "celery" else 0
-    if restore:
-        restart_default_workers(sandbox, case.pattern)
     row = result_row(
         accepted, received,
         queue=QUEUE_NAMES[case.pattern], setting=case.setting, killed=case.target, **{"in flight": caught},
@@ -123,7 +128,10 @@ TERM_COLUMNS = ["queue", "setting", "in flight", "sent before it exited", "accep
 
 def stop_table(sandbox, cases=KILL_CASES, **options) -> list[dict]:
     """One row per case: in flight at the signal, delivered, lost, held back until the visibility timeout, sent twice."""
-    rows = [worker_stopped(sandbox, case, restore=False, **options) for case in cases]
-    for pattern in dict.fromkeys(case.pattern for case in cases):
-        restart_default_workers(sandbox, pattern)  # once at the end: each case started its own
+    sandbox = running_sandbox(sandbox)
+    rows = []
+    with queues_paused(sandbox):  # once for the table: each case starts its own workers, and stops them
+        for case in cases:
+            rows.append(worker_stopped(sandbox, case, restore=False, **options))
+            sandbox.stop_worker(case.pattern)
     return rows
