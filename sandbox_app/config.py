@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .processes.servers import DEFAULT_WORKERS, IN_PROCESS, check_server
-from .smtp.server import LOOPBACK, SMTP_USER
+from .smtp.loopback import LOOPBACK
+from .smtp.server import SMTP_USER
 
 KEY_ENV = "SANDBOX_KEY"  # a fixed key, for tools and tests
 OPEN_ENV = "SANDBOX_OPEN"  # "1": no key and no SMTP AUTH, for a laptop that wants plain URLs

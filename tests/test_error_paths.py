@@ -6,8 +6,8 @@ import subprocess
 from helpers import need_program
 
 from sandbox_app import create_app
+from sandbox_app.smtp.loopback import free_port
 from sandbox_app.smtp.remote import RemoteMailServer
-from sandbox_app.smtp.server import free_port
 from tools.bench_http import parse_ab, run_ab
 
 

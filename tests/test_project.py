@@ -39,3 +39,17 @@ def test_environment_yml_lists_the_runtime_dependencies_of_pyproject():
     pip_section = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
     assert pip_section == ["-e ."]
     assert environment["channels"] == ["conda-forge"]
+
+
+MAX_MODULE_LINES = 350  # past it, a module usually does more than one job: split it by job
+
+
+def test_no_module_of_the_course_is_over_350_lines():
+    modules = [path for package in ("sandbox_app", "quiz", "tools") for path in (ROOT / package).rglob("*.py")]
+    assert len(modules) > 50  # the packages were found
+    too_long = {
+        str(path.relative_to(ROOT)): lines
+        for path in modules
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not too_long, too_long

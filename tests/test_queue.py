@@ -17,7 +17,8 @@ from sandbox_app.processes.consumer import ConsumerProcess
 from sandbox_app.queue.mailqueue import get_queue
 from sandbox_app.queue.storage import sqlite_path, this_host
 from sandbox_app.sandbox import SandboxNotRunning
-from sandbox_app.smtp.server import DebugMailServer, free_port
+from sandbox_app.smtp.loopback import free_port
+from sandbox_app.smtp.server import DebugMailServer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -8,7 +8,7 @@ from helpers import EMAIL
 from sandbox_app import create_app
 from sandbox_app.mailer.background import get_background
 from sandbox_app.queue.mailqueue import DEFAULT_RETRIES, DEFAULT_RETRY_DELAY, get_queue
-from sandbox_app.smtp.server import LoopbackController
+from sandbox_app.smtp.loopback import LoopbackController
 
 
 class TryLater:

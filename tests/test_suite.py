@@ -14,7 +14,7 @@ from redis_notebooks import needs_redis
 
 from sandbox_app import paths
 from sandbox_app.processes.child import ChildError, ChildProcess
-from sandbox_app.smtp.server import LOOPBACK
+from sandbox_app.smtp.loopback import LOOPBACK
 from tools.course import lesson_paths
 
 # Three ways a test skips: by hand, by a mark, and for want of a part (helpers.missing); one test passes.

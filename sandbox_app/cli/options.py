@@ -7,7 +7,7 @@ import argparse
 from ..config import check_key, parse_smtp_address
 from ..processes.servers import DEFAULT_WORKERS, IN_PROCESS, SERVERS
 from ..queue.storage import check_queue_name
-from ..smtp.server import LOOPBACK
+from ..smtp.loopback import LOOPBACK
 
 MAX_SECONDS = 3600
 

@@ -16,7 +16,7 @@ from ..queue.broker import BROKER_PATTERNS
 from ..queue.broker import DEFAULT_WORKERS as DEFAULT_BROKER_WORKERS
 from ..queue.mailqueue import DEFAULT_WORKERS as DEFAULT_QUEUE_WORKERS
 from ..sandbox import Sandbox
-from ..smtp.server import LOOPBACK
+from ..smtp.loopback import LOOPBACK
 from .options import add_serve_options, workers_count
 
 

@@ -9,7 +9,8 @@ from email.message import EmailMessage
 from aiosmtpd.handlers import Sink
 
 from ..examples import DEFAULT_EMAIL
-from ..smtp.server import LOOPBACK, DebugMailServer, LoopbackController
+from ..smtp.loopback import LOOPBACK, LoopbackController
+from ..smtp.server import DebugMailServer
 
 
 def sample_message() -> bytes:

@@ -9,7 +9,8 @@ from flask import Flask
 from flask_mail import Mail, Message
 
 from ..examples import DEFAULT_EMAIL
-from ..smtp.server import LOOPBACK, SMTP_USER
+from ..smtp.loopback import LOOPBACK
+from ..smtp.server import SMTP_USER
 from .faults import mail_server_settings
 from .sandbox import reset, running_sandbox
 from .tables import Table

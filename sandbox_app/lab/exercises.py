@@ -14,7 +14,8 @@ from flask_mail import Message
 
 from ..examples import DEFAULT_EMAIL
 from ..mailer.connection import SandboxMail, mail
-from ..smtp.server import LOOPBACK, SMTP_USER, LoopbackController, free_port
+from ..smtp.loopback import LOOPBACK, LoopbackController, free_port
+from ..smtp.server import SMTP_USER
 from ..waiting import wait_until
 from .faults import mail_server_settings, thread_exceptions
 from .sandbox import reset, running_sandbox

@@ -19,7 +19,7 @@ from pathlib import Path
 from flask_mail import Message
 
 from ..processes.child import ChildError, ChildProcess
-from ..smtp.server import LOOPBACK, free_port
+from ..smtp.loopback import LOOPBACK, free_port
 from .threads import error_text
 
 

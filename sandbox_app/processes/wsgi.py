@@ -14,8 +14,8 @@ import sys
 
 from waitress.server import create_server
 
+from ..smtp.loopback import LOOPBACK
 from ..smtp.remote import RemoteMailServer
-from ..smtp.server import LOOPBACK
 from ..web.factory import create_app
 from .env import config_from_env, exit_with_parent
 

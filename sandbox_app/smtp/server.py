@@ -11,14 +11,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, TLSSetupException
 
+from .loopback import LOOPBACK, LoopbackController
 from .settings import Fault, MailServerSettings
 from .store import CapturedMessage, MessageStore
 from .tls import SelfSignedTLS
 
-LOOPBACK = "127.0.0.1"
 TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
 SMTP_USER = "sandbox"  # the login; the password is the sandbox's key
@@ -35,16 +34,6 @@ class _WithoutLoginDataNotice(logging.Filter):
 
 # Without a handler, that warning would reach stderr, and a notebook cell's output with it.
 logging.getLogger("mail.log").addFilter(_WithoutLoginDataNotice())
-
-
-def free_port(host: str = LOOPBACK, port: int = 0) -> int:
-    """`port` if it is free right now, else OSError; any free port when it is 0.
-
-    aiosmtpd cannot bind port 0 itself, and on a taken port it only fails after its
-    ready timeout: probing first answers at once.
-    """
-    with socket.create_server((host, port)) as probe:
-        return probe.getsockname()[1]
 
 
 class CaptureHandler:
@@ -132,37 +121,6 @@ class SandboxSMTP(SMTP):
                 self._writer.close()
                 raise
         await super()._handle_client()
-
-
-class LoopbackController(Controller):
-    """aiosmtpd's threaded controller for any handler, on a loopback socket bound at once (port 0: a free one).
-
-    Probing a free port and binding it later leaves a gap in which another process could take it; this
-    binds first, and serves the very socket it bound. A context manager: `with LoopbackController(h) as c:`.
-    """
-
-    def __init__(self, handler, port: int = 0, listener: socket.socket | None = None, **kwargs) -> None:
-        self.listener = listener or socket.create_server((LOOPBACK, port))
-        kwargs.setdefault("server_hostname", "sandbox.invalid")  # skips a reverse DNS lookup per session
-        super().__init__(handler, hostname=LOOPBACK, port=self.listener.getsockname()[1], **kwargs)
-
-    def _create_server(self):
-        return self.loop.create_server(self._factory_invoker, sock=self.listener, ssl=self.ssl_context)
-
-    def stop(self, *args, **kwargs) -> None:
-        """Stop serving and close the socket (also when it never started)."""
-        try:
-            if self._thread is not None:
-                super().stop(*args, **kwargs)
-        finally:
-            self.listener.close()
-
-    def __enter__(self) -> LoopbackController:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 class SandboxController(LoopbackController):

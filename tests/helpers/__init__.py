@@ -11,7 +11,7 @@
 
 from sandbox_app.addresses import KEY_HEADER
 from sandbox_app.examples import DEFAULT_EMAIL as EMAIL
-from sandbox_app.smtp.server import free_port
+from sandbox_app.smtp.loopback import free_port
 
 from .banks import broken_copy, option, question, refused_with
 from .http import (

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import psutil
 
 from sandbox_app.processes.child import ChildError, ChildProcess
-from sandbox_app.smtp.server import LOOPBACK
+from sandbox_app.smtp.loopback import LOOPBACK
 from sandbox_app.waiting import wait_until
 
 # Threads a library starts once per process and keeps on purpose: tqdm's monitor of its progress bars.

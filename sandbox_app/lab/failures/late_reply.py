@@ -9,7 +9,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 
 from ...processes.consumer import ConsumerProcess
-from ...smtp.server import LOOPBACK, LoopbackController
+from ...smtp.loopback import LOOPBACK, LoopbackController
 from ...waiting import wait_until
 from ..sandbox import reset, running_sandbox
 from ..timing import measure_send

@@ -6,7 +6,7 @@ import signal
 import time
 from contextlib import nullcontext
 
-from ...smtp.server import LOOPBACK, LoopbackController
+from ...smtp.loopback import LOOPBACK, LoopbackController
 from ...waiting import wait_until
 from ..failures.late_reply import SlowToConfirm
 from ..faults import mail_server_settings
