@@ -36,7 +36,7 @@ def _kill_when_kept(sandbox, processes, target: str, label: str, count: int, pau
 
 
 def killed_after_send(
-    sandbox, pattern: str, guard: bool, *, window: bool = False, sends: int = 4, restore: bool = True
+    sandbox, pattern: str, guard: bool, *, window: bool = False, sends: int = 2, restore: bool = True
 ) -> dict:
     """Kill each worker once its mail went out: after the guard's mark (in the task's other work), or, with
     `window`, after the mail server kept it but before its reply came (so before any mark)."""

@@ -82,7 +82,7 @@ def victims(processes: list, target: str) -> list[int]:
 
 
 def worker_stopped(
-    sandbox, case: StopCase, sends: int = 8, workers: int = 4, connect_delay: float = 0.5, restore: bool = True
+    sandbox, case: StopCase, sends: int = 8, workers: int = 2, connect_delay: float = 0.5, restore: bool = True
 ) -> dict:
     """Signal `case`'s target while each worker is in a send, start the workers again, count what arrived.
 
