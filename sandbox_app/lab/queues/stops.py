@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import signal
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 
 from ...patterns.celery_queue import BROKER_POLLING
+from ...waiting import wait_until
 from ..faults import mail_server_settings
 from ..sandbox import reset, running_sandbox
 from .common import (
@@ -19,6 +20,7 @@ from .common import (
     unacked,
     wait_for_sends,
     wait_until_quiet,
+    waiting,
     web_settings,
 )
 
@@ -82,7 +84,7 @@ def victims(processes: list, target: str) -> list[int]:
 
 
 def worker_stopped(
-    sandbox, case: StopCase, sends: int = 8, workers: int = 2, connect_delay: float = 0.5, restore: bool = True
+    sandbox, case: StopCase, sends: int = 8, workers: int = 2, connect_delay: float = 1.0, restore: bool = True
 ) -> dict:
     """Signal `case`'s target while each worker is in a send, start the workers again, count what arrived.
 
@@ -103,6 +105,9 @@ def _stopped(sandbox, case: StopCase, sends: int, workers: int, connect_delay: f
         with mail_server_settings(sandbox, connect_delay=connect_delay):
             accepted = send_tagged(sandbox, case.pattern, sends, label)
             caught = wait_for_sends(sandbox, min(sends, workers))
+            if case.pattern == "celery":  # its prefetch: the worker reserves the rest before the signal lands
+                with suppress(TimeoutError):
+                    wait_until(lambda: waiting(sandbox, "celery") == 0, connect_delay / 2, "the rest reserved")
             signal_and_wait(victims(processes, case.target), getattr(signal, case.signal))
             before_restart = sum(copies(sandbox, label).values())
         held = unacked(sandbox) if case.pattern == "celery" else 0
