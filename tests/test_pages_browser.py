@@ -35,7 +35,8 @@ def test_blocking_waits_for_the_mail_server_and_threaded_does_not(sandbox, page)
     floor = median(r.browser_ms for r in ping)
     assert median(r.browser_ms for r in threaded) - floor < (median(r.browser_ms for r in blocking) - floor) / 4
     # The server says why: blocking spent the delay on SMTP; threaded and ping spent none.
-    assert all(r.smtp_ms >= DELAY * 1000 and r.app_ms < r.smtp_ms / 10 for r in blocking)
+    # (the app's own share: under a quarter, with room for a machine busy with other tests)
+    assert all(r.smtp_ms >= DELAY * 1000 and r.app_ms < r.smtp_ms / 4 for r in blocking), blocking
     assert all(r.smtp_ms == 0.0 for r in threaded + ping)
     verdicts = page.locator("#results td.verdict").all_inner_texts()
     assert verdicts.count("waited for the mail server") == ROUNDS
