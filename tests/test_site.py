@@ -96,6 +96,8 @@ def test_the_site_has_a_home_page_the_guide_and_every_lesson(site):
     home = text_of(site / "index.html")
     assert "make lab" in home and "The core track" in home and "The whole course" in home
     assert (site / "instructors.html").is_file()
+    # Nothing beside the output folder (myst-nb writes beside Sphinx's own: into the work folder, not the repository).
+    assert sorted(path.name for path in site.parent.iterdir()) == ["site", "work"]
 
 
 def test_every_internal_link_and_anchor_resolves(site):

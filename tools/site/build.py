@@ -45,10 +45,17 @@ def build(out: Path = SITE_DIR, settings: SiteSettings | None = None, work: Path
     os.environ["SITE_MERMAID_DIR"] = str(static)
     sources = work / "src"
     write_sources(sources, settings)
-    shutil.rmtree(out, ignore_errors=True)
+    # Sphinx writes into the work folder and the finished site is copied out: myst-nb puts its files
+    # (jupyter_execute/) beside Sphinx's output folder, which must not be the repository's root.
+    html = work / "html"
+    shutil.rmtree(html, ignore_errors=True)
     conf = Path(__file__).parent
-    return build_main(["-b", "html", "-W", "--keep-going", "-q", "-c", str(conf), "-d", str(work / "doctrees"),
-                       str(sources), str(out)])  # fmt: skip
+    code = build_main(["-b", "html", "-W", "--keep-going", "-q", "-c", str(conf), "-d", str(work / "doctrees"),
+                       str(sources), str(html)])  # fmt: skip
+    shutil.rmtree(out, ignore_errors=True)
+    if code == 0:
+        shutil.copytree(html, out)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
