@@ -18,7 +18,7 @@ import psutil
 import pytest
 from nbval.plugin import IPyNbCell
 
-# Run after each Run All: wait for background sends, then the kernel's pid, its threads and its folder.
+# Run after each Run All: wait for background sends, then print the kernel's pid and its threads.
 STATE = textwrap.dedent(
     """
     import os, threading, sandbox_app

@@ -44,6 +44,7 @@ class PeakSampler:
         self.pid, self.interval = pid, interval
         self.peak = {"kernel": 0.0, "children": 0.0, "total": 0.0}
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # the thread and the caller's reading after each cell both keep a peak
         self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
 
     def sample(self) -> None:
@@ -53,8 +54,9 @@ class PeakSampler:
         except psutil.NoSuchProcess:
             return
         total = usage["kernel"] + usage["children"]
-        if total > self.peak["total"]:
-            self.peak = {**usage, "total": total}
+        with self._lock:
+            if total > self.peak["total"]:
+                self.peak = {**usage, "total": total}
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -52,6 +52,13 @@ class FileCounters(SqliteCounters):
             super().reset()
 
 
+def side_by_side(action, processes: list) -> None:
+    """`action` on every process at once, in threads: each start or stop of a worker waits about a second."""
+    if processes:
+        with ThreadPoolExecutor(len(processes)) as pool:
+            list(pool.map(action, processes))  # list(): an exception in any one is raised here
+
+
 class RedisBroker:
     """One app's Redis (its own, or the one --queue-url names) and the Celery and RQ workers sending for it."""
 
@@ -160,8 +167,7 @@ class RedisBroker:
             helpers = [RqWorkerProcess(config, scheduler=True)] if pattern == "rq" and count else []
             everything = [*started, *helpers]
             try:
-                with ThreadPoolExecutor(max(len(everything), 1)) as starting:  # side by side: about a second each
-                    list(starting.map(lambda process: process.start(), everything))
+                side_by_side(lambda process: process.start(), everything)
             except BaseException:
                 for process in everything:
                     process.stop(timeout=0)
@@ -172,10 +178,7 @@ class RedisBroker:
     def stop_workers(self, pattern: str, timeout: float = 15.0) -> None:
         """Stop `pattern`'s workers gracefully (the sends under way finish); queued mail waits in Redis."""
         with self._lock:
-            everything = [*self.workers[pattern], *self.helpers[pattern]]
-            if everything:
-                with ThreadPoolExecutor(len(everything)) as stopping:  # side by side, as they were started
-                    list(stopping.map(lambda process: process.stop(timeout), everything))
+            side_by_side(lambda process: process.stop(timeout), [*self.workers[pattern], *self.helpers[pattern]])
             self.workers[pattern], self.helpers[pattern] = [], []
 
     def running_workers(self, pattern: str) -> list:

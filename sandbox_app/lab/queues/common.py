@@ -128,7 +128,8 @@ def _running(sandbox, pattern: str) -> bool:
 def queues_paused(sandbox):
     """Stop every queue's workers meanwhile, so that only an experiment's own run (a learner's memory holds one
     queue's workers at a time); afterwards the queues that ran run again with their default workers, and the
-    workers an experiment started for any other queue are stopped."""
+    workers an experiment started for any other queue are stopped. Nested in another, it finds nothing running
+    and stops what its experiment started: a table pauses once, around all its cases."""
     running = [pattern for pattern in QUEUE_NAMES if _running(sandbox, pattern)]
     for pattern in running:
         sandbox.stop_worker(pattern)

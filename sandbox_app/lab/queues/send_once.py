@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import time
-from contextlib import nullcontext
 
 from ...smtp.loopback import LOOPBACK, LoopbackController
 from ...waiting import wait_until
@@ -35,13 +34,11 @@ def _kill_when_kept(sandbox, processes, target: str, label: str, count: int, pau
     signal_and_wait(victims(processes, target), signal.SIGKILL)
 
 
-def killed_after_send(
-    sandbox, pattern: str, guard: bool, *, window: bool = False, sends: int = 2, restore: bool = True
-) -> dict:
+def killed_after_send(sandbox, pattern: str, guard: bool, *, window: bool = False, sends: int = 2) -> dict:
     """Kill each worker once its mail went out: after the guard's mark (in the task's other work), or, with
     `window`, after the mail server kept it but before its reply came (so before any mark)."""
     sandbox = running_sandbox(sandbox)
-    with queues_paused(sandbox) if restore else nullcontext():
+    with queues_paused(sandbox):
         return _killed_after_send(sandbox, pattern, guard, window, sends)
 
 
@@ -61,12 +58,10 @@ def _killed_after_send(sandbox, pattern: str, guard: bool, window: bool, sends: 
     return result_row(accepted, received, queue=QUEUE_NAMES[pattern], guard=guard)
 
 
-def late_reply_copies(
-    sandbox, pattern: str, guard: bool, timeout: float = 0.5, stall: float = 1.0, restore: bool = True
-) -> dict:
+def late_reply_copies(sandbox, pattern: str, guard: bool, timeout: float = 0.5, stall: float = 1.0) -> dict:
     """One mail to a mail server that keeps it but confirms after the worker's MAIL_TIMEOUT: the retry sends again."""
     sandbox = running_sandbox(sandbox)
-    with queues_paused(sandbox) if restore else nullcontext():
+    with queues_paused(sandbox):
         return _late_reply_copies(sandbox, pattern, guard, timeout, stall)
 
 
@@ -95,14 +90,13 @@ def guard_table(sandbox, cases=GUARD_CASES) -> list[dict]:
     """Per case: the mails sent twice without the guard, and with it."""
     sandbox = running_sandbox(sandbox)
     rows = []
-    with queues_paused(sandbox):  # once for the table: each case starts its own workers, and stops them
+    with queues_paused(sandbox):  # once for the table: each case then finds nothing to pause or restart
         for what, pattern, experiment, options in cases:
-            without = experiment(sandbox, pattern, False, restore=False, **options)
-            with_guard = experiment(sandbox, pattern, True, restore=False, **options)
+            without = experiment(sandbox, pattern, False, **options)
+            with_guard = experiment(sandbox, pattern, True, **options)
             rows.append({
                 "what happened": what, "queue": QUEUE_NAMES[pattern], "accepted": without["accepted"],
                 "twice without the guard": without["twice"], "twice with it": with_guard["twice"],
                 "lost": without["lost"] + with_guard["lost"],
             })  # fmt: skip
-            sandbox.stop_worker(pattern)
     return rows

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from contextlib import nullcontext, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from ...patterns.celery_queue import BROKER_POLLING
@@ -83,17 +83,15 @@ def victims(processes: list, target: str) -> list[int]:
     return [process.pid for process in processes]
 
 
-def worker_stopped(
-    sandbox, case: StopCase, sends: int = 8, workers: int = 2, connect_delay: float = 1.0, restore: bool = True
-) -> dict:
+def worker_stopped(sandbox, case: StopCase, sends: int = 8, workers: int = 2, connect_delay: float = 1.0) -> dict:
     """Signal `case`'s target while each worker is in a send, start the workers again, count what arrived.
 
     The mail server waits `connect_delay` before it greets, so each worker is caught before the mail
-    went out: what is lost was never sent, and a copy can only come from a task run again. With `restore`,
-    the other queues' workers stop meanwhile and the queues run as before afterwards (see queues_paused).
+    went out: what is lost was never sent, and a copy can only come from a task run again. The other
+    queues' workers stop meanwhile, and the queues run as before afterwards (see queues_paused).
     """
     sandbox = running_sandbox(sandbox)
-    with queues_paused(sandbox) if restore else nullcontext():
+    with queues_paused(sandbox):
         return _stopped(sandbox, case, sends, workers, connect_delay)
 
 
@@ -134,9 +132,5 @@ TERM_COLUMNS = ["queue", "setting", "in flight", "sent before it exited", "accep
 def stop_table(sandbox, cases=KILL_CASES, **options) -> list[dict]:
     """One row per case: in flight at the signal, delivered, lost, held back until the visibility timeout, sent twice."""
     sandbox = running_sandbox(sandbox)
-    rows = []
-    with queues_paused(sandbox):  # once for the table: each case starts its own workers, and stops them
-        for case in cases:
-            rows.append(worker_stopped(sandbox, case, restore=False, **options))
-            sandbox.stop_worker(case.pattern)
-    return rows
+    with queues_paused(sandbox):  # once for the table: each case then finds nothing to pause or restart
+        return [worker_stopped(sandbox, case, **options) for case in cases]
