@@ -1,8 +1,30 @@
 """The sandbox: a Flask app that sends real mail with Flask-Mail, to study sending performance."""
 
-from .config import SandboxConfig
-from .runner import current, start, stop
-from .sandbox import Sandbox
-from .web.factory import create_app
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import SandboxConfig
+    from .runner import current, start, stop
+    from .sandbox import Sandbox
+    from .web.factory import create_app
+
+# Where each name lives, imported on first use: a worker process imports sandbox_app.processes.* and the
+# web app, and so never pays for the mail server, the runner and the servers it does not run.
+_HOMES = {
+    "Sandbox": ".sandbox", "SandboxConfig": ".config", "create_app": ".web.factory",
+    "current": ".runner", "start": ".runner", "stop": ".runner",
+}  # fmt: skip
 
 __all__ = ["Sandbox", "SandboxConfig", "create_app", "current", "start", "stop"]
+
+
+def __getattr__(name: str):
+    """`sandbox_app.start` and the other public names, imported when first asked for."""
+    if name not in _HOMES:
+        raise AttributeError(f"module 'sandbox_app' has no attribute {name!r}")
+    value = getattr(import_module(_HOMES[name], __name__), name)
+    globals()[name] = value
+    return value

@@ -14,6 +14,7 @@ import redis
 from helpers import EMAIL, eventually, free_port, get_json, http_post, listening_addresses
 from queue_fixtures import binary_of, need_redis
 
+from sandbox_app.lab.workers import QUEUE_NAMES, only_queue, queues_paused, running
 from sandbox_app.processes.redis import RedisServer, redis_binary
 from sandbox_app.processes.webprocess import WebProcess
 
@@ -33,6 +34,11 @@ def descendants() -> list[psutil.Process]:
 def named(processes, word: str) -> list[psutil.Process]:
     """The processes whose command line mentions `word`."""
     return [p for p in processes if any(word in part for part in p.cmdline())]
+
+
+def running_queues(sandbox) -> set[str]:
+    """The queues whose workers run now."""
+    return {pattern for pattern in QUEUE_NAMES if running(sandbox, pattern)}
 
 
 def send_numbered(sandbox, pattern: str, count: int) -> None:
@@ -103,6 +109,27 @@ def test_redis_and_workers_start_on_first_use_and_stop_with_the_sandbox(start_sa
     sandbox.stop()
     gone, left = psutil.wait_procs(started, timeout=10)
     assert not alive(left), [p.cmdline() for p in left]
+
+
+def test_an_experiment_runs_one_queue_s_workers_at_a_time_and_then_the_queues_that_ran(start_sandbox, monkeypatch):
+    need_redis()
+    sandbox = start_sandbox()
+    sandbox.start_worker("rq", 1)
+    running_at_each_start = []
+    start_worker = sandbox.start_worker
+
+    def noting_start_worker(pattern, *args, **kwargs):
+        running_at_each_start.append((pattern, running_queues(sandbox)))
+        return start_worker(pattern, *args, **kwargs)
+
+    monkeypatch.setattr(sandbox, "start_worker", noting_start_worker)
+    with queues_paused(sandbox):
+        for pattern in ("queue", "celery"):
+            with only_queue(sandbox, pattern):
+                assert running_queues(sandbox) == {pattern}
+    assert running_queues(sandbox) == {"rq"}
+    # Every start found no other queue's workers running: a learner's memory held one queue's at a time.
+    assert running_at_each_start == [("queue", set()), ("celery", set()), ("rq", set())]
 
 
 def test_a_count_of_zero_starts_no_worker_and_the_mail_waits(start_sandbox):
@@ -182,9 +209,9 @@ def test_bench_measures_the_three_queues_in_one_run_and_keeps_its_json_keys():
 
 @pytest.mark.parametrize(
     "command",
-    [["-m", "sandbox_app.processes.rq_worker"],
+    [["-m", "sandbox_app.processes.rq_worker"], ["-m", "sandbox_app.processes.rq_scheduler"],
      ["-m", "celery", "-A", "sandbox_app.processes.celery_worker:celery_app", "worker"]],
-    ids=["rq", "celery"],
+    ids=["rq", "rq-scheduler", "celery"],
 )  # fmt: skip
 def test_a_worker_started_by_hand_without_its_config_says_what_to_set(command):
     env = {k: v for k, v in os.environ.items() if k != "SANDBOX_APP_CONFIG"}

@@ -12,6 +12,7 @@ from .experiments import blocks_worker
 from .sandbox import settle
 from .tables import Table
 from .timing import measure, measure_send, percentile
+from .workers import QUEUE_NAMES, only_queue, queues_paused
 
 BULK = "bulk"
 # What `--patterns` may name, and what it measures when it names none.
@@ -135,18 +136,21 @@ def measure_rows(
 ) -> list[dict]:
     """/ping and each pattern (bulk last) on this sandbox, with the mail server waiting `delay` per message.
 
+    A queue is measured with its own workers running and no other queue's; the queues run as before afterwards.
+
     `outside=True` runs the clients in a process of their own (the default when the app runs in its own).
     """
     if not sandbox.running:
         raise SandboxNotRunning()
     sandbox.mail_server.configure(delay=delay)
-    if "queue" in patterns:
-        sandbox.start_consumer()  # its own process, as in production; ready before timing starts
-    for pattern in BROKER_PATTERNS:
-        if pattern in patterns and not sandbox.broker.running_workers(pattern):
-            sandbox.start_worker(pattern)  # and Redis: ready before timing starts
     rows = [bench_ping(sandbox, requests, concurrency, progress, outside)]
-    rows += [bench_pattern(sandbox, p, requests, concurrency, delay, progress, outside) for p in patterns if p != BULK]
+    with queues_paused(sandbox):  # once: each queue's workers then start and stop around its own row
+        for pattern in patterns:
+            if pattern in QUEUE_NAMES:  # its workers alone, in processes of their own as in production
+                with only_queue(sandbox, pattern):
+                    rows.append(bench_pattern(sandbox, pattern, requests, concurrency, delay, progress, outside))
+            elif pattern != BULK:
+                rows.append(bench_pattern(sandbox, pattern, requests, concurrency, delay, progress, outside))
     if BULK in patterns:
         rows.append(bench_bulk(sandbox, bulk_count, connect_delay))
     return rows

@@ -11,6 +11,7 @@ from .worker_process import WorkerProcess
 
 CELERY_MODULE = "sandbox_app.processes.celery_worker"
 RQ_MODULE = "sandbox_app.processes.rq_worker"
+RQ_SCHEDULER_MODULE = "sandbox_app.processes.rq_scheduler"
 
 
 class CeleryWorkerProcess(WorkerProcess):
@@ -44,7 +45,7 @@ class RqWorkerProcess(WorkerProcess):
     def __init__(self, config: dict, *, scheduler: bool = False) -> None:
         self.workers = 0 if scheduler else 1
         self.queue_name = config["RQ_QUEUE"]
-        command = [sys.executable, "-m", RQ_MODULE, *(["--scheduler"] if scheduler else [])]
+        command = [sys.executable, "-m", RQ_SCHEDULER_MODULE if scheduler else RQ_MODULE]
         what = "RQ's scheduler" if scheduler else "an RQ worker"
         super().__init__(command, config, what=what, name=f"rq-{self.queue_name}")
 

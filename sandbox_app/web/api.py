@@ -1,14 +1,20 @@
 """The JSON API: the captured inbox, delivery stats and the mail server's live settings."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from flask import Blueprint, abort, request
 
 from ..mailer.stats import get_stats
 from ..queue.broker import BROKER_PATTERNS, get_broker
 from ..queue.mailqueue import get_queue
 from ..queue.storage import STORAGE_ERRORS, unavailable
-from ..smtp.server import DebugMailServer
 from ..smtp.settings import SettingsError
 from .mail_server import attached_mail_server
+
+if TYPE_CHECKING:  # the mail server's code (aiosmtpd, TLS) stays out of the workers, which never run it
+    from ..smtp.server import DebugMailServer
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -12,12 +12,14 @@ from ..mailer.connection import mail
 from ..mailer.stats import init_stats
 from ..patterns import COUNTED_PATTERNS
 from ..patterns import init_app as init_patterns
-from ..smtp.server import DebugMailServer
 from . import api, bulk, pages, send
 from .access import init_access
 from .compose import MAX_BODY_BYTES
 from .errors import register_error_handlers
 from .mail_server import attach_mail_server
+
+if TYPE_CHECKING:  # the mail server's code (aiosmtpd, TLS) stays out of the workers, which never run it
+    from ..smtp.server import DebugMailServer
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, mail_server: DebugMailServer | None = None) -> Flask:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask, abort, current_app
 
-from ..smtp.server import DebugMailServer
+if TYPE_CHECKING:  # the mail server's code (aiosmtpd, TLS) stays out of the workers, which never run it
+    from ..smtp.server import DebugMailServer
+
 
 EXTENSION = "debug_mail_server"
 

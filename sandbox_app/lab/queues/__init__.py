@@ -1,5 +1,6 @@
 """The three queues (Huey, RQ, Celery) under the same failures: each experiment restores the sandbox and returns rows."""
 
+from ..workers import worker_memory
 from .common import typed_command
 from .exercise import check_send_once_guard
 from .send_once import guard_table
@@ -8,5 +9,5 @@ from .visibility import killed_task_waits, slow_task_runs_twice
 
 __all__ = [
     "AT_LEAST_ONCE", "KILL_CASES", "KILL_COLUMNS", "TERM_CASES", "TERM_COLUMNS", "check_send_once_guard",
-    "guard_table", "killed_task_waits", "slow_task_runs_twice", "stop_table", "typed_command", "worker_stopped",
+    "guard_table", "killed_task_waits", "slow_task_runs_twice", "stop_table", "typed_command", "worker_memory", "worker_stopped",
 ]  # fmt: skip

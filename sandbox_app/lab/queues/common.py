@@ -14,8 +14,6 @@ from ...examples import DEFAULT_EMAIL
 from ...waiting import wait_until
 from ..timing import measure_send
 
-QUEUE_NAMES = {"queue": "Huey", "rq": "RQ", "celery": "Celery"}
-
 
 def typed_command(process) -> str:
     """A worker's command line as you would type it (`celery ...`, `python -m ...`), its queue's name as QUEUE."""
@@ -115,32 +113,6 @@ def web_settings(sandbox, **settings):
         for key in settings:
             config.pop(key, None)
         config.update(saved)
-
-
-def _running(sandbox, pattern: str) -> bool:
-    """Whether the queue's workers run (without starting Redis to find out)."""
-    if pattern == "queue":
-        return sandbox.queue.consumer is not None and sandbox.queue.consumer.running
-    return bool(sandbox.broker.running_workers(pattern))
-
-
-@contextmanager
-def queues_paused(sandbox):
-    """Stop every queue's workers meanwhile, so that only an experiment's own run (a learner's memory holds one
-    queue's workers at a time); afterwards the queues that ran run again with their default workers, and the
-    workers an experiment started for any other queue are stopped. Nested in another, it finds nothing running
-    and stops what its experiment started: a table pauses once, around all its cases."""
-    running = [pattern for pattern in QUEUE_NAMES if _running(sandbox, pattern)]
-    for pattern in running:
-        sandbox.stop_worker(pattern)
-    try:
-        yield
-    finally:
-        for pattern in QUEUE_NAMES:
-            if pattern in running:
-                sandbox.start_worker(pattern)  # the app's own settings again
-            elif _running(sandbox, pattern):
-                sandbox.stop_worker(pattern)
 
 
 def result_row(accepted: int, received: Counter, **columns) -> dict:

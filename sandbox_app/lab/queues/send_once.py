@@ -10,10 +10,9 @@ from ...waiting import wait_until
 from ..failures.late_reply import SlowToConfirm
 from ..faults import mail_server_settings
 from ..sandbox import reset, running_sandbox
+from ..workers import QUEUE_NAMES, queues_paused
 from .common import (
-    QUEUE_NAMES,
     copies,
-    queues_paused,
     result_row,
     send_tagged,
     signal_and_wait,

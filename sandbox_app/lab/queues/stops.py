@@ -10,10 +10,9 @@ from ...patterns.celery_queue import BROKER_POLLING
 from ...waiting import wait_until
 from ..faults import mail_server_settings
 from ..sandbox import reset, running_sandbox
+from ..workers import QUEUE_NAMES, queues_paused
 from .common import (
-    QUEUE_NAMES,
     copies,
-    queues_paused,
     result_row,
     send_tagged,
     signal_and_wait,
@@ -83,7 +82,7 @@ def victims(processes: list, target: str) -> list[int]:
     return [process.pid for process in processes]
 
 
-def worker_stopped(sandbox, case: StopCase, sends: int = 8, workers: int = 2, connect_delay: float = 1.0) -> dict:
+def worker_stopped(sandbox, case: StopCase, sends: int = 8, workers: int = 2, connect_delay: float = 2.0) -> dict:
     """Signal `case`'s target while each worker is in a send, start the workers again, count what arrived.
 
     The mail server waits `connect_delay` before it greets, so each worker is caught before the mail
@@ -104,8 +103,8 @@ def _stopped(sandbox, case: StopCase, sends: int, workers: int, connect_delay: f
             accepted = send_tagged(sandbox, case.pattern, sends, label)
             caught = wait_for_sends(sandbox, min(sends, workers))
             if case.pattern == "celery":  # its prefetch: the worker reserves the rest before the signal lands
-                with suppress(TimeoutError):
-                    wait_until(lambda: waiting(sandbox, "celery") == 0, connect_delay / 2, "the rest reserved")
+                with suppress(TimeoutError):  # a busy machine may take a while; the greeting waits meanwhile
+                    wait_until(lambda: waiting(sandbox, "celery") == 0, connect_delay - 0.5, "the rest reserved")
             signal_and_wait(victims(processes, case.target), getattr(signal, case.signal))
             before_restart = sum(copies(sandbox, label).values())
         held = unacked(sandbox) if case.pattern == "celery" else 0
