@@ -1,28 +1,45 @@
 """What lesson cells call: measuring, replies, tables, plots and experiments, all on the running sandbox.
 
-Importing it in IPython installs one-line hints for cells run before the sandbox started.
+Importing it in IPython installs one-line hints for cells run before the sandbox started. Each name
+is imported when first asked for: a client process that times requests (lab/timing.py) imports only
+what it runs, not the sandbox, the app or matplotlib.
 """
 
-from ..examples import DEFAULT_EMAIL
-from .client import Reply, call, get, post, put
-from .experiments import DelaySweep, Timeline, blocks_worker, sweep_delay, trace_send
-from .hints import install_hints
-from .links import link
-from .load import background_load, background_sends, cpu_per_request
-from .plots import plot_delay_sweep, plot_distributions, plot_in_order, plot_timeline
-from .sandbox import log_messages, reset, running_sandbox, status, wait_until_settled
-from .source import show_source
-from .tables import comparison_table, inbox, percentile_table, rows_table
-from .threads import error_text, run_in_thread
-from .timing import Samples, measure, measure_send
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_EMAIL", "DelaySweep", "Reply", "Samples", "Timeline",
-    "background_load", "background_sends", "blocks_worker", "call", "comparison_table", "cpu_per_request",
-    "error_text", "get", "inbox", "install_hints", "link", "log_messages", "measure", "measure_send",
-    "percentile_table", "plot_delay_sweep", "plot_distributions", "plot_in_order", "plot_timeline", "post", "put",
-    "reset", "rows_table", "run_in_thread", "running_sandbox", "show_source", "status", "sweep_delay", "trace_send",
-    "wait_until_settled",
-]  # fmt: skip
+import sys
+from importlib import import_module
 
-install_hints()  # in a notebook, importing the lab is enough
+_HOMES = {
+    "..examples": ["DEFAULT_EMAIL"],
+    ".client": ["Reply", "call", "get", "post", "put"],
+    ".experiments": ["DelaySweep", "Timeline", "blocks_worker", "sweep_delay", "trace_send"],
+    ".hints": ["install_hints"],
+    ".links": ["link"],
+    ".load": ["background_load", "background_sends", "cpu_per_request"],
+    ".plots": ["plot_delay_sweep", "plot_distributions", "plot_in_order", "plot_timeline"],
+    ".sandbox": ["log_messages", "reset", "running_sandbox", "status", "wait_until_settled"],
+    ".source": ["show_source"],
+    ".tables": ["comparison_table", "inbox", "percentile_table", "rows_table"],
+    ".threads": ["error_text", "run_in_thread"],
+    ".timing": ["Samples", "measure", "measure_send"],
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+__all__ = sorted(_HOME_OF)
+
+
+def __getattr__(name: str):
+    """A lab name, imported from its module when first asked for."""
+    if name not in _HOME_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_HOME_OF[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if "IPython" in sys.modules:  # in a notebook, importing the lab is enough; a client process has no IPython
+    __getattr__("install_hints")()

@@ -16,29 +16,13 @@ from ..addresses import auth_headers
 from ..examples import DEFAULT_EMAIL
 from ..processes.clients import in_a_client_process
 from ..waiting import wait_until
+from . import timing
 from .sandbox import wait_until_settled
-from .timing import Sample, Samples, route_url, timed_request
+from .timing import Samples, route_url, run_clients, timed_request
 
 # getrusage counts the context switches of all the process's threads (psutil's count is the main thread's only);
 # Windows has no `resource` module, and there the switches are not counted (nan).
 resource = importlib.import_module("resource") if os.name == "posix" else None
-
-
-def run_clients(url, method, json, headers, clients: int, stop, steady=None) -> list[Sample]:
-    """`clients` threads requesting `url` back to back until `stop` is set; `steady` is set once each had an answer."""
-    samples: list[Sample] = []
-
-    def client() -> None:
-        while not stop.is_set():
-            samples.append(timed_request(url, method, json, headers=headers))  # list.append is atomic
-            if steady is not None and len(samples) >= clients:
-                steady.set()
-
-    with ThreadPoolExecutor(clients, thread_name_prefix="load-client") as pool:
-        futures = [pool.submit(client) for _ in range(clients)]
-    for future in futures:
-        future.result()  # a client's error, raised here
-    return samples
 
 
 @contextmanager
@@ -62,7 +46,7 @@ def background_load(
     if outside is None:
         outside = not getattr(target, "in_process", True)
     args = (url, method, json, headers, clients)
-    in_a_process = in_a_client_process(run_clients, *args, preload=__name__, name="load-clients")
+    in_a_process = in_a_client_process(run_clients, *args, preload=timing.__name__, name="load-clients")
     with in_a_process if outside else _clients_in_threads(*args) as (stop, steady, collect):
         try:
             wait_until(steady, 30, "the load to reach every client")

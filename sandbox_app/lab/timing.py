@@ -11,17 +11,12 @@ from dataclasses import dataclass, field
 from statistics import quantiles
 from urllib.parse import urlsplit
 
-from tqdm.auto import tqdm as auto_tqdm  # the notebook's bar in a notebook, the terminal's elsewhere
-from tqdm.notebook import tqdm as notebook_tqdm
-
 from ..addresses import auth_headers
 from ..examples import DEFAULT_EMAIL
 from ..processes.clients import client_pool
-from ..sandbox import SandboxNotRunning
 
-# A finished bar stays in a notebook cell (and is saved with the notebook); a terminal's is
-# cleared, so that the table printed next stands alone.
-KEEP_FINISHED_BAR = issubclass(auto_tqdm, notebook_tqdm)
+# This module is what a client process imports (see measure_outside and lab/load.py): it imports the
+# sandbox, the app and the progress bars only where it uses them, so a client process starts light.
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -151,6 +146,8 @@ class Samples:
 def base_url(target) -> str:
     """The base URL of a Sandbox (its .url) or of a URL string; a stopped Sandbox says so."""
     if not getattr(target, "running", True):
+        from ..sandbox import SandboxNotRunning  # a Sandbox's own module: loaded wherever one runs
+
         raise SandboxNotRunning()  # instead of a wall of "connection refused"
     return getattr(target, "url", target)
 
@@ -232,9 +229,34 @@ def measure(
     with ThreadPoolExecutor(concurrency, thread_name_prefix="measure-client") as pool:
         samples = pool.map(lambda _: timed_request(url, method, json, headers=headers), range(n))
         if progress:  # a bar only when asked: tqdm starts a monitor thread that outlives the measurement
-            samples = auto_tqdm(samples, total=n, desc=label, leave=KEEP_FINISHED_BAR)
+            samples = progress_bar(samples, total=n, desc=label)
         samples = list(samples)
     return Samples(label, list(samples))
+
+
+def progress_bar(iterable, **options):
+    """tqdm's bar: a notebook's widget, kept in the cell when done; a terminal's line, cleared for what comes next."""
+    from tqdm.auto import tqdm as auto_tqdm  # imports ipywidgets: only where a bar is shown
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    return auto_tqdm(iterable, leave=issubclass(auto_tqdm, notebook_tqdm), **options)
+
+
+def run_clients(url, method, json, headers, clients: int, stop, steady=None) -> list[Sample]:
+    """`clients` threads requesting `url` back to back until `stop` is set; `steady` is set once each had an answer."""
+    samples: list[Sample] = []
+
+    def client() -> None:
+        while not stop.is_set():
+            samples.append(timed_request(url, method, json, headers=headers))  # list.append is atomic
+            if steady is not None and len(samples) >= clients:
+                steady.set()
+
+    with ThreadPoolExecutor(clients, thread_name_prefix="load-client") as pool:
+        futures = [pool.submit(client) for _ in range(clients)]
+    for future in futures:
+        future.result()  # a client's error, raised here
+    return samples
 
 
 def measure_outside(url: str, path: str, n: int, **options) -> Samples:

@@ -80,7 +80,7 @@ def waiting(sandbox, pattern: str) -> int:
 
 
 def wait_until_quiet(
-    sandbox, pattern: str, label: str, *, redelivers: bool = False, quiet: float = 1.5, timeout: float = 20.0
+    sandbox, pattern: str, label: str, *, redelivers: bool = False, quiet: float = 1.0, timeout: float = 20.0
 ) -> Counter:
     """Wait until nothing is under way or waiting and nothing changed for `quiet` s (or `timeout` s); the copies.
 

@@ -82,14 +82,19 @@ def victims(processes: list, target: str) -> list[int]:
     return [process.pid for process in processes]
 
 
-def worker_stopped(sandbox, case: StopCase, sends: int = 8, workers: int = 2, connect_delay: float = 2.0) -> dict:
+def worker_stopped(
+    sandbox, case: StopCase, sends: int = 8, workers: int = 2, connect_delay: float | None = None
+) -> dict:
     """Signal `case`'s target while each worker is in a send, start the workers again, count what arrived.
 
-    The mail server waits `connect_delay` before it greets, so each worker is caught before the mail
-    went out: what is lost was never sent, and a copy can only come from a task run again. The other
-    queues' workers stop meanwhile, and the queues run as before afterwards (see queues_paused).
+    The mail server waits `connect_delay` before it greets (2 s for a kill, 1 s for a SIGTERM, whose
+    graceful stops wait for it), so each worker is caught before the mail went out: what is lost was
+    never sent, and a copy can only come from a task run again. The other queues' workers stop
+    meanwhile, and the queues run as before afterwards (see queues_paused).
     """
     sandbox = running_sandbox(sandbox)
+    if connect_delay is None:
+        connect_delay = 2.0 if case.signal == "SIGKILL" else 1.0
     with queues_paused(sandbox):
         return _stopped(sandbox, case, sends, workers, connect_delay)
 
