@@ -6,6 +6,8 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 
 import psutil
@@ -15,6 +17,7 @@ from helpers import EMAIL, eventually, free_port, get_json, http_post, listening
 from queue_fixtures import binary_of, need_redis
 
 from sandbox_app.lab.workers import QUEUE_NAMES, only_queue, queues_paused, running
+from sandbox_app.patterns.rq_queue import rq_worker
 from sandbox_app.processes.redis import RedisServer, redis_binary
 from sandbox_app.processes.webprocess import WebProcess
 
@@ -130,6 +133,23 @@ def test_an_experiment_runs_one_queue_s_workers_at_a_time_and_then_the_queues_th
     assert running_queues(sandbox) == {"rq"}
     # Every start found no other queue's workers running: a learner's memory held one queue's at a time.
     assert running_at_each_start == [("queue", set()), ("celery", set()), ("rq", set())]
+
+
+def test_an_rq_worker_s_command_listener_stops_at_once_once_unsubscribed(start_sandbox):
+    """RQ's worker polls its command channel every 60 s, and redis-py 8.2's stop() joins that thread: once
+    unsubscribed, RQ's own would wait out the poll, and a warm shutdown (our stop) would be killed after 15 s."""
+    need_redis()
+    sandbox = start_sandbox(app_config={"RQ_WORKERS": 0})
+    worker = rq_worker(sandbox.app)
+    worker.subscribe()
+    worker.pubsub.unsubscribe()
+    eventually(lambda: not worker.pubsub.subscribed)  # the listener read the reply, and polls again
+    time.sleep(0.2)  # now inside that poll
+    stopping = threading.Thread(target=worker.pubsub_thread.stop)
+    stopping.start()
+    stopping.join(10)  # RQ's own poll: 60 s
+    assert not stopping.is_alive(), "the worker's command listener did not stop"
+    worker.pubsub.close()
 
 
 def test_a_count_of_zero_starts_no_worker_and_the_mail_waits(start_sandbox):

@@ -35,9 +35,22 @@ def rq_queue(app: Flask) -> Queue:
     return queue
 
 
+class PromptWorker(Worker):
+    """RQ's worker, whose warm shutdown ends within a second, where RQ's may wait a minute."""
+
+    def subscribe(self):
+        # RQ listens for its commands in a thread that polls every 60 s, and redis-py 8.2's stop() joins that
+        # thread: unsubscribed just before, it waits out the poll. Half a second keeps the stop prompt.
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=0.5, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
+
+
 def rq_worker(app: Flask) -> Worker:
     """A worker for the app's queue, on the Redis the worker's config names (REDIS_URL)."""
-    return Worker([rq_queue(app)], connection=get_broker(app).client())
+    return PromptWorker([rq_queue(app)], connection=get_broker(app).client())
 
 
 def send_email(app, msg):
