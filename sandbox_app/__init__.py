@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
+
+from .lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .config import SandboxConfig
@@ -19,12 +20,4 @@ _HOMES = {
 }  # fmt: skip
 
 __all__ = ["Sandbox", "SandboxConfig", "create_app", "current", "start", "stop"]
-
-
-def __getattr__(name: str):
-    """`sandbox_app.start` and the other public names, imported when first asked for."""
-    if name not in _HOMES:
-        raise AttributeError(f"module 'sandbox_app' has no attribute {name!r}")
-    value = getattr(import_module(_HOMES[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

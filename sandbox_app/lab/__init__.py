@@ -8,7 +8,8 @@ what it runs, not the sandbox, the app or matplotlib.
 from __future__ import annotations
 
 import sys
-from importlib import import_module
+
+from ..lazy import lazy_exports
 
 _HOMES = {
     "..examples": ["DEFAULT_EMAIL"],
@@ -26,20 +27,7 @@ _HOMES = {
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 __all__ = sorted(_HOME_OF)
-
-
-def __getattr__(name: str):
-    """A lab name, imported from its module when first asked for."""
-    if name not in _HOME_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_HOME_OF[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
+__getattr__, __dir__ = lazy_exports(__name__, _HOME_OF)
 
 if "IPython" in sys.modules:  # in a notebook, importing the lab is enough; a client process has no IPython
     __getattr__("install_hints")()
