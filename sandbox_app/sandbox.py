@@ -232,6 +232,13 @@ class Sandbox:
         else:
             self.broker.stop_workers(pattern)
 
+    def running_workers(self, pattern: str) -> list[WorkerProcess]:
+        """A queue's worker processes that are alive now (none started just to find out, nor Redis)."""
+        if pattern == "queue":
+            consumer = self.queue.consumer
+            return [consumer] if consumer is not None and consumer.running else []
+        return self.broker.running_workers(pattern)
+
     def memory_mb(self) -> float | None:
         """Memory of the app's own processes (out of process only; in process it shares this one's)."""
         return self.app_process.memory_mb() if self.app_process else None

@@ -16,7 +16,7 @@ import redis
 from helpers import EMAIL, eventually, free_port, get_json, http_post, listening_addresses
 from queue_fixtures import binary_of, need_redis
 
-from sandbox_app.lab.workers import QUEUE_NAMES, only_queue, queues_paused, running
+from sandbox_app.lab.workers import QUEUE_NAMES, only_queue, queues_paused
 from sandbox_app.patterns.rq_queue import rq_worker
 from sandbox_app.processes.redis import RedisServer, redis_binary
 from sandbox_app.processes.webprocess import WebProcess
@@ -41,7 +41,7 @@ def named(processes, word: str) -> list[psutil.Process]:
 
 def running_queues(sandbox) -> set[str]:
     """The queues whose workers run now."""
-    return {pattern for pattern in QUEUE_NAMES if running(sandbox, pattern)}
+    return {pattern for pattern in QUEUE_NAMES if sandbox.running_workers(pattern)}
 
 
 def send_numbered(sandbox, pattern: str, count: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from ..config import SandboxConfig
 from ..examples import DEFAULT_EMAIL
 from ..patterns import ASYNC_PATTERNS, PATTERNS
@@ -145,11 +147,9 @@ def measure_rows(
     sandbox.mail_server.configure(delay=delay)
     rows = [bench_ping(sandbox, requests, concurrency, progress, outside)]
     with queues_paused(sandbox):  # once: each queue's workers then start and stop around its own row
-        for pattern in patterns:
-            if pattern in QUEUE_NAMES:  # its workers alone, in processes of their own as in production
-                with only_queue(sandbox, pattern):
-                    rows.append(bench_pattern(sandbox, pattern, requests, concurrency, delay, progress, outside))
-            elif pattern != BULK:
+        for pattern in (p for p in patterns if p != BULK):
+            # A queue's workers alone, in processes of their own as in production.
+            with only_queue(sandbox, pattern) if pattern in QUEUE_NAMES else nullcontext():
                 rows.append(bench_pattern(sandbox, pattern, requests, concurrency, delay, progress, outside))
     if BULK in patterns:
         rows.append(bench_bulk(sandbox, bulk_count, connect_delay))

@@ -7,27 +7,20 @@ from contextlib import contextmanager
 QUEUE_NAMES = {"queue": "Huey", "rq": "RQ", "celery": "Celery"}
 
 
-def running(sandbox, pattern: str) -> bool:
-    """Whether the queue's workers run (without starting Redis to find out)."""
-    if pattern == "queue":
-        return sandbox.queue.consumer is not None and sandbox.queue.consumer.running
-    return bool(sandbox.broker.running_workers(pattern))
-
-
 @contextmanager
 def queues_paused(sandbox):
     """Stop every queue's workers meanwhile, so that only an experiment's own run (a learner's memory holds one
     queue's workers at a time); afterwards the queues that ran run again with their default workers, and the
     workers an experiment started for any other queue are stopped. Nested in another, it finds nothing running
     and stops what its experiment started: a table pauses once, around all its cases."""
-    were_running = [pattern for pattern in QUEUE_NAMES if running(sandbox, pattern)]
+    were_running = [pattern for pattern in QUEUE_NAMES if sandbox.running_workers(pattern)]
     for pattern in were_running:
         sandbox.stop_worker(pattern)
     try:
         yield
     finally:
         for pattern in QUEUE_NAMES:  # stop first: never two queues' workers at once
-            if pattern not in were_running and running(sandbox, pattern):
+            if pattern not in were_running and sandbox.running_workers(pattern):
                 sandbox.stop_worker(pattern)
         for pattern in were_running:
             sandbox.start_worker(pattern)  # the app's own settings again
@@ -47,6 +40,5 @@ def worker_memory(sandbox) -> dict[str, float]:
     with queues_paused(sandbox):  # once: each queue's workers then start and stop in turn
         for pattern in QUEUE_NAMES:
             with only_queue(sandbox, pattern):
-                worker = sandbox.queue.consumer if pattern == "queue" else sandbox.broker.running_workers(pattern)[0]
-                memory[pattern] = worker.memory_mb()
+                memory[pattern] = sandbox.running_workers(pattern)[0].memory_mb()
     return memory
