@@ -13,7 +13,7 @@ from collections import Counter
 import psutil
 import pytest
 import redis
-from helpers import EMAIL, eventually, free_port, get_json, http_post, listening_addresses
+from helpers import EMAIL, eventually, free_port, get_json, http_post, listening_addresses, named
 from queue_fixtures import binary_of, need_redis
 
 from sandbox_app.lab.workers import QUEUE_NAMES, only_queue, queues_paused
@@ -32,11 +32,6 @@ def alive(processes) -> list:
 def descendants() -> list[psutil.Process]:
     """Every process this test process started, at any depth."""
     return psutil.Process().children(recursive=True)
-
-
-def named(processes, word: str) -> list[psutil.Process]:
-    """The processes whose command line mentions `word`."""
-    return [p for p in processes if any(word in part for part in p.cmdline())]
 
 
 def running_queues(sandbox) -> set[str]:

@@ -8,7 +8,7 @@ import sys
 
 import psutil
 import pytest
-from helpers import eventually, process_exists
+from helpers import eventually, named, process_exists
 
 from sandbox_app import runner
 from sandbox_app.lab import background_sends, get, measure, measure_send, post
@@ -164,7 +164,7 @@ def cli(tmp_path, *args: str) -> ChildProcess:
 def app_processes(launcher: ChildProcess) -> list[psutil.Process]:
     """The processes of the app under gunicorn or waitress, below the CLI."""
     family = psutil.Process(launcher.pid).children(recursive=True)
-    return [p for p in family if "gunicorn" in " ".join(p.cmdline()) or "processes.wsgi" in " ".join(p.cmdline())]
+    return named(family, "gunicorn", "processes.wsgi")
 
 
 def test_the_cli_serves_under_gunicorn_and_sigint_ends_every_process(tmp_path):

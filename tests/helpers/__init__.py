@@ -31,6 +31,7 @@ from .machine import CHROMIUM_NAMES, REQUIRE_ALL, find_chromium, missing, need_p
 from .processes import (
     eventually,
     listening_addresses,
+    named,
     port_is_free,
     process_exists,
     start_on_free_ports,
@@ -41,6 +42,6 @@ from .processes import (
 __all__ = [
     "CHROMIUM_NAMES", "EMAIL", "HTTP_TIMEOUT", "KEY_HEADER", "REQUIRE_ALL", "Reply", "auth_headers", "broken_copy",
     "eventually", "find_chromium", "free_port", "get_json", "http_call", "http_get", "http_post", "key_headers",
-    "listening_addresses", "missing", "need_program", "open_page", "option", "port_is_free", "process_exists",
+    "listening_addresses", "missing", "named", "need_program", "open_page", "option", "port_is_free", "process_exists",
     "question", "refused_with", "required", "start_on_free_ports", "started_since", "timed", "url_of", "wait_gone",
 ]  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 
 import psutil
 
@@ -40,6 +41,19 @@ def process_exists(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def named(processes, *words: str) -> list[psutil.Process]:
+    """The processes whose command line mentions one of `words`, in their order; those gone meanwhile left out.
+
+    A process that ended (an RQ work horse not reaped yet is a zombie, with no command line) runs nothing.
+    """
+    found = []
+    for process in processes:
+        with suppress(psutil.NoSuchProcess):
+            if any(word in part for part in process.cmdline() for word in words):
+                found.append(process)
+    return found
 
 
 def wait_gone(pid: int, timeout: float = 10.0) -> None:
