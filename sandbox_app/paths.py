@@ -18,3 +18,9 @@ def state_dir() -> Path:
         path = Path(base) / APP_DIR_NAME
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def remove_sqlite_database(path: Path | str) -> None:
+    """Delete a SQLite database and the -wal and -shm files its WAL journal keeps beside it."""
+    for leftover in (Path(path), Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)

@@ -19,12 +19,11 @@ from .mailer.background import get_background
 from .mailer.shared_stats import create_counters_file, remove_counters_file
 from .mailer.stats import DeliveryStats, get_stats
 from .paths import state_dir
-from .processes.consumer import ConsumerProcess
 from .processes.servers import ServerProcess, serving
-from .processes.worker_process import WorkerProcess
-from .queue.broker import BROKER_PATTERNS, RedisBroker, get_broker
-from .queue.mailqueue import MailQueue, get_queue
-from .queue.storage import new_queue_name
+from .queues.backend import QueueBackend, WorkerProcess
+from .queues.huey_queue import HueyBackend
+from .queues.names import new_queue_name
+from .queues.registry import FIRST_QUEUE, get_backend
 from .smtp.server import DebugMailServer
 from .web.factory import create_app
 
@@ -190,25 +189,24 @@ class Sandbox:
         """The delivery counters every process of the app counts into (what /api/stats answers)."""
         return get_stats(self._app)
 
-    @property
-    def queue(self) -> MailQueue:
-        """The app's durable mail queue."""
-        return get_queue(self._app)
+    def backend(self, pattern: str) -> QueueBackend:
+        """The queue backend of a pattern ("queue": Huey; "celery"; "rq"): its workers, what it holds."""
+        return get_backend(pattern, self._app)
 
-    def start_consumer(self, workers: int | None = None) -> ConsumerProcess:
+    @property
+    def queue(self) -> HueyBackend:
+        """The app's durable mail queue (Huey), the one lesson 8 starts with."""
+        return self.backend(FIRST_QUEUE)
+
+    def start_consumer(self, workers: int | None = None) -> WorkerProcess:
         """Start the queue's consumer process, or return the running one; it stops with the sandbox."""
         if not self._running:
             raise SandboxNotRunning()  # a consumer would outlive the sandbox it sends for
-        return self.queue.start_consumer(workers)
+        return self.backend(FIRST_QUEUE).ensure_workers(workers)[0]
 
     def stop_consumer(self) -> None:
         """Stop the consumer process gracefully: sends in progress finish, queued mail waits for the next one."""
-        self.queue.stop_consumer()
-
-    @property
-    def broker(self) -> RedisBroker:
-        """The Redis of the Celery and RQ queues, and their workers."""
-        return get_broker(self._app)
+        self.stop_worker(FIRST_QUEUE)
 
     def start_worker(self, pattern: str, workers: int | None = None, **settings) -> list[WorkerProcess]:
         """(Re)start the workers of a queue ("queue": Huey's consumer; "celery"; "rq"), Redis first if needed.
@@ -218,26 +216,15 @@ class Sandbox:
         """
         if not self._running:
             raise SandboxNotRunning()  # a worker would outlive the sandbox it sends for
-        if pattern == "queue":
-            self.queue.stop_consumer()  # started again, as for the other queues, whatever it ran with
-            return [self.queue.start_consumer(workers, settings)]
-        if pattern not in BROKER_PATTERNS:
-            raise ValueError(f"no worker for {pattern!r}: choose queue, {', '.join(BROKER_PATTERNS)}")
-        return self.broker.start_workers(pattern, workers, settings)
+        return self.backend(pattern).start_workers(workers, settings)
 
     def stop_worker(self, pattern: str) -> None:
         """Stop a queue's workers gracefully: the sends under way finish, queued mail waits for the next ones."""
-        if pattern == "queue":
-            self.stop_consumer()
-        else:
-            self.broker.stop_workers(pattern)
+        self.backend(pattern).stop_workers()
 
     def running_workers(self, pattern: str) -> list[WorkerProcess]:
         """A queue's worker processes that are alive now (none started just to find out, nor Redis)."""
-        if pattern == "queue":
-            consumer = self.queue.consumer
-            return [consumer] if consumer is not None and consumer.running else []
-        return self.broker.running_workers(pattern)
+        return self.backend(pattern).running_workers()
 
     def memory_mb(self) -> float | None:
         """Memory of the app's own processes (out of process only; in process it shares this one's)."""

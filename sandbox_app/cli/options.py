@@ -6,7 +6,8 @@ import argparse
 
 from ..config import check_key, parse_smtp_address
 from ..processes.servers import DEFAULT_WORKERS, IN_PROCESS, SERVERS
-from ..queue.storage import check_queue_name
+from ..queues.names import check_queue_name
+from ..queues.redis_server import check_redis_url
 from ..smtp.loopback import LOOPBACK
 
 MAX_SECONDS = 3600
@@ -58,13 +59,6 @@ def checked_by(check):
     return convert
 
 
-def queue_url(text: str) -> str:
-    """argparse type: a redis:// URL."""
-    if not text.startswith(("redis://", "rediss://", "unix://")):
-        raise argparse.ArgumentTypeError(f"expected a redis:// URL, got {text!r}")
-    return text
-
-
 def add_server_options(parser: argparse.ArgumentParser) -> None:
     """--server, --workers and --queue-url: where the app runs and where its queue lives (serve and bench)."""
     parser.add_argument(
@@ -80,7 +74,7 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"worker threads (inprocess, waitress) or processes (gunicorn); defaults: {defaults}",
     )
-    parser.add_argument("--queue-url", type=queue_url, help="Redis URL for the queue (default: a SQLite file)")
+    parser.add_argument("--queue-url", type=checked_by(check_redis_url), help="Redis URL for the queue (default: a SQLite file)")
 
 
 def add_serve_options(parser: argparse.ArgumentParser) -> None:

@@ -10,11 +10,9 @@ import threading
 from ..addresses import KEY_HEADER, KEY_PARAMETER
 from ..config import SandboxConfig
 from ..processes.child import ChildError
-from ..processes.redis import RedisUnavailable
 from ..processes.servers import ServerUnavailable, shown_command
-from ..queue.broker import BROKER_PATTERNS
-from ..queue.broker import DEFAULT_WORKERS as DEFAULT_BROKER_WORKERS
-from ..queue.mailqueue import DEFAULT_WORKERS as DEFAULT_QUEUE_WORKERS
+from ..queues.redis_server import RedisUnavailable
+from ..queues.registry import BACKENDS
 from ..sandbox import Sandbox
 from ..smtp.loopback import LOOPBACK
 from .options import add_serve_options, workers_count
@@ -36,14 +34,27 @@ def config_from(args: argparse.Namespace) -> SandboxConfig:
         queue_name=args.queue_name,
         echo_log=True,
         app_config={
-            f"{pattern.upper()}_WORKERS": count
-            for pattern in BROKER_PATTERNS
-            if (count := getattr(args, f"{pattern}_workers")) is not None
+            backend.workers_setting.key: count
+            for backend in BACKENDS.values()
+            if (count := getattr(args, backend.workers_setting.dest)) is not None
         },
     )
 
 
-def banner(sandbox: Sandbox, consumer) -> list[str]:
+def workers_at_start(args: argparse.Namespace) -> dict[str, int]:
+    """Per queue, the workers to start with the sandbox: those asked for, and the ones a queue starts at launch."""
+    counts = {}
+    for pattern, backend in BACKENDS.items():
+        setting = backend.workers_setting
+        count = getattr(args, setting.dest)
+        if count is None and setting.at_launch:
+            count = setting.default
+        if count:
+            counts[pattern] = count
+    return counts
+
+
+def banner(sandbox: Sandbox) -> list[str]:
     """What the sandbox prints once it runs: where the app and the mail server are, and how to get in."""
     key = f"?{KEY_PARAMETER}={sandbox.key}" if sandbox.key else ""
     lines = ["Mail sandbox running. Press Ctrl-C to stop.", f"  app:         {sandbox.url}{key}"]
@@ -57,19 +68,7 @@ def banner(sandbox: Sandbox, consumer) -> list[str]:
             lines.append(f"  SMTP login:  user {server.login[0]}, password {server.login[1]} (AUTH PLAIN or LOGIN)")
     else:
         lines.append(f"  mail server: smtp://{sandbox.smtp_address} (outside: the app only sends to it)")
-    queue = sandbox.queue
-    worker = f"consumer pid {consumer.pid}" if consumer else "no consumer started"
-    lines.append(f"  queue:       {queue.name} on {queue.url or 'SQLite'} ({worker})")
-    broker = sandbox.broker
-    for pattern in BROKER_PATTERNS:
-        name, running = ("Celery" if pattern == "celery" else "RQ"), broker.running_workers(pattern)
-        if running:
-            pids = ", ".join(str(process.pid) for process in running)
-            lines.append(f"  {pattern + ':':<13}{name} on Redis {broker.address} (worker pid {pids})")
-        elif broker.counts[pattern]:
-            lines.append(f"  {pattern + ':':<13}{name} on Redis (Redis and the worker start on first use)")
-        else:
-            lines.append(f"  {pattern + ':':<13}{name} on Redis (no worker: --{pattern}-workers 0)")
+    lines += [f"  {pattern + ':':<13}{sandbox.backend(pattern).describe()}" for pattern in BACKENDS]
     if sandbox.key:
         lines.append(
             f"  key:         send the header {KEY_HEADER}: {sandbox.key}, or open the app link once in a browser"
@@ -89,10 +88,8 @@ def serve(args: argparse.Namespace) -> int:
     sandbox = Sandbox(config)
     try:
         sandbox.start()
-        consumer = sandbox.start_consumer(args.queue_workers) if args.queue_workers else None
-        for pattern in BROKER_PATTERNS:
-            if getattr(args, f"{pattern}_workers"):  # asked for: now, with Redis; else on first use
-                sandbox.start_worker(pattern, getattr(args, f"{pattern}_workers"))
+        for pattern, count in workers_at_start(args).items():  # the others start with Redis, on first use
+            sandbox.start_worker(pattern, count)
     except OSError as error:
         sandbox.stop()
         print(f"error: {error.strerror or error}", file=sys.stderr)
@@ -104,7 +101,7 @@ def serve(args: argparse.Namespace) -> int:
     stop_requested = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
     signal.signal(signal.SIGINT, lambda *_: stop_requested.set())
-    print("\n".join(banner(sandbox, consumer)))
+    print("\n".join(banner(sandbox)))
     if config.host != LOOPBACK:
         print(f"  note: the app listens on {config.host}, beyond this machine's loopback", file=sys.stderr)
     sys.stdout.flush()
@@ -119,18 +116,15 @@ def serve(args: argparse.Namespace) -> int:
 def add_serve(parser: argparse.ArgumentParser) -> None:
     """The serve command's options on the main parser (serving is what `python -m sandbox_app` does)."""
     add_serve_options(parser)
-    parser.add_argument(
-        "--queue-workers",
-        type=workers_count,
-        default=DEFAULT_QUEUE_WORKERS,
-        help=f"threads of the queue's consumer process, 0 = start no consumer (default {DEFAULT_QUEUE_WORKERS})",
-    )
-    for pattern, name in (("celery", "Celery worker's threads"), ("rq", "RQ worker processes")):
+    for backend in BACKENDS.values():
+        setting = backend.workers_setting
+        when = "started now" if setting.at_launch else "started when the queue is first used, with Redis"
         parser.add_argument(
-            f"--{pattern}-workers",
+            setting.flag,
             type=workers_count,
             default=None,
-            help=f"{name}, started now with Redis; 0 = none (default: {DEFAULT_BROKER_WORKERS[pattern]}, "
-            "started with Redis when the pattern is first used)",
+            dest=setting.dest,
+            help=f"{backend.library}: {setting.unit}, 0 = none (default {setting.default}, {when}; "
+            "a number given starts them now)",
         )
     parser.set_defaults(func=serve)

@@ -1,17 +1,15 @@
 """The sending patterns: each module's `send_email(app, msg)` sends and returns the HTTP status."""
 
-from ..queue.broker import init_broker
-from ..queue.mailqueue import init_queue
-from . import async_view, blocking, celery_queue, pool, queue, rq_queue, threaded
+from ..queues.registry import init_queues, queue_senders
+from . import async_view, blocking, pool, threaded
 
-# One message per request (POST /send/<pattern>): the page's buttons and the bench's rows.
+# One message per request (POST /send/<pattern>): the page's buttons and the bench's rows; the queues'
+# from their backends (sandbox_app.queues).
 PATTERNS = {
     "blocking": blocking.send_email,
     "threaded": threaded.send_email,
     "pool": pool.send_email,
-    "queue": queue.send_email,
-    "celery": celery_queue.send_email,
-    "rq": rq_queue.send_email,
+    **queue_senders(),
 }
 # `async def` views (POST /send/async, /send/async-nowait): Flask runs each in an event loop of its own.
 ASYNC_PATTERNS = {
@@ -23,13 +21,6 @@ COUNTED_PATTERNS = [*PATTERNS, *ASYNC_PATTERNS, "bulk"]
 
 
 def init_app(app) -> None:
-    """Give the app what the patterns own: the pool, the Huey queue, and Celery and RQ on a Redis started when used."""
+    """Give the app what the patterns own: the pool, and the queues (Huey; Celery and RQ on a Redis started when used)."""
     pool.init_app(app)
-    mail_queue = init_queue(app, queue.deliver)
-    config = app.config
-    config["CELERY"] = {**celery_queue.default_settings(mail_queue.name), **config.get("CELERY", {})}
-    config.setdefault("RQ_QUEUE", f"{mail_queue.name}-rq")
-    config.setdefault("QUEUE_SEND_ONCE", False)  # lesson 12: skip a redelivered mail already sent
-    config.setdefault("QUEUE_TASK_TAIL", 0.0)  # lesson 12: seconds of other work a task does after its send
-    init_broker(app)
-    celery_queue.celery_init_app(app)
+    init_queues(app)

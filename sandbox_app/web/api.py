@@ -7,9 +7,7 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, abort, request
 
 from ..mailer.stats import get_stats
-from ..queue.broker import BROKER_PATTERNS, get_broker
-from ..queue.mailqueue import get_queue
-from ..queue.storage import STORAGE_ERRORS, unavailable
+from ..queues.registry import get_backend, queues_state
 from ..smtp.settings import SettingsError
 from .mail_server import attached_mail_server
 
@@ -80,16 +78,16 @@ def put_smtp():
 
 @bp.get("/queue")
 def get_queue_state():
-    """The Huey queue (name, storage, mail waiting, consumer) and, under `redis_queues`, Celery's and RQ's."""
-    try:
-        return {**get_queue().state(), "redis_queues": get_broker().state()}
-    except STORAGE_ERRORS as error:
-        raise unavailable(error) from None
+    """Huey's queue (name, storage, mail waiting, consumer), Celery's and RQ's under `redis_queues`, and every
+    queue under `queues` (its backend, waiting, oldest_age_s, in_flight, retries_scheduled, failed, workers)."""
+    return queues_state()
 
 
 @bp.post("/queue/<pattern>/prepare")
 def prepare_queue(pattern):
     """For an app in its own process: start Redis and this queue's workers if not yet, and answer the Redis URL."""
-    if pattern not in BROKER_PATTERNS:
-        abort(404, f"no Redis queue {pattern!r}; choose one of: {', '.join(BROKER_PATTERNS)}")
-    return {"url": get_broker().prepare(pattern)}  # 503 (QueueUnavailable) when Redis or a worker cannot start
+    try:
+        backend = get_backend(pattern)
+    except ValueError as error:
+        abort(404, str(error))
+    return {"url": backend.prepare()}  # 503 (QueueUnavailable) when Redis or a worker cannot start

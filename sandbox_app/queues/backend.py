@@ -1,0 +1,263 @@
+"""What every queue backend is: its workers' lifecycle, its settings, its state; and the worker process they run in."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import sqlite3
+import tempfile
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from flask import Flask
+from flask_mail import Message
+from redis.exceptions import RedisError
+from werkzeug.exceptions import ServiceUnavailable
+
+from ..launcher_api import LauncherApi
+from ..paths import state_dir
+from ..processes.child import ChildProcess
+from ..processes.env import config_env
+from .ready import READY_FILE_ENV
+
+STORAGE_ERRORS = (RedisError, sqlite3.Error, OSError)
+
+
+class QueueUnavailable(ServiceUnavailable):
+    """The queue's storage (the SQLite file or the Redis server) cannot be reached: answered as 503."""
+
+
+def unavailable(error: Exception) -> QueueUnavailable:
+    """The 503 for a storage error, saying what went wrong."""
+    return QueueUnavailable(f"queue unavailable: {type(error).__name__}: {error}")
+
+
+def launcher_api(app: Flask) -> LauncherApi | None:
+    """In an app process of its own (waitress, gunicorn): the launcher that owns Redis and the workers, else None."""
+    api = app.config.get("LAUNCHER_API")
+    return LauncherApi(api, app.config.get("SANDBOX_KEY"), timeout=60) if api else None
+
+
+@dataclass(frozen=True)
+class WorkersSetting:
+    """How many workers a backend runs: its Flask setting, its command-line flag, its default."""
+
+    key: str  # the Flask setting, e.g. "QUEUE_WORKERS"
+    flag: str  # the command-line option, e.g. "--queue-workers"
+    default: int
+    unit: str  # what one of them is, for the help text: "threads of the queue's consumer process"
+    at_launch: bool  # started when `python -m sandbox_app` starts (else: with Redis, on the queue's first use)
+
+    @property
+    def dest(self) -> str:
+        """The attribute argparse stores the flag's value in."""
+        return self.flag.removeprefix("--").replace("-", "_")
+
+
+class WorkerProcess(ChildProcess):
+    """A worker process (Huey's consumer, a Celery or an RQ worker) that sends what the app queued.
+
+    `config` is the Flask config it builds the same app from (passed in the environment, never argv:
+    it holds the mail server's login); its log is removed after a clean stop and kept after any other.
+    `workers` is how many mails it sends at once; `queue_name` the queue it works.
+    """
+
+    def __init__(
+        self, command: list, config: dict, *, what: str, name: str, workers: int, queue_name: str,
+        stop_signal: int = signal.SIGTERM,
+    ) -> None:  # fmt: skip
+        self.config = dict(config)
+        self.workers = workers
+        self.queue_name = queue_name
+        log_path = state_dir() / "logs" / f"{name}-{os.getpid()}-{secrets.token_hex(3)}.log"
+        super().__init__(command, log_path, what=what, stop_signal=stop_signal)
+
+    def start(self, timeout: float | None = None) -> WorkerProcess:
+        """Start the process and wait until it is ready; ChildError with its log if it fails."""
+        ready = Path(tempfile.mkdtemp(prefix="sandbox-worker-")) / "ready"
+        self.ready = ready.exists
+        self.env = {
+            **os.environ,
+            **config_env(self.config),
+            READY_FILE_ENV: str(ready),
+            "SANDBOX_STATE_DIR": str(state_dir()),  # the same queue files and counters as this process
+            "PYTHONUNBUFFERED": "1",
+        }
+        try:
+            super().start(timeout)
+        finally:
+            # Each of its threads may touch the file, maybe after we looked: remove the folder whatever it holds.
+            shutil.rmtree(ready.parent, ignore_errors=True)
+        return self
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """Graceful stop, then SIGKILL after `timeout`; the log is removed after a clean exit."""
+        code = super().stop(timeout)
+        if code == 0:
+            self.log_path.unlink(missing_ok=True)
+        return code
+
+    def horse_pids(self) -> list[int]:
+        """The processes it forked to run one send each (RQ's work horses); none for a worker that sends itself."""
+        return []
+
+    def __repr__(self) -> str:
+        state = f"running, pid {self.pid}" if self.running else "stopped"
+        return f"<{type(self).__name__} {state}: queue {self.queue_name}, {self.workers} at once>"
+
+
+def side_by_side(action, processes: list) -> None:
+    """`action` on every process at once, in threads: each start or stop of a worker waits about a second."""
+    if processes:
+        with ThreadPoolExecutor(len(processes)) as pool:
+            list(pool.map(action, processes))  # list(): an exception in any one is raised here
+
+
+class QueueBackend(ABC):
+    """One queue library behind the sandbox: where its mail waits, its workers, its settings, its state.
+
+    A backend class is registered under its public pattern name (registry.BACKENDS); the app holds one
+    instance of each. Its module holds the code lessons show: the setup, the task, the enqueue
+    (`send_email(app, msg)`) and the worker program.
+    """
+
+    pattern: ClassVar[str]  # the public name: POST /send/<pattern>, /api/stats, the bench
+    library: ClassVar[str]  # its display name, the library's: "Huey", "Celery", "RQ"
+    workers_setting: ClassVar[WorkersSetting]
+    send: ClassVar[Callable[[Flask, Message], int]]  # the module's `send_email(app, msg)`: POST /send/<pattern>
+    needs_redis: ClassVar[bool] = False  # the bench measures such a queue only when asked by name
+    sender: ClassVar[str] = "worker"  # which of its processes runs a send: "worker", or RQ's "work horse"
+    prefetches: ClassVar[bool] = False  # a worker reserves more mail than it sends at once (Celery)
+    # What makes it deliver at least once when a worker dies mid-send: (the web app's settings, the workers').
+    at_least_once: ClassVar[tuple[dict, dict] | None] = None
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.workers_count = app.config.setdefault(self.workers_setting.key, self.workers_setting.default)
+        self.processes: list[WorkerProcess] = []  # what sends: the workers, and any helper (RQ's scheduler)
+        self.settings: dict = {}  # the Flask settings the running workers were started with on top of the app's
+        self.used = False  # its workers were started once: never again behind a lesson's back
+        self._lock = threading.RLock()
+
+    # -- sending -----------------------------------------------------------
+    @abstractmethod
+    def enqueue(self, msg: Message) -> None:
+        """Hand the message to the queue, stamped with the time; QueueUnavailable (503) if its storage cannot take it."""
+
+    def prepare(self) -> str | None:
+        """Before the first send: start what the queue needs (Redis and the workers); the Redis URL, if any."""
+        return None
+
+    # -- workers -----------------------------------------------------------
+    @abstractmethod
+    def make_processes(self, count: int, config: dict) -> list[WorkerProcess]:
+        """The worker processes to start (with any helper last), `count` of them, not started yet."""
+
+    def worker_config(self, settings: dict) -> dict:
+        """The Flask config a worker builds its app from: what this app was given (not Flask's defaults),
+        `settings` on top. A worker starts no workers of its own, and counts where this app counts."""
+        config = self.app.config
+        given = {key: value for key, value in config.items() if key not in Flask.default_config}
+        # QUEUE_STATS_PATH: the queues' own counters file, until every app has one store (PLAN contract 1).
+        stats_path = config.get("STATS_PATH") or config.get("QUEUE_STATS_PATH")
+        return {**given, "STATS_PATH": stats_path, self.workers_setting.key: 0, **settings}
+
+    def start_workers(self, count: int | None = None, settings: dict | None = None) -> list[WorkerProcess]:
+        """(Re)start the workers, `count` of them, with Flask `settings` on top of the app's; ChildError if one fails."""
+        with self._lock:
+            self.stop_workers()
+            self.used = True
+            self.settings = dict(settings or {})
+            count = self.workers_count if count is None else count
+            started = self.make_processes(count, self.worker_config(self.settings)) if count else []
+            try:
+                side_by_side(lambda process: process.start(), started)
+            except BaseException:
+                for process in started:
+                    process.stop(timeout=0)
+                raise
+            self.processes = started
+            return self.workers()
+
+    def ensure_workers(self, count: int | None = None) -> list[WorkerProcess]:
+        """The running workers, or new ones with the app's settings if none run (re-run safe)."""
+        with self._lock:
+            return self.running_workers() or self.start_workers(count)
+
+    def stop_workers(self, timeout: float = 15.0) -> None:
+        """Stop the workers gracefully (the sends under way finish); queued mail waits for the next ones."""
+        with self._lock:
+            side_by_side(lambda process: process.stop(timeout), self.processes)
+            self.processes = []
+
+    def workers(self) -> list[WorkerProcess]:
+        """The worker processes started (not helpers such as RQ's scheduler)."""
+        return [process for process in self.processes if process.workers]
+
+    def running_workers(self) -> list[WorkerProcess]:
+        """The worker processes that are alive now."""
+        return [process for process in self.workers() if process.running]
+
+    # -- what it holds -----------------------------------------------------
+    @abstractmethod
+    def describe(self) -> str:
+        """One line for the command line's banner: where the queue lives and its workers."""
+
+    @abstractmethod
+    def opened(self) -> bool:
+        """Whether its storage exists yet (before: every count is 0, and reading would create it)."""
+
+    @abstractmethod
+    def waiting(self) -> int:
+        """Mail queued and not taken by a worker yet."""
+
+    @abstractmethod
+    def oldest_queued_at(self) -> float | None:
+        """When the oldest waiting mail was queued (time.time()), None if none waits."""
+
+    @abstractmethod
+    def in_flight(self) -> int:
+        """Mail a worker has taken and not finished with."""
+
+    @abstractmethod
+    def retries_scheduled(self) -> int:
+        """Mail that failed for now and waits for its retry's time."""
+
+    def held(self) -> int:
+        """Mail taken by a worker that died: back only after a timeout (Celery's visibility timeout); else 0."""
+        return 0
+
+    def unsent(self) -> int:
+        """Mail not sent yet that the queue still holds for a worker: waiting, running, or waiting for a retry."""
+        return self.waiting() + self.in_flight() + self.retries_scheduled() if self.opened() else 0
+
+    def state(self, now: float, failed: int) -> dict:
+        """Its entry in GET /api/queue's `queues`; `failed` comes from the app's counters."""
+        if not self.opened():
+            waiting = in_flight = retries = 0
+            oldest = None
+        else:
+            waiting, in_flight, retries, oldest = (
+                self.waiting(), self.in_flight(), self.retries_scheduled(), self.oldest_queued_at(),
+            )  # fmt: skip
+        return {
+            "backend": self.library,
+            "waiting": waiting,
+            "oldest_age_s": round(max(0.0, now - oldest), 3) if oldest is not None else None,
+            "in_flight": in_flight,
+            "retries_scheduled": retries,
+            "failed": failed,
+            "workers": [{"pid": process.pid, "threads": process.workers} for process in self.running_workers()],
+        }
+
+    def close(self) -> None:
+        """Stop the workers; mail still queued is logged, never dropped without a word."""
+        self.stop_workers()

@@ -1,0 +1,74 @@
+"""What every queue's task shares: which failures to try again, and (Celery, RQ) one queued mail sent once if asked.
+
+The send-once guard, checked before the send and marked after it. The window, honestly: a task that
+dies (or whose reply comes late) between the send and the mark has no mark, and its redelivery sends
+the mail again.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import time
+
+from flask import current_app
+
+from ..mailer.as_data import message_from
+from ..mailer.connection import mail
+from .redis_server import shared_redis
+
+RETRY_DELAYS = (1, 2, 4)  # seconds before each retry of a temporary failure, as the Huey queue waits
+MARK_SECONDS = 7 * 24 * 3600  # how long a mark is kept: longer than any redelivery can come
+
+
+def is_temporary(error: BaseException) -> bool:
+    """Whether trying again later may work: a 4xx reply, a dropped line, or a server that is down or busy."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500  # 421 busy, 451 try later; 5xx (a refusal, a wrong password) never
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        # The line dropped. smtplib also closes it after a 421 reply, and Flask-Mail's quit() on the closed
+        # line then raises this, hiding the 421 (still in error.__context__).
+        return True
+    if isinstance(error, smtplib.SMTPException):
+        return False  # every SMTPException is an OSError: but "AUTH not supported" is the configuration's fault
+    return isinstance(error, OSError)  # refused, reset, timed out
+
+
+class RedisGuard:
+    """Marks in Redis: `SET sent:<Message-ID> 1 NX EX <seconds>` after the send, `EXISTS` before it."""
+
+    def __init__(self, redis, prefix: str = "sent:") -> None:
+        self.redis, self.prefix = redis, prefix
+
+    def already_sent(self, message_id: str) -> bool:
+        """Whether a copy of this mail was delivered and marked."""
+        return bool(self.redis.exists(self.prefix + message_id))
+
+    def mark(self, message_id: str) -> None:
+        """Note that this mail was delivered (NX: the first mark stays; EX: it expires)."""
+        self.redis.set(self.prefix + message_id, 1, nx=True, ex=MARK_SECONDS)
+
+
+def send_once_guard() -> RedisGuard | None:
+    """The guard that skips a mail already sent, when the app asks for it (QUEUE_SEND_ONCE), else None."""
+    if not current_app.config.get("QUEUE_SEND_ONCE"):
+        return None
+    return RedisGuard(shared_redis(current_app).client(), prefix=f"{current_app.config['QUEUE_NAME']}:sent:")
+
+
+def send_queued(data: dict, guard: RedisGuard | None = None) -> bool:
+    """Send the mail in `data` (inside an app context): True once sent, False when the guard skipped it.
+
+    A failure is raised: the task's queue tries a temporary one again (see is_temporary).
+    """
+    msg = message_from(data)
+    if guard is not None and guard.already_sent(msg.msgId):
+        current_app.logger.info("%s already sent: a redelivery, skipped", msg.msgId)
+        return False
+    mail.send(msg)
+    if guard is not None:
+        guard.mark(msg.msgId)  # after the send: a crash in between sends it again (the guard's window)
+    # The rest of a real task's work after the mail went out (a database write, say): where a crash lands late.
+    time.sleep(current_app.config.get("QUEUE_TASK_TAIL", 0))
+    return True

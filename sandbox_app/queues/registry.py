@@ -1,0 +1,116 @@
+"""The queue backends by public pattern name: the one place a pattern name becomes a backend.
+
+Everything else (the sandbox, the CLI, the bench, the lab, GET /api/queue) iterates over BACKENDS.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from flask import Flask, current_app
+
+from ..mailer.background import get_background
+from ..mailer.shared_stats import SqliteCounters, create_counters_file
+from ..mailer.stats import get_stats
+from ..paths import remove_sqlite_database, state_dir
+from .backend import STORAGE_ERRORS, QueueBackend, launcher_api, unavailable
+from .celery_queue import CeleryBackend
+from .huey_queue import HueyBackend
+from .redis_server import EXTENSION as REDIS_EXTENSION
+from .rq_queue import RqBackend
+
+BACKENDS: dict[str, type[QueueBackend]] = {
+    HueyBackend.pattern: HueyBackend,
+    CeleryBackend.pattern: CeleryBackend,
+    RqBackend.pattern: RqBackend,
+}
+# The queue the course meets first (lesson 8), and the one `start_consumer()` starts: it needs no Redis.
+FIRST_QUEUE = HueyBackend.pattern
+EXTENSION = "sandbox_queues"
+
+
+def queue_senders() -> dict[str, Callable]:
+    """Each queue's `send_email(app, msg)` by pattern name, for POST /send/<pattern>."""
+    return {pattern: backend.send for pattern, backend in BACKENDS.items()}
+
+
+def init_queues(app: Flask) -> dict[str, QueueBackend]:
+    """Give the app one backend per queue, closed (workers stopped, Redis too) when the app stops."""
+    app.config.setdefault("QUEUE_SEND_ONCE", False)  # lesson 12: skip a redelivered mail already sent
+    app.config.setdefault("QUEUE_TASK_TAIL", 0.0)  # lesson 12: seconds of other work a task does after its send
+    backends = {pattern: backend(app) for pattern, backend in BACKENDS.items()}
+    app.extensions[EXTENSION] = backends
+    _count_in_one_file(app)
+    get_background(app).on_stop(lambda: close_queues(app))
+    return backends
+
+
+def _count_in_one_file(app: Flask) -> None:
+    """Until the one counter store (PLAN contract 1): the queues' counters in a file their workers count into too."""
+    if app.config.get("STATS_PATH"):
+        return  # every process of the app counts there already, the workers too (they get STATS_PATH)
+    path = state_dir() / "queues" / f"{app.config['QUEUE_NAME']}-stats.sqlite3"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    create_counters_file(path)
+    app.config["QUEUE_STATS_PATH"] = str(path)
+    for pattern in BACKENDS:
+        get_stats(app).share(pattern, SqliteCounters(path, pattern))
+
+
+def get_backend(pattern: str, app: Flask | None = None) -> QueueBackend:
+    """The app's backend for a queue pattern; ValueError naming the choices for any other name."""
+    backends = (app or current_app).extensions[EXTENSION]
+    if pattern not in backends:
+        raise ValueError(f"no queue {pattern!r}: choose one of {', '.join(backends)}")
+    return backends[pattern]
+
+
+def get_backends(app: Flask | None = None) -> dict[str, QueueBackend]:
+    """Every backend of the app, by pattern name."""
+    return (app or current_app).extensions[EXTENSION]
+
+
+def queues_state(app: Flask | None = None) -> dict:
+    """GET /api/queue: Huey's queue under the keys the README names, Celery's and RQ's under `redis_queues`,
+    and every backend under `queues`. In an app process of its own, the launcher's answer (it runs the workers)."""
+    app = app or current_app
+    launcher = launcher_api(app)
+    if launcher is not None:
+        try:
+            status, answer = launcher.call("GET", "queue")
+        except OSError as error:
+            raise unavailable(error) from None
+        if status != 200:
+            raise unavailable(RuntimeError(answer.get("error", f"the launcher answered {status}")))
+        return answer
+    backends = get_backends(app)
+    counters = get_stats(app).snapshot()
+    now = time.time()
+    try:
+        first = backends[FIRST_QUEUE]
+        redis_queues = {
+            pattern: {
+                "backend": f"{backend.library} on Redis",
+                "redis": backend.redis.address,
+                "waiting": backend.legacy_waiting() if backend.opened() else 0,
+                "workers": [{"pid": p.pid, "threads": p.workers} for p in backend.running_workers()],
+            }
+            for pattern, backend in backends.items()
+            if backend.needs_redis
+        }
+        queues = {pattern: backend.state(now, counters[pattern]["failed"]) for pattern, backend in backends.items()}
+    except STORAGE_ERRORS as error:
+        raise unavailable(error) from None
+    return {**first.legacy_state(), "redis_queues": redis_queues, "queues": queues}
+
+
+def close_queues(app: Flask) -> None:
+    """Stop every queue's workers, then the Redis they shared (if this sandbox started it)."""
+    for backend in get_backends(app).values():
+        backend.close()
+    redis = app.extensions.get(REDIS_EXTENSION)
+    if redis is not None:
+        redis.close()
+    if app.config.get("QUEUE_STATS_PATH"):
+        remove_sqlite_database(app.config["QUEUE_STATS_PATH"])
