@@ -8,6 +8,7 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass, field
 
+from ...config import SandboxConfig
 from ...processes.consumer import ConsumerProcess
 from ...smtp.loopback import LOOPBACK, LoopbackController
 from ...waiting import wait_until
@@ -84,7 +85,7 @@ def late_reply(sandbox, timeout: float = 0.5, stall: float = 1.0) -> LateReply:
     config = {key: value for key, value in sandbox.queue.consumer_config().items() if key not in login}
     config |= {"MAIL_SERVER": LOOPBACK, "MAIL_PORT": server.port, "MAIL_TIMEOUT": timeout}
     try:
-        with server, ConsumerProcess(config, workers=1):
+        with server, ConsumerProcess(SandboxConfig(app_config=config), workers=1):
             accepted = measure_send(sandbox, "queue", 1, warmup=0).statuses.get(202, 0)
             with suppress(TimeoutError):  # counted as it stands below
                 wait_until(lambda: sandbox.stats.snapshot()["queue"]["delivered"] >= accepted, 15, "the retried mail")
