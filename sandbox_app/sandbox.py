@@ -7,6 +7,7 @@ import html
 import secrets
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from flask import Flask
@@ -63,6 +64,7 @@ class Sandbox:
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig.resolve()
+        self.settings = self.config  # once started: with the ports, files and names decided then (`_settings_at_start`)
         self.mail_server: DebugMailServer | None = None  # None when the app sends to an outside mail server
         self.http_server: AppServer | None = None
         self.app_process: ServerProcess | None = None
@@ -90,13 +92,8 @@ class Sandbox:
             self.mail_server = DebugMailServer(config.smtp_port, delay=config.smtp_delay, key=config.key)
             with naming_the_port("mail server", config.smtp_port):
                 self.mail_server.start()
-        flask_config = config.flask_config(self.mail_server.port if self.mail_server else None)
-        if not config.in_process:
-            # Every process of the app counts into one file; the launcher reads it as /api/stats does.
-            stats_file = state_dir() / f"stats-{secrets.token_hex(6)}.sqlite3"
-            flask_config["STATS_PATH"] = str(create_counters_file(stats_file))
-            flask_config.setdefault("QUEUE_NAME", new_queue_name())  # one queue for the launcher and the app
-        self._app = create_app(flask_config, mail_server=self.mail_server)
+        self.settings = self._settings_at_start()
+        self._app = create_app(self.settings, mail_server=self.mail_server)
         # In process this app is the one served; out of process it only shows the mail server to the app's
         # processes, on a port of its own (the app's port and workers go to its server process).
         port, threads = (config.port, config.workers) if config.in_process else (0, LAUNCHER_THREADS)
@@ -105,21 +102,31 @@ class Sandbox:
         self._log = SandboxLog(self._app, self.http_server.port, config.echo_log)
         self.http_server.start()
         if not config.in_process:
-            self.app_process = self._start_app_process(flask_config)
+            self.app_process = self._start_app_process()
 
-    def _start_app_process(self, flask_config: dict) -> ServerProcess:
-        """The app under the configured server in its own process(es), sending to this sandbox's mail server."""
-        child_config = dict(flask_config)
-        api = f"http://{self.http_server.host}:{self.http_server.port}/api/"
-        child_config["LAUNCHER_API"] = api  # Redis and the Celery and RQ workers are started here, on first use
+    def _settings_at_start(self) -> SandboxConfig:
+        """The config with what is decided now: the mail server's port; out of process, the shared counters and queue."""
+        changes: dict = {}
         if self.mail_server is not None:
-            child_config["MAIL_SERVER_API"] = api
+            changes["smtp_port"] = self.mail_server.port  # the config may have asked for any free one
+        if not self.config.in_process:
+            # Every process of the app counts into one file; the launcher reads it as /api/stats does.
+            stats_file = state_dir() / f"stats-{secrets.token_hex(6)}.sqlite3"
+            changes["stats_path"] = str(create_counters_file(stats_file))
+            changes["queue_name"] = self.config.queue_name or new_queue_name()  # one queue for launcher and app
+        return replace(self.config, **changes)
+
+    def _start_app_process(self) -> ServerProcess:
+        """The app under the configured server in its own process(es), sending to this sandbox's mail server."""
+        api = f"http://{self.http_server.host}:{self.http_server.port}/api/"
+        # Redis and the Celery and RQ workers are started here, on first use
+        overrides = {"LAUNCHER_API": api}
+        if self.mail_server is not None:
+            overrides["MAIL_SERVER_API"] = api
         log_path = self._log.path.with_name(self._log.path.stem + f"-{self.config.server}.log")
-        config = self.config
-        with naming_the_port("app", config.port):
-            process = ServerProcess(
-                config.server, config.host, config.port, config.workers, child_config, log_path, auth_headers(config)
-            )
+        settings = self.settings.with_app_config(overrides)
+        with naming_the_port("app", settings.port):
+            process = ServerProcess(settings, log_path, auth_headers(settings))
         return process.start()
 
     def stop(self, timeout: float = 15.0) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from helpers import missing, need_program, start_on_free_ports
 
-from sandbox_app.processes.redis import INSTALL_HINT, RedisServer, bundled_redis, redis_binary
+from sandbox_app.queues.redis_server import INSTALL_HINT, RedisServer, bundled_redis, redis_binary
 
 
 def need_redis() -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox_app.processes.redis import INSTALL_HINT, redis_binary
+from sandbox_app.queues.redis_server import INSTALL_HINT, redis_binary
 
 NEEDS_REDIS = ('start_worker(\\"celery\\")', 'start_worker(\\"rq\\")', "sandbox_app.lab.queues")  # as JSON holds them
 

@@ -10,12 +10,12 @@ import pytest
 from helpers import EMAIL, eventually, get_json, process_exists, wait_gone
 
 from sandbox_app import create_app
+from sandbox_app.config import SandboxConfig
 from sandbox_app.lab import failures, measure, measure_send
 from sandbox_app.mailer.background import get_background
 from sandbox_app.processes.child import ChildError
-from sandbox_app.processes.consumer import ConsumerProcess
-from sandbox_app.queue.mailqueue import get_queue
-from sandbox_app.queue.storage import sqlite_path, this_host
+from sandbox_app.queues.huey_queue import ConsumerProcess, huey_backend, sqlite_path
+from sandbox_app.queues.names import this_host
 from sandbox_app.sandbox import SandboxNotRunning
 from sandbox_app.smtp.loopback import free_port
 from sandbox_app.smtp.server import DebugMailServer
@@ -44,38 +44,38 @@ def test_queue_answers_at_once_and_a_consumer_process_delivers(sandbox):
     eventually(lambda: stats_of(sandbox)["queue"]["delivered"] == 10)
     delivered = {"accepted": 10, "delivered": 10, "failed": 0, "retried": 0, "last_error": None}
     assert stats_of(sandbox)["queue"] == delivered
-    assert "Executing sandbox_app.queue.mailqueue.deliver_email" in consumer.read_log()
+    assert "Executing sandbox_app.queues.huey_queue.deliver_email" in consumer.read_log()
 
 
 def test_queued_mail_waits_in_the_state_folder_until_a_consumer_runs(sandbox, state_dir):
-    mail_queue = get_queue(sandbox.app)
+    mail_queue = huey_backend(sandbox.app)
     assert measure_send(sandbox, "queue", 3, warmup=0).statuses == {202: 3}
-    path = sqlite_path(mail_queue.name)
+    path = sqlite_path(mail_queue.queue_name)
     assert path.parent == state_dir / "queues" and path.exists()
     assert not str(path).startswith(REPO)
-    assert mail_queue.waiting() == 3 and sandbox.mail_server.messages == []
+    assert mail_queue.unsent() == 3 and sandbox.mail_server.messages == []
     sandbox.start_consumer(workers=1)
     sandbox.mail_server.wait_for(3, timeout=10)
-    eventually(lambda: mail_queue.waiting() == 0)
+    eventually(lambda: mail_queue.unsent() == 0)
     sandbox.stop()
     assert not path.exists()  # an empty queue is removed with its sandbox
 
 
 def test_two_apps_never_share_a_queue(state_dir, make_app):
     first, second = make_app(), make_app()
-    names = {get_queue(app).name for app in (first, second)}
+    names = {huey_backend(app).queue_name for app in (first, second)}
     assert len(names) == 2
     for app in (first, second):
         app.test_client().post("/send/queue", json=EMAIL)
     assert sorted(p.name for p in (state_dir / "queues").glob("*.sqlite3")) == sorted(f"{n}.sqlite3" for n in names)
     for app in (first, second):
-        assert get_queue(app).waiting() == 1
+        assert huey_backend(app).unsent() == 1
 
 
 def test_a_stopped_sandbox_says_what_it_leaves_unsent(start_sandbox, caplog):
     sandbox = start_sandbox()  # its queue has a made-up name: nobody else can consume it
     measure_send(sandbox, "queue", 2, warmup=0)
-    name = get_queue(sandbox.app).name
+    name = huey_backend(sandbox.app).queue_name
     with caplog.at_level(logging.WARNING):
         sandbox.stop()
     assert f"queue {name}: 2 mail(s) never sent: no consumer ran; discarded" in caplog.text
@@ -91,11 +91,11 @@ def test_a_shared_queue_keeps_its_mail_for_the_next_consumer(start_sandbox, capl
     assert sqlite_path("shop").exists()
     with DebugMailServer() as mail_server:  # later, another app's consumer takes over the queue
         app = create_app({"QUEUE_NAME": "shop"}, mail_server=mail_server)
-        mail_queue = get_queue(app)
+        mail_queue = huey_backend(app)
         try:
-            with mail_queue.start_consumer(workers=1):
+            with mail_queue.start_workers(1)[0]:
                 assert len(mail_server.wait_for(2, timeout=10)) == 2
-                eventually(lambda: mail_queue.waiting() == 0)
+                eventually(lambda: mail_queue.unsent() == 0)
         finally:
             get_background(app).finish(timeout=10)
 
@@ -128,12 +128,12 @@ def test_a_mail_interrupted_by_a_fast_stop_goes_back_on_the_queue(sandbox):
     eventually(lambda: sandbox.mail_server.counters()["open_connections"] == 1)  # the send is under way
     consumer.process.send_signal(signal.SIGTERM)  # Huey's immediate stop: the send is cut off
     assert consumer.process.wait(10) == 0
-    mail_queue = get_queue(sandbox.app)
-    assert mail_queue.waiting() == 1 and sandbox.mail_server.messages == []
+    mail_queue = huey_backend(sandbox.app)
+    assert mail_queue.unsent() == 1 and sandbox.mail_server.messages == []
     sandbox.mail_server.configure(delay=0.0)
     sandbox.start_consumer(workers=1)  # the next consumer sends it: once
     sandbox.mail_server.wait_for(1, timeout=10)
-    eventually(lambda: mail_queue.waiting() == 0)
+    eventually(lambda: mail_queue.unsent() == 0)
     assert len(sandbox.mail_server.messages) == 1
 
 
@@ -150,9 +150,9 @@ def test_a_consumer_whose_parent_dies_stops_too(state_dir, mail_server):
     code = (
         "import os, sys\n"
         "from sandbox_app import create_app\n"
-        "from sandbox_app.queue.mailqueue import get_queue\n"
+        "from sandbox_app.queues.huey_queue import huey_backend\n"
         f"app = create_app({{'MAIL_PORT': {mail_server.port}}})\n"
-        "consumer = get_queue(app).start_consumer(1)\n"
+        "consumer = huey_backend(app).start_workers(1)[0]\n"
         "print(consumer.pid, flush=True)\n"
         "os._exit(0)\n"
     )
@@ -162,7 +162,8 @@ def test_a_consumer_whose_parent_dies_stops_too(state_dir, mail_server):
 
 
 def test_a_consumer_that_cannot_start_says_why(state_dir):
-    broken = ConsumerProcess({"QUEUE_NAME": "no spaces allowed", "MAIL_PORT": free_port()}, workers=1)
+    settings = SandboxConfig(app_config={"QUEUE_NAME": "no spaces allowed", "MAIL_PORT": free_port()})
+    broken = ConsumerProcess(settings, workers=1)
     with pytest.raises(ChildError, match="queue name must be 1-64 letters"):
         broken.start(timeout=20)
     assert not broken.running
@@ -176,36 +177,42 @@ def test_a_queue_storage_that_is_down_is_a_503_not_a_500(state_dir, make_app):
     assert response.json["error"].startswith("queue unavailable: ConnectionError")
     stats = client.get("/api/stats")
     assert stats.status_code == 200  # the other patterns' counters are still there
-    assert stats.json["queue"]["accepted"] is None
-    assert stats.json["queue"]["last_error"].startswith("queue unavailable: ConnectionError")
+    # Counted where every pattern counts, not in the queue's storage: the request was accepted, then refused.
+    assert stats.json["queue"]["accepted"] == 1 and stats.json["queue"]["delivered"] == 0
     assert stats.json["blocking"]["accepted"] == 0
+    assert client.get("/api/queue").status_code == 503  # the queue's own state needs its storage
 
 
 def test_a_consumer_started_by_hand_without_its_config_says_what_to_set():
-    env = {k: v for k, v in os.environ.items() if k != "SANDBOX_APP_CONFIG"}
+    env = {k: v for k, v in os.environ.items() if k != "SANDBOX_SETTINGS"}
     done = subprocess.run(
-        [sys.executable, "-m", "huey.bin.huey_consumer", "sandbox_app.processes.queue_worker.huey"],
+        [sys.executable, "-m", "huey.bin.huey_consumer", "sandbox_app.programs.huey_worker.huey"],
         capture_output=True, text=True, timeout=30, env=env,
     )  # fmt: skip
-    assert done.returncode == 1
-    assert done.stderr.startswith("error: set SANDBOX_APP_CONFIG to a JSON object naming")
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: no settings: $SANDBOX_SETTINGS is not set")
     assert "Traceback" not in done.stderr
 
 
 def test_api_queue_shows_the_waiting_mail_and_the_consumer(sandbox):
-    mail_queue = get_queue(sandbox.app)
+    mail_queue = huey_backend(sandbox.app)
     # Celery's and RQ's queues are listed, but asking does not start their Redis: nobody has used them.
     unused = {
         pattern: {"backend": f"{name} on Redis", "redis": None, "waiting": 0, "workers": []}
         for pattern, name in (("celery", "Celery"), ("rq", "RQ"))
     }
-    empty = {"name": mail_queue.name, "storage": "sqlite", "waiting": 0, "consumer": None, "redis_queues": unused}
+    idle = {"waiting": 0, "oldest_age_s": None, "in_flight": 0, "retries_scheduled": 0, "failed": 0, "workers": []}
+    queues = {pattern: {"backend": name, **idle} for pattern, name in (("queue", "Huey"), ("celery", "Celery"), ("rq", "RQ"))}
+    empty = {
+        "name": mail_queue.queue_name, "storage": "sqlite", "waiting": 0, "consumer": None, "redis_queues": unused,
+        "queues": queues,
+    }  # fmt: skip
     assert get_json(sandbox, "api/queue") == empty
     measure_send(sandbox, "queue", 2, warmup=0)
     assert get_json(sandbox, "api/queue")["waiting"] == 2
     consumer = sandbox.start_consumer(workers=1)
     sandbox.mail_server.wait_for(2, timeout=10)
-    eventually(lambda: mail_queue.waiting() == 0)
+    eventually(lambda: mail_queue.unsent() == 0)
     assert get_json(sandbox, "api/queue")["consumer"] == {"pid": consumer.pid, "workers": 1}
 
 
@@ -241,13 +248,13 @@ def test_the_queue_of_a_killed_sandbox_is_swept_up_by_the_next(state_dir):
     with DebugMailServer() as mail_server:
         left = create_app({"QUEUE_NAME": name}, mail_server=mail_server)  # stands in for the dead one's app
         left.test_client().post("/send/queue", json=EMAIL)
-        get_queue(left).storage.close()
+        huey_backend(left).storage.close()
     elsewhere.write_bytes(b"")  # another machine's sandbox (a shared home folder): not ours to judge
     (state_dir / "logs").mkdir(exist_ok=True)
     (state_dir / "logs" / f"consumer-{name}-1-2.log").write_text("its consumer's log")
     done = subprocess.run(
-        [sys.executable, "-c", "from sandbox_app import create_app; from sandbox_app.queue.mailqueue import get_queue; "
-         "get_queue(create_app()).huey"],
+        [sys.executable, "-c", "from sandbox_app import create_app; from sandbox_app.queues.huey_queue import huey_backend; "
+         "huey_backend(create_app()).huey"],
         capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -74,7 +74,9 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"worker threads (inprocess, waitress) or processes (gunicorn); defaults: {defaults}",
     )
-    parser.add_argument("--queue-url", type=checked_by(check_redis_url), help="Redis URL for the queue (default: a SQLite file)")
+    parser.add_argument(
+        "--queue-url", type=checked_by(check_redis_url), help="Redis URL for the queue (default: a SQLite file)"
+    )
 
 
 def add_serve_options(parser: argparse.ArgumentParser) -> None:

@@ -7,22 +7,24 @@ from contextlib import nullcontext
 from ..config import SandboxConfig
 from ..examples import DEFAULT_EMAIL
 from ..patterns import ASYNC_PATTERNS, PATTERNS
-from ..queue.broker import BROKER_PATTERNS
+from ..queues.registry import BACKENDS, FIRST_QUEUE
 from ..sandbox import Sandbox, SandboxNotRunning
 from .client import call
 from .experiments import blocks_worker
 from .sandbox import settle
 from .tables import Table
 from .timing import measure, measure_send, percentile
-from .workers import QUEUE_NAMES, only_queue, queues_paused
+from .workers import only_queue, queues_paused
 
 BULK = "bulk"
 # What `--patterns` may name, and what it measures when it names none.
 BENCH_CHOICES = (*PATTERNS, *ASYNC_PATTERNS, BULK)
 DEFAULT_PATTERNS = (
-    *(p for p in PATTERNS if p not in BROKER_PATTERNS),
+    *(p for p in PATTERNS if p not in BACKENDS or not BACKENDS[p].needs_redis),
     BULK,
 )  # Celery and RQ need a Redis: asked for by name
+# The background patterns the page compares with /ping and blocking in its headline.
+HEADLINE_PATTERNS = ("threaded", "pool", FIRST_QUEUE)
 
 SETTLE_TIMEOUT = 30.0
 
@@ -149,7 +151,7 @@ def measure_rows(
     with queues_paused(sandbox):  # once: each queue's workers then start and stop around its own row
         for pattern in (p for p in patterns if p != BULK):
             # A queue's workers alone, in processes of their own as in production.
-            with only_queue(sandbox, pattern) if pattern in QUEUE_NAMES else nullcontext():
+            with only_queue(sandbox, pattern) if pattern in BACKENDS else nullcontext():
                 rows.append(bench_pattern(sandbox, pattern, requests, concurrency, delay, progress, outside))
     if BULK in patterns:
         rows.append(bench_bulk(sandbox, bulk_count, connect_delay))
@@ -221,11 +223,11 @@ def headline(rows: list[dict]) -> list[str]:
     if "blocking" in by_name and "threaded" in by_name:
         ratio = by_name["blocking"]["p50_ms"] / by_name["threaded"]["p50_ms"]
         lines.append(f"blocking / threaded (p50):       {ratio:.0f}x")
-    for name in ("threaded", "pool", "queue"):
+    for name in HEADLINE_PATTERNS:
         if name in by_name:
             gap = by_name[name]["p50_ms"] - by_name["ping"]["p50_ms"]
             lines.append(f"{name + ' - ping (p50):':<33}{gap:.2f} ms")
-    for name in ("threaded", "pool", "queue"):
+    for name in HEADLINE_PATTERNS:
         if name in by_name and "blocking" in by_name and by_name["blocking"]["rps"]:
             ratio = by_name[name]["rps"] / by_name["blocking"]["rps"]
             lines.append(f"{name + ' / blocking (req/s):':<33}{ratio:.1f}x")

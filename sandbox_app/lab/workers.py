@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-QUEUE_NAMES = {"queue": "Huey", "rq": "RQ", "celery": "Celery"}
+from ..queues.registry import BACKENDS
 
 
 @contextmanager
@@ -13,13 +13,13 @@ def queues_paused(sandbox):
     queue's workers at a time); afterwards the queues that ran run again with their default workers, and the
     workers an experiment started for any other queue are stopped. Nested in another, it finds nothing running
     and stops what its experiment started: a table pauses once, around all its cases."""
-    were_running = [pattern for pattern in QUEUE_NAMES if sandbox.running_workers(pattern)]
+    were_running = [pattern for pattern in BACKENDS if sandbox.running_workers(pattern)]
     for pattern in were_running:
         sandbox.stop_worker(pattern)
     try:
         yield
     finally:
-        for pattern in QUEUE_NAMES:  # stop first: never two queues' workers at once
+        for pattern in BACKENDS:  # stop first: never two queues' workers at once
             if pattern not in were_running and sandbox.running_workers(pattern):
                 sandbox.stop_worker(pattern)
         for pattern in were_running:
@@ -38,7 +38,7 @@ def worker_memory(sandbox) -> dict[str, float]:
     """Each queue's worker process, started alone with its default settings: its unique memory in MB."""
     memory = {}
     with queues_paused(sandbox):  # once: each queue's workers then start and stop in turn
-        for pattern in QUEUE_NAMES:
+        for pattern in BACKENDS:
             with only_queue(sandbox, pattern):
                 memory[pattern] = sandbox.running_workers(pattern)[0].memory_mb()
     return memory

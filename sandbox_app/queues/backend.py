@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
 import sqlite3
-import tempfile
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from flask import Flask
@@ -22,11 +18,11 @@ from flask_mail import Message
 from redis.exceptions import RedisError
 from werkzeug.exceptions import ServiceUnavailable
 
+from ..config import SandboxConfig, get_settings
 from ..launcher_api import LauncherApi
 from ..paths import state_dir
 from ..processes.child import ChildProcess
-from ..processes.env import config_env
-from .ready import READY_FILE_ENV
+from ..processes.env import settings_env
 
 STORAGE_ERRORS = (RedisError, sqlite3.Error, OSError)
 
@@ -65,37 +61,32 @@ class WorkersSetting:
 class WorkerProcess(ChildProcess):
     """A worker process (Huey's consumer, a Celery or an RQ worker) that sends what the app queued.
 
-    `config` is the Flask config it builds the same app from (passed in the environment, never argv:
-    it holds the mail server's login); its log is removed after a clean stop and kept after any other.
-    `workers` is how many mails it sends at once; `queue_name` the queue it works.
+    `settings` are what it builds the same app from: the sandbox's, with the worker's own Flask settings
+    in `app_config` (passed in the environment, never argv: they hold the mail server's login). It reports
+    ready through its ready file (`processes.env.report_ready`). `workers` is how many mails it sends at
+    once; `queue_name` the queue it works. Its log is removed after a clean stop and kept after any other.
     """
 
     def __init__(
-        self, command: list, config: dict, *, what: str, name: str, workers: int, queue_name: str,
+        self, command: list, settings: SandboxConfig, *, what: str, name: str, workers: int, queue_name: str,
         stop_signal: int = signal.SIGTERM,
     ) -> None:  # fmt: skip
-        self.config = dict(config)
+        self.settings = settings
+        self.config = dict(settings.app_config)  # the Flask settings it was given on top of the sandbox's
         self.workers = workers
         self.queue_name = queue_name
         log_path = state_dir() / "logs" / f"{name}-{os.getpid()}-{secrets.token_hex(3)}.log"
-        super().__init__(command, log_path, what=what, stop_signal=stop_signal)
+        super().__init__(command, log_path, what=what, stop_signal=stop_signal, reports_ready=True)
 
     def start(self, timeout: float | None = None) -> WorkerProcess:
-        """Start the process and wait until it is ready; ChildError with its log if it fails."""
-        ready = Path(tempfile.mkdtemp(prefix="sandbox-worker-")) / "ready"
-        self.ready = ready.exists
+        """Start the process and wait until it reports ready; ChildError with its log if it fails."""
         self.env = {
             **os.environ,
-            **config_env(self.config),
-            READY_FILE_ENV: str(ready),
+            **settings_env(self.settings),
             "SANDBOX_STATE_DIR": str(state_dir()),  # the same queue files and counters as this process
             "PYTHONUNBUFFERED": "1",
         }
-        try:
-            super().start(timeout)
-        finally:
-            # Each of its threads may touch the file, maybe after we looked: remove the folder whatever it holds.
-            shutil.rmtree(ready.parent, ignore_errors=True)
+        super().start(timeout)
         return self
 
     def stop(self, timeout: float = 15.0) -> int | None:
@@ -108,6 +99,10 @@ class WorkerProcess(ChildProcess):
     def horse_pids(self) -> list[int]:
         """The processes it forked to run one send each (RQ's work horses); none for a worker that sends itself."""
         return []
+
+    def typed_command(self) -> list[str]:
+        """The command as a person types it."""
+        return ["python", *self.command[1:]]
 
     def __repr__(self) -> str:
         state = f"running, pid {self.pid}" if self.running else "stopped"
@@ -158,17 +153,22 @@ class QueueBackend(ABC):
 
     # -- workers -----------------------------------------------------------
     @abstractmethod
-    def make_processes(self, count: int, config: dict) -> list[WorkerProcess]:
+    def make_processes(self, count: int, settings: SandboxConfig) -> list[WorkerProcess]:
         """The worker processes to start (with any helper last), `count` of them, not started yet."""
 
-    def worker_config(self, settings: dict) -> dict:
-        """The Flask config a worker builds its app from: what this app was given (not Flask's defaults),
-        `settings` on top. A worker starts no workers of its own, and counts where this app counts."""
+    def worker_overrides(self) -> dict:
+        """The Flask settings a worker needs beyond the sandbox's: what this backend decided (its queue's names)."""
+        return {}
+
+    def worker_settings(self, settings: dict) -> SandboxConfig:
+        """What a worker builds its app from: the settings this app was built from, the backend's own Flask
+        settings and `settings` on top. A worker starts no workers of its own, and counts where this app counts."""
         config = self.app.config
-        given = {key: value for key, value in config.items() if key not in Flask.default_config}
         # QUEUE_STATS_PATH: the queues' own counters file, until every app has one store (PLAN contract 1).
         stats_path = config.get("STATS_PATH") or config.get("QUEUE_STATS_PATH")
-        return {**given, "STATS_PATH": stats_path, self.workers_setting.key: 0, **settings}
+        overrides = {self.workers_setting.key: 0, **self.worker_overrides(), **settings}
+        shared = replace(get_settings(self.app), queue_name=config["QUEUE_NAME"], stats_path=stats_path)
+        return shared.with_app_config(overrides)
 
     def start_workers(self, count: int | None = None, settings: dict | None = None) -> list[WorkerProcess]:
         """(Re)start the workers, `count` of them, with Flask `settings` on top of the app's; ChildError if one fails."""
@@ -177,7 +177,7 @@ class QueueBackend(ABC):
             self.used = True
             self.settings = dict(settings or {})
             count = self.workers_count if count is None else count
-            started = self.make_processes(count, self.worker_config(self.settings)) if count else []
+            started = self.make_processes(count, self.worker_settings(self.settings)) if count else []
             try:
                 side_by_side(lambda process: process.start(), started)
             except BaseException:
@@ -236,8 +236,11 @@ class QueueBackend(ABC):
         return 0
 
     def unsent(self) -> int:
-        """Mail not sent yet that the queue still holds for a worker: waiting, running, or waiting for a retry."""
-        return self.waiting() + self.in_flight() + self.retries_scheduled() if self.opened() else 0
+        """Mail not sent yet that the queue holds for a worker: waiting, or waiting for a retry (RQ: or running).
+
+        GET /api/queue's `waiting` outside `queues` (and the bench's still queued); not what `held` counts.
+        """
+        return self.waiting() + self.retries_scheduled() if self.opened() else 0
 
     def state(self, now: float, failed: int) -> dict:
         """Its entry in GET /api/queue's `queues`; `failed` comes from the app's counters."""

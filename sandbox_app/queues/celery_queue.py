@@ -15,23 +15,31 @@ from datetime import datetime
 from typing import ClassVar
 
 from celery import Celery, Task, shared_task
-from celery.signals import before_task_publish, task_failure, task_postrun, task_prerun, task_retry, task_success
-from celery.signals import worker_ready
+from celery.signals import (
+    before_task_publish,
+    task_failure,
+    task_postrun,
+    task_prerun,
+    task_retry,
+    task_success,
+    worker_ready,
+)
 from flask import Flask, current_app
 from flask_mail import Message
 from kombu.exceptions import OperationalError
 
+from ..config import SandboxConfig
 from ..mailer.as_data import message_data
 from ..mailer.outcomes import describe_error, record_failure
 from ..mailer.stats import get_stats
+from ..processes.env import report_ready
 from .backend import WorkerProcess, WorkersSetting, unavailable
-from .ready import touch_ready_file
 from .delivery import RETRY_DELAYS, is_temporary, send_once_guard, send_queued
 from .names import process_alive
 from .redis_server import RedisBackend
 
 PATTERN = "celery"
-WORKER_MODULE = "sandbox_app.processes.celery_worker"  # its `celery_app`: what `celery -A` runs
+WORKER_MODULE = "sandbox_app.programs.celery_worker"  # its `celery_app`: what `celery -A` runs
 TASK_NAME = "sandbox.deliver_email"
 # A worker waits for a task with Redis's BRPOP, up to this long per call (kombu's default: 1 s), and a warm
 # shutdown waits for that call to return: a shorter wait lets the lessons restart their workers promptly.
@@ -93,7 +101,7 @@ def send_email(app: Flask, msg: Message) -> int:
 def worker_celery(app: Flask) -> Celery:
     """The worker program: the app's Celery app, for `celery -A <module>:celery_app worker`; it reports ready."""
     celery_app = get_celery(app)
-    worker_ready.connect(lambda **_: touch_ready_file(), weak=False)  # once its pool runs
+    worker_ready.connect(lambda **_: report_ready(), weak=False)  # once its pool runs
     count_outcomes(app)
     return celery_app
 
@@ -174,10 +182,10 @@ def celery_backend(app: Flask | None = None) -> CeleryBackend:
 class CeleryWorkerProcess(WorkerProcess):
     """`celery worker` with a pool of threads; SIGTERM is its warm shutdown (the tasks under way finish)."""
 
-    def __init__(self, config: dict, workers: int = 4) -> None:
-        queue_name = config["CELERY"]["task_default_queue"]
+    def __init__(self, settings: SandboxConfig, workers: int = 4) -> None:
+        queue_name = settings.app_config["CELERY"]["task_default_queue"]
         super().__init__(
-            self.celery_command(queue_name, workers), config, what="the Celery worker", name=f"celery-{queue_name}",
+            self.celery_command(queue_name, workers), settings, what="the Celery worker", name=f"celery-{queue_name}",
             workers=workers, queue_name=queue_name,
         )  # fmt: skip
 
@@ -223,13 +231,14 @@ class CeleryBackend(RedisBackend):
     def enqueue(self, msg: Message) -> None:
         send_email(self.app, msg)
 
-    def worker_config(self, settings: dict) -> dict:
-        config = super().worker_config(settings)
-        config["CELERY"] = {**self.app.config["CELERY"], **settings.get("CELERY", {})}
-        return config
+    def worker_settings(self, settings: dict) -> SandboxConfig:
+        # CELERY given to a worker changes some of the app's Celery settings, not all of them.
+        return super().worker_settings(
+            {**settings, "CELERY": {**self.app.config["CELERY"], **settings.get("CELERY", {})}}
+        )
 
-    def make_processes(self, count: int, config: dict) -> list[WorkerProcess]:
-        return [CeleryWorkerProcess(config, count)]
+    def make_processes(self, count: int, settings: SandboxConfig) -> list[WorkerProcess]:
+        return [CeleryWorkerProcess(settings, count)]
 
     # Where Celery's mail is: waiting in the Redis list of its queue; taken by a worker, in kombu's "unacked"
     # hash until acknowledged (before the run by default, after it with acks_late). A retry with a countdown is
@@ -270,10 +279,6 @@ class CeleryBackend(RedisBackend):
 
     def held(self) -> int:
         return len(self._reserved()) if self.opened() else 0
-
-    def legacy_waiting(self) -> int:
-        """What /api/queue's `redis_queues` counted as waiting: the Redis list."""
-        return self.waiting()
 
 
 def _timestamp(iso: str) -> float:

@@ -23,18 +23,19 @@ from huey.exceptions import CancelExecution
 from huey.signals import SIGNAL_EXECUTING, SIGNAL_INTERRUPTED
 from huey.storage import RedisStorage, SqliteStorage
 
+from ..config import SandboxConfig
 from ..mailer.connection import mail
 from ..mailer.outcomes import describe_error, record_failure
 from ..mailer.stats import get_stats
 from ..paths import remove_sqlite_database, state_dir
+from ..processes.env import report_ready
 from .backend import STORAGE_ERRORS, QueueBackend, WorkerProcess, WorkersSetting, unavailable
-from .ready import touch_ready_file
 from .delivery import is_temporary
 from .names import check_queue_name, creator_pid, new_queue_name, process_alive
 from .redis_server import check_redis_url
 
 PATTERN = "queue"
-WORKER_MODULE = "sandbox_app.processes.queue_worker"  # its `huey`: what huey_consumer runs
+WORKER_MODULE = "sandbox_app.programs.huey_worker"  # its `huey`: what huey_consumer runs
 DEFAULT_RETRIES = 3
 DEFAULT_RETRY_DELAY = 1.0  # seconds before the first retry; doubled for each next one
 IN_FLIGHT = "in_flight:"  # a counter in Huey's storage per consumer process: the tasks it runs now
@@ -70,8 +71,8 @@ def consumer_huey(app: Flask) -> Huey:
     huey = huey_backend(app).huey
 
     @huey.on_startup()
-    def report_ready() -> None:
-        touch_ready_file()  # each worker calls this; the first one counts
+    def report_started() -> None:
+        report_ready()  # each worker calls this; the first one counts
 
     if app.config.get("QUEUE_REQUEUE_INTERRUPTED", True):  # off: plain Huey, for lesson 10's comparison
         requeue_interrupted(huey)  # a send cut short by an immediate stop (SIGTERM) goes back on the queue
@@ -180,10 +181,11 @@ _swept = False  # leftovers of killed sandboxes are looked for once per process
 class ConsumerProcess(WorkerProcess):
     """One `huey_consumer` process with thread workers; it stops itself if its parent goes away."""
 
-    def __init__(self, config: dict, workers: int = 8) -> None:
+    def __init__(self, settings: SandboxConfig, workers: int = 8) -> None:
+        config = settings.flask_config()
         # SIGINT is Huey's graceful stop: the sends in progress finish.
         super().__init__(
-            self.huey_command(workers, config.get("HUEY_OPTIONS", ())), config, what="the queue consumer",
+            self.huey_command(workers, config.get("HUEY_OPTIONS", ())), settings, what="the queue consumer",
             name=f"consumer-{config['QUEUE_NAME']}", workers=workers, queue_name=config["QUEUE_NAME"],
             stop_signal=signal.SIGINT,
         )  # fmt: skip
@@ -244,9 +246,9 @@ class HueyBackend(QueueBackend):
             with app.app_context():
                 deliver(msg)
 
-        task = huey.task(
-            retries=self.retries, retry_delay=self.retry_delay, retry_backoff=2, name="deliver_email"
-        )(deliver_email)
+        task = huey.task(retries=self.retries, retry_delay=self.retry_delay, retry_backoff=2, name="deliver_email")(
+            deliver_email
+        )
         return huey, task
 
     def _sweep_once(self) -> None:
@@ -291,17 +293,10 @@ class HueyBackend(QueueBackend):
         oldest = self.huey.pending(limit=1)
         return oldest[0].kwargs.get("queued_at") if oldest else None
 
-    def legacy_waiting(self) -> int:
-        """Messages not sent yet: queued, plus scheduled for a retry (what GET /api/queue's `waiting` counts)."""
-        return self.waiting() + self.retries_scheduled()
-
     # -- its consumer ----------------------------------------------------------
-    def worker_config(self, settings: dict) -> dict:
-        return {**super().worker_config(settings), "QUEUE_NAME": self.queue_name}
-
-    def make_processes(self, count: int, config: dict) -> list[WorkerProcess]:
+    def make_processes(self, count: int, settings: SandboxConfig) -> list[WorkerProcess]:
         self._sweep_once()
-        return [ConsumerProcess(config, count)]
+        return [ConsumerProcess(settings, count)]
 
     @property
     def consumer(self) -> ConsumerProcess | None:
@@ -319,7 +314,7 @@ class HueyBackend(QueueBackend):
         if not made or (self.shared and self._huey is None):
             return  # nothing made, or another process's queue
         try:
-            waiting = self.legacy_waiting()
+            waiting = self.unsent()
         except STORAGE_ERRORS as error:
             self.app.logger.warning("queue %s: cannot check for waiting mail: %s", self.queue_name, error)
             return
@@ -350,6 +345,6 @@ class HueyBackend(QueueBackend):
         return {
             "name": self.queue_name,
             "storage": self.url or "sqlite",
-            "waiting": self.legacy_waiting() if self.opened() else 0,
+            "waiting": self.unsent() if self.opened() else 0,
             "consumer": {"pid": consumer.pid, "workers": consumer.workers} if consumer else None,
         }

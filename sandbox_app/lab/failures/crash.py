@@ -74,7 +74,7 @@ def crash_burst(
     accepted: Counter = Counter({pattern: 0 for pattern in patterns})
     refused = 0
     lock = threading.Lock()
-    args = ["--smtp-server", sandbox.smtp_address, "--queue-name", mail_queue.name, "--queue-workers", "0"]
+    args = ["--smtp-server", sandbox.smtp_address, "--queue-name", mail_queue.queue_name, "--queue-workers", "0"]
     if mail_queue.url:
         args += ["--queue-url", mail_queue.url]
     # The web process has the same key as this sandbox, and logs in to its mail server with it.
@@ -155,7 +155,7 @@ def consumer_stops(
             consumer.process.wait(15)
             delivered_before = len(server.messages)
         sandbox.stop_consumer()  # gone already: this only forgets it
-        left = mail_queue.waiting()  # what the queue still holds is all a new consumer can send
+        left = mail_queue.unsent()  # what the queue still holds is all a new consumer can send
         sandbox.start_consumer(workers=workers)
         expected = delivered_before + left
         with suppress(TimeoutError):  # what never arrives is counted as lost below

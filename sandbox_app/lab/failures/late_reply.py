@@ -8,7 +8,7 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-from ...processes.consumer import ConsumerProcess
+from ...queues.huey_queue import ConsumerProcess
 from ...smtp.loopback import LOOPBACK, LoopbackController
 from ...waiting import wait_until
 from ..sandbox import reset, running_sandbox
@@ -80,11 +80,12 @@ def late_reply(sandbox, timeout: float = 0.5, stall: float = 1.0) -> LateReply:
     server = LoopbackController(handler)
     # The same queue and app as the sandbox's consumer, another mail server, and a short timeout. This
     # server asks for no login, so none is sent.
-    login = ("MAIL_USERNAME", "MAIL_PASSWORD")
-    config = {key: value for key, value in sandbox.queue.consumer_config().items() if key not in login}
-    config |= {"MAIL_SERVER": LOOPBACK, "MAIL_PORT": server.port, "MAIL_TIMEOUT": timeout}
+    without_login = {"MAIL_USERNAME": None, "MAIL_PASSWORD": None}
+    settings = sandbox.queue.worker_settings(
+        {**without_login, "MAIL_SERVER": LOOPBACK, "MAIL_PORT": server.port, "MAIL_TIMEOUT": timeout}
+    )
     try:
-        with server, ConsumerProcess(config, workers=1):
+        with server, ConsumerProcess(settings, workers=1):
             accepted = measure_send(sandbox, "queue", 1, warmup=0).statuses.get(202, 0)
             with suppress(TimeoutError):  # counted as it stands below
                 wait_until(lambda: sandbox.stats.snapshot()["queue"]["delivered"] >= accepted, 15, "the retried mail")

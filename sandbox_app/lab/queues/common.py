@@ -17,9 +17,7 @@ from ..timing import measure_send
 
 def typed_command(process) -> str:
     """A worker's command line as you would type it (`celery ...`, `python -m ...`), its queue's name as QUEUE."""
-    command = process.command
-    words = ["celery", *command[3:]] if command[1:3] == ["-m", "celery"] else ["python", *command[1:]]
-    shown = " ".join(words).replace(process.queue_name, "QUEUE")
+    shown = " ".join(process.typed_command()).replace(process.queue_name, "QUEUE")
     return re.sub(r"-[0-9a-f]{6}@", "-ID@", shown)  # the worker's name: made unique per start
 
 
@@ -49,13 +47,6 @@ def wait_for_sends(sandbox, count: int, timeout: float = 15.0) -> int:
     return in_flight(sandbox)
 
 
-def wait_for_copies(sandbox, label: str, distinct: int, timeout: float) -> Counter:
-    """Wait until `distinct` different mails of `label` arrived (or `timeout` s pass); the copies by subject."""
-    with suppress(TimeoutError):  # what never arrives is counted as lost by the caller
-        wait_until(lambda: len(copies(sandbox, label)) >= distinct, timeout, f"the {label} mail")
-    return copies(sandbox, label)
-
-
 def signal_and_wait(pids: list[int], signum: int, timeout: float = 15.0) -> None:
     """Send `signum` to each process and wait (up to `timeout` s) until they are all gone."""
     processes = []
@@ -68,15 +59,14 @@ def signal_and_wait(pids: list[int], signum: int, timeout: float = 15.0) -> None
     psutil.wait_procs(processes, timeout=timeout)
 
 
-def unacked(sandbox) -> int:
-    """Celery messages a worker took from Redis and never acknowledged: back only after the visibility timeout."""
-    broker = sandbox.broker
-    return broker.client().hlen("unacked") if broker.address else 0
+def held(sandbox, pattern: str) -> int:
+    """Mail a killed worker took and never acknowledged (Celery): back only after the visibility timeout."""
+    return sandbox.backend(pattern).held()
 
 
-def waiting(sandbox, pattern: str) -> int:
-    """Mail the queue holds for a worker: queued, or scheduled for a retry (not Celery's unacknowledged)."""
-    return sandbox.queue.waiting() if pattern == "queue" else sandbox.broker.waiting(pattern)
+def unsent(sandbox, pattern: str) -> int:
+    """Mail the queue still holds for a worker: queued, running, or scheduled for a retry."""
+    return sandbox.backend(pattern).unsent()
 
 
 def wait_until_quiet(
@@ -84,18 +74,22 @@ def wait_until_quiet(
 ) -> Counter:
     """Wait until nothing is under way or waiting and nothing changed for `quiet` s (or `timeout` s); the copies.
 
-    Retries wait in the queue's schedule, so they count as waiting. With `redelivers` (Celery, acknowledged
+    Retries wait in the queue's schedule, so they count as unsent. With `redelivers` (Celery, acknowledged
     late) the tasks held by a killed worker must come back too. A queue that lost mail never delivers it:
     waiting for it would only wait out the timeout.
     """
     deadline = time.monotonic() + timeout
     last, since = None, time.monotonic()
     while time.monotonic() < deadline:
-        held = unacked(sandbox) if pattern == "celery" else 0
-        now = (sum(copies(sandbox, label).values()), in_flight(sandbox), waiting(sandbox, pattern), held)
+        now = (
+            sum(copies(sandbox, label).values()),
+            in_flight(sandbox),
+            unsent(sandbox, pattern),
+            held(sandbox, pattern),
+        )
         if now != last:
             last, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet and now[1] == now[2] == 0 and not (redelivers and held):
+        elif time.monotonic() - since >= quiet and now[1] == now[2] == 0 and not (redelivers and now[3]):
             break  # nothing under way, nothing queued, and no change for a while: what is left never comes
         time.sleep(0.05)
     return copies(sandbox, label)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import smtplib
 from collections import Counter
 
 from flask_mail import Message
 
 from ...examples import DEFAULT_EMAIL
 from ...mailer.as_data import message_data
-from ...patterns.queued_send import send_queued
+from ...queues.delivery import is_temporary, send_queued
+from ...queues.rq_queue import PATTERN as SEND_ONCE_QUEUE
 from ..exercises import Check, Report
 from ..faults import TRY_AGAIN_LATER, mail_server_settings
 from ..sandbox import reset, running_sandbox
@@ -27,28 +29,36 @@ def _mail(number: int) -> dict:
     return message_data(Message(f"{SUBJECT} #{number}", recipients=[DEFAULT_EMAIL["to"]], body=DEFAULT_EMAIL["body"]))
 
 
-def _runs(sandbox, guard, data: dict, times: int, *, retries_left: int = 0) -> list[bool]:
-    """Run the queue's send `times` for one mail, as redeliveries do; whether each asked for a retry."""
-    return [send_queued("rq", data, retries_left=retries_left, guard=guard) for _ in range(times)]
+def _runs(guard, data: dict, times: int) -> list[bool]:
+    """Run the queue's send `times` for one mail, as redeliveries do; whether each failed and asked for a retry."""
+    asked = []
+    for _ in range(times):
+        try:
+            send_queued(data, guard)
+        except (smtplib.SMTPException, OSError) as error:  # the mail server's answer; the guard's errors go on up
+            asked.append(is_temporary(error))
+        else:
+            asked.append(False)
+    return asked
 
 
 def check_send_once_guard(sandbox, guard_class) -> Report:
     """Check `guard_class(redis)` (already_sent, mark) in the queue's send, with the sandbox's Redis and mail server."""
     sandbox = running_sandbox(sandbox)
     reset(sandbox, settle=())
-    redis = sandbox.broker.client()
+    redis = sandbox.backend(SEND_ONCE_QUEUE).redis.client()  # the Redis the guard keeps its marks in
     before = set(redis.keys("*"))
     report = Report("Checked with real sends to the sandbox's mail server, marks in its Redis:")
     try:
         guard = guard_class(redis)
         with sandbox.app.app_context():
             first, second, failing = _mail(1), _mail(2), _mail(3)
-            _runs(sandbox, guard, first, 3)
+            _runs(guard, first, 3)
             second["subject"] = first["subject"]  # another mail that reads the same: only its ID differs
-            _runs(sandbox, guard, second, 1)
+            _runs(guard, second, 1)
             with mail_server_settings(sandbox, faults=TRY_AGAIN_LATER):
-                retry_asked = _runs(sandbox, guard, failing, 1, retries_left=1)
-            _runs(sandbox, guard, failing, 1)  # the retry, once the mail server takes mail again
+                retry_asked = _runs(guard, failing, 1)
+            _runs(guard, failing, 1)  # the retry, once the mail server takes mail again
     except Exception as raised:  # the learner's code
         report.checks.append(Check("your guard ran", False, f"it raised {error_text(raised)}"))
         return report

@@ -5,12 +5,13 @@ from __future__ import annotations
 import signal
 import time
 
+from ...queues.registry import BACKENDS
 from ...smtp.loopback import LOOPBACK, LoopbackController
 from ...waiting import wait_until
 from ..failures.late_reply import SlowToConfirm
 from ..faults import mail_server_settings
 from ..sandbox import reset, running_sandbox
-from ..workers import QUEUE_NAMES, queues_paused
+from ..workers import queues_paused
 from .common import (
     copies,
     result_row,
@@ -49,12 +50,13 @@ def _killed_after_send(sandbox, pattern: str, guard: bool, window: bool, sends: 
     processes = sandbox.start_worker(pattern, sends, **worker)
     with mail_server_settings(sandbox, reply_delay=REPLY_DELAY if window else 0.0):
         accepted = send_tagged(sandbox, pattern, sends, label)
-        target = "work horse" if pattern == "rq" else "worker"  # whichever runs the send
+        target = BACKENDS[pattern].sender  # whichever runs the send: the worker, or RQ's work horse
         _kill_when_kept(sandbox, processes, target, label, sends, pause=0.0 if window else TASK_TAIL / 2)
-    if pattern == "celery":
+    if target == "worker":
         sandbox.start_worker(pattern, sends, **worker)  # back up; RQ's workers lost only their horses
-    received = wait_until_quiet(sandbox, pattern, label, redelivers=pattern == "celery")
-    return result_row(accepted, received, queue=QUEUE_NAMES[pattern], guard=guard)
+    # At least once: mail a killed worker held comes back (Celery, after the visibility timeout).
+    received = wait_until_quiet(sandbox, pattern, label, redelivers=True)
+    return result_row(accepted, received, queue=BACKENDS[pattern].library, guard=guard)
 
 
 def late_reply_copies(sandbox, pattern: str, guard: bool, timeout: float = 0.5, stall: float = 1.0) -> dict:
@@ -73,7 +75,7 @@ def _late_reply_copies(sandbox, pattern: str, guard: bool, timeout: float, stall
         accepted = send_tagged(sandbox, pattern, 1, f"late {pattern} {guard}")
         wait_until(lambda: sandbox.stats.snapshot()[pattern]["delivered"] >= accepted, 15, "the retried mail")
     kept = len(handler.received)
-    return {"queue": QUEUE_NAMES[pattern], "guard": guard, "accepted": accepted, "delivered": min(kept, 1),
+    return {"queue": BACKENDS[pattern].library, "guard": guard, "accepted": accepted, "delivered": min(kept, 1),
             "lost": accepted - min(kept, 1), "twice": max(kept - 1, 0)}  # fmt: skip
 
 
@@ -94,7 +96,7 @@ def guard_table(sandbox, cases=GUARD_CASES) -> list[dict]:
             without = experiment(sandbox, pattern, False, **options)
             with_guard = experiment(sandbox, pattern, True, **options)
             rows.append({
-                "what happened": what, "queue": QUEUE_NAMES[pattern], "accepted": without["accepted"],
+                "what happened": what, "queue": BACKENDS[pattern].library, "accepted": without["accepted"],
                 "twice without the guard": without["twice"], "twice with it": with_guard["twice"],
                 "lost": without["lost"] + with_guard["lost"],
             })  # fmt: skip

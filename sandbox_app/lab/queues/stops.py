@@ -6,40 +6,25 @@ import signal
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-from ...patterns.celery_queue import BROKER_POLLING
+from ...queues.celery_queue import VISIBILITY_TIMEOUT
+from ...queues.registry import BACKENDS
 from ...waiting import wait_until
 from ..faults import mail_server_settings
 from ..sandbox import reset, running_sandbox
-from ..workers import QUEUE_NAMES, queues_paused
+from ..workers import queues_paused
 from .common import (
     copies,
+    held,
     result_row,
     send_tagged,
     signal_and_wait,
-    unacked,
     wait_for_sends,
     wait_until_quiet,
-    waiting,
     web_settings,
 )
 
-VISIBILITY_TIMEOUT = 2  # seconds; Redis's default in kombu is an hour, too long to watch in a lesson
-# Celery on Redis, at least once: acknowledged after the task returns, and a task nobody acknowledged handed
-# out again once the visibility timeout has passed (checked on every idle poll, not every tenth).
-ACKS_LATE = {
-    "task_acks_late": True,
-    "broker_transport_options": {
-        **BROKER_POLLING,  # replaces the app's options: keep its polling
-        "visibility_timeout": VISIBILITY_TIMEOUT,
-        "unacked_restore_interval": 1,
-        "unacked_restore_throttle": 1,
-    },
-}
 # What makes each queue deliver at least once: (the view's settings, the workers' settings). Huey has nothing.
-AT_LEAST_ONCE = {
-    "celery": ({}, {"CELERY": ACKS_LATE}),
-    "rq": ({"QUEUE_RETRIES": 3}, {}),  # a Retry on the job: RQ retries a job whose work horse died
-}
+AT_LEAST_ONCE = {pattern: backend.at_least_once for pattern, backend in BACKENDS.items() if backend.at_least_once}
 
 
 @dataclass
@@ -52,6 +37,7 @@ class StopCase:
     web: dict = field(default_factory=dict)
     worker: dict = field(default_factory=dict)
     signal: str = "SIGKILL"
+    redelivers: bool = False  # mail held by a killed worker comes back (Celery acknowledged late): wait for it
 
 
 KILL_CASES = [
@@ -60,7 +46,9 @@ KILL_CASES = [
     StopCase("rq", "Retry(max=3)", "work horse", *AT_LEAST_ONCE["rq"]),
     StopCase("rq", "defaults (no Retry)", "worker", web={"QUEUE_RETRIES": 0}),
     StopCase("celery", "defaults"),
-    StopCase("celery", f"acks_late, visibility {VISIBILITY_TIMEOUT} s", "worker", *AT_LEAST_ONCE["celery"]),
+    StopCase(
+        "celery", f"acks_late, visibility {VISIBILITY_TIMEOUT} s", "worker", *AT_LEAST_ONCE["celery"], redelivers=True
+    ),
 ]
 # SIGTERM, what systemd, supervisord and Kubernetes send to stop a process.
 HUEY_GRACEFUL_TERM = {"HUEY_OPTIONS": ["--graceful-signal", "TERM", "--shutdown-timeout", "10"]}
@@ -107,21 +95,21 @@ def _stopped(sandbox, case: StopCase, sends: int, workers: int, connect_delay: f
         with mail_server_settings(sandbox, connect_delay=connect_delay):
             accepted = send_tagged(sandbox, case.pattern, sends, label)
             caught = wait_for_sends(sandbox, min(sends, workers))
-            if case.pattern == "celery":  # its prefetch: the worker reserves the rest before the signal lands
+            backend = sandbox.backend(case.pattern)
+            if backend.prefetches:  # the worker reserves the rest before the signal lands
                 with suppress(TimeoutError):  # a busy machine may take a while; the greeting waits meanwhile
-                    wait_until(lambda: waiting(sandbox, "celery") == 0, connect_delay - 0.5, "the rest reserved")
+                    wait_until(lambda: backend.waiting() == 0, connect_delay - 0.5, "the rest reserved")  # noqa: B023
             signal_and_wait(victims(processes, case.target), getattr(signal, case.signal))
             before_restart = sum(copies(sandbox, label).values())
-        held = unacked(sandbox) if case.pattern == "celery" else 0
+        held_at_kill = held(sandbox, case.pattern)
         if case.target == "worker":  # a killed horse's worker lives on, and deals with the job itself
             sandbox.start_worker(case.pattern, workers, **case.worker)  # back up, as a supervisor restarts it
-        redelivers = bool(case.worker.get("CELERY", {}).get("task_acks_late"))
-        received = wait_until_quiet(sandbox, case.pattern, label, redelivers=redelivers)
-        still_held = unacked(sandbox) if case.pattern == "celery" else 0
+        received = wait_until_quiet(sandbox, case.pattern, label, redelivers=case.redelivers)
+        still_held = held(sandbox, case.pattern)
     row = result_row(
         accepted, received,
-        queue=QUEUE_NAMES[case.pattern], setting=case.setting, killed=case.target, **{"in flight": caught},
-        held=still_held, **{"held at the kill": held, "sent before it exited": before_restart},
+        queue=BACKENDS[case.pattern].library, setting=case.setting, killed=case.target, **{"in flight": caught},
+        held=still_held, **{"held at the kill": held_at_kill, "sent before it exited": before_restart},
     )  # fmt: skip
     row["lost"] -= still_held  # not lost yet: back after the visibility timeout (an hour, by default)
     return row

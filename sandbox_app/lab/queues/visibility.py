@@ -6,12 +6,12 @@ import signal
 import time
 from contextlib import suppress
 
+from ...queues.celery_queue import ACKS_LATE, VISIBILITY_TIMEOUT
 from ...waiting import wait_until
 from ..faults import mail_server_settings
 from ..sandbox import reset, running_sandbox
 from ..workers import queues_paused
 from .common import copies, send_tagged, signal_and_wait, wait_for_sends, wait_until_quiet
-from .stops import ACKS_LATE, VISIBILITY_TIMEOUT
 
 
 def slow_task_runs_twice(sandbox, slowness: float = VISIBILITY_TIMEOUT + 1.5) -> dict:

@@ -1,0 +1,19 @@
+"""Huey's consumer for the app's queue: `huey_consumer sandbox_app.programs.huey_worker.huey` sends what the app queued.
+
+`huey_consumer` needs a Huey instance as a module attribute, so this module builds the app at import,
+as Flask's `make_celery.py` does: the same app the web process runs (the same Flask-Mail settings,
+the same queue storage), from the settings its launcher passed in the environment (`ConsumerProcess`).
+"""
+
+from __future__ import annotations
+
+import signal
+
+from ..processes.env import exit_with_parent
+from ..queues.huey_queue import consumer_huey
+from ..web.factory import create_app
+from . import child_settings
+
+app = create_app(child_settings())
+huey = consumer_huey(app)
+exit_with_parent(signal.SIGINT)  # Huey's graceful stop: the sends in progress finish
