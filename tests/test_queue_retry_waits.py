@@ -7,7 +7,7 @@ from helpers import EMAIL
 
 from sandbox_app import create_app
 from sandbox_app.mailer.background import get_background
-from sandbox_app.queue.mailqueue import DEFAULT_RETRIES, DEFAULT_RETRY_DELAY, get_queue
+from sandbox_app.queues.huey_queue import DEFAULT_RETRIES, DEFAULT_RETRY_DELAY, huey_backend
 from sandbox_app.smtp.loopback import LoopbackController
 
 
@@ -34,9 +34,9 @@ def try_later(state_dir):
 @pytest.mark.slow  # the waits are the point: 1 + 2 + 4 s asked, about 10 s in all
 def test_each_retry_waits_twice_as_long_as_the_one_before(try_later):
     app = create_app({"MAIL_PORT": try_later.port})
-    mail_queue = get_queue(app)
+    mail_queue = huey_backend(app)
     try:
-        with mail_queue.start_consumer(workers=1):
+        with mail_queue.start_workers(1)[0]:
             assert app.test_client().post("/send/queue", json=EMAIL).status_code == 202
             deadline = time.monotonic() + 30
             while len(try_later.handler.attempts) <= DEFAULT_RETRIES and time.monotonic() < deadline:

@@ -8,8 +8,7 @@ import redis
 from helpers import EMAIL, eventually, http_post, wait_gone
 
 from sandbox_app.mailer.stats import get_stats
-from sandbox_app.processes.consumer import ConsumerProcess
-from sandbox_app.queue.mailqueue import get_queue
+from sandbox_app.queues.huey_queue import ConsumerProcess, huey_backend
 
 
 @pytest.fixture
@@ -39,11 +38,11 @@ def executed_by(consumer: ConsumerProcess) -> int:
 
 
 def test_the_queue_lives_in_redis(redis_sandbox, redis_url):
-    mail_queue = get_queue(redis_sandbox.app)
+    mail_queue = huey_backend(redis_sandbox.app)
     assert mail_queue.url == redis_url
     send_numbered(redis_sandbox, 5)  # no consumer yet: the mail waits in Redis
     assert redis.Redis.from_url(redis_url).llen(mail_queue.storage.queue_key) == 5
-    assert mail_queue.waiting() == 5 and redis_sandbox.mail_server.messages == []
+    assert mail_queue.unsent() == 5 and redis_sandbox.mail_server.messages == []
 
 
 def test_one_consumer_delivers_every_mail_exactly_once(redis_sandbox):
@@ -52,7 +51,7 @@ def test_one_consumer_delivers_every_mail_exactly_once(redis_sandbox):
     consumer = sandbox.start_consumer(workers=4)
     send_numbered(sandbox, 40)
     sandbox.mail_server.wait_for(40, timeout=20)
-    eventually(lambda: get_queue(sandbox.app).waiting() == 0)
+    eventually(lambda: huey_backend(sandbox.app).unsent() == 0)
     assert subjects(sandbox) == {f"mail #{n}": 1 for n in range(40)}
     eventually(lambda: get_stats(sandbox.app).snapshot()["queue"]["delivered"] == 40)
     eventually(lambda: executed_by(consumer) == 40)
@@ -62,8 +61,8 @@ def test_one_consumer_delivers_every_mail_exactly_once(redis_sandbox):
 def test_two_consumer_processes_share_the_work_and_deliver_each_mail_once(redis_sandbox):
     sandbox = redis_sandbox
     sandbox.mail_server.configure(delay=0.05)
-    config = get_queue(sandbox.app).consumer_config()
-    with ConsumerProcess(config, workers=3) as first, ConsumerProcess(config, workers=3) as second:
+    settings = huey_backend(sandbox.app).worker_settings({})
+    with ConsumerProcess(settings, workers=3) as first, ConsumerProcess(settings, workers=3) as second:
         assert first.pid != second.pid
         send_numbered(sandbox, 60)
         sandbox.mail_server.wait_for(60, timeout=30)
@@ -82,8 +81,8 @@ def test_a_stopped_sandbox_leaves_no_keys_behind(redis_sandbox, redis_url):
     sandbox.start_consumer(workers=2)
     send_numbered(sandbox, 3)
     sandbox.mail_server.wait_for(3, timeout=10)
-    name = get_queue(sandbox.app).storage.name
-    eventually(lambda: get_queue(sandbox.app).waiting() == 0)
+    name = huey_backend(sandbox.app).storage.name
+    eventually(lambda: huey_backend(sandbox.app).unsent() == 0)
     assert redis.Redis.from_url(redis_url).keys(f"huey.*{name}*") != []  # the queue lives in Redis until...
     sandbox.stop()
     assert redis.Redis.from_url(redis_url).keys(f"huey.*{name}*") == []  # ...its sandbox stops
