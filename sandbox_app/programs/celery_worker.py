@@ -14,7 +14,7 @@ from celery.signals import worker_ready
 from ..patterns.celery_queue import get_celery
 from ..processes.env import exit_with_parent, report_ready
 from ..web.factory import create_app
-from . import child_settings
+from .startup import child_settings
 
 app = create_app(child_settings())
 celery_app = get_celery(app)

@@ -13,7 +13,7 @@ from ..processes.env import exit_with_parent, report_ready
 from ..queue.interrupted import requeue_interrupted
 from ..queue.mailqueue import get_queue
 from ..web.factory import create_app
-from . import child_settings
+from .startup import child_settings
 
 app = create_app(child_settings())
 huey = get_queue(app).huey

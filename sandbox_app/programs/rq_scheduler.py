@@ -14,7 +14,7 @@ import redis
 from rq.scheduler import RQScheduler
 
 from ..processes.env import exit_with_parent, report_ready
-from . import child_settings
+from .startup import child_settings
 
 
 class PromptScheduler(RQScheduler):

@@ -12,7 +12,7 @@ import signal
 from ..patterns.rq_queue import rq_worker
 from ..processes.env import exit_with_parent, report_ready
 from ..web.factory import create_app
-from . import child_settings
+from .startup import child_settings
 
 
 def main() -> None:
