@@ -20,11 +20,13 @@ from .mailer.background import get_background
 from .mailer.shared_stats import create_counters_file, remove_counters_file
 from .mailer.stats import DeliveryStats, get_stats
 from .paths import state_dir
+from .processes.channel import LauncherChannel
 from .processes.servers import ServerProcess, serving
-from .queues.backend import QueueBackend, WorkerProcess
+from .queues.backend import QUEUES_AT_LAUNCHER, QueueBackend, WorkerProcess
 from .queues.huey_queue import HueyBackend
 from .queues.names import new_queue_name
-from .queues.registry import FIRST_QUEUE, get_backend
+from .queues.registry import FIRST_QUEUE, get_backend, serve_queues
+from .smtp.remote import serve_mail_server
 from .smtp.server import DebugMailServer
 from .web.factory import create_app
 
@@ -58,8 +60,9 @@ class Sandbox:
     """The app, its debug mail server and its queue, from one SandboxConfig: `start()`, `stop()`, or `with`.
 
     In process (`server="inprocess"`) the app runs in this process's threads. Under another server it runs
-    in its own process(es) (`app_process`), and this process keeps the debug mail server and a launcher app
-    that shows it to them: the handle works the same, but `app` does not exist.
+    in its own process(es) (`app_process`), and this process keeps the debug mail server, which the app's
+    processes reach through the launcher's private channel (`channel`): the handle works the same, but
+    `app` does not exist.
     """
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
@@ -68,6 +71,7 @@ class Sandbox:
         self.mail_server: DebugMailServer | None = None  # None when the app sends to an outside mail server
         self.http_server: AppServer | None = None
         self.app_process: ServerProcess | None = None
+        self.channel: LauncherChannel | None = None  # out of process: what the app's processes call here
         self._app: Flask | None = None
         self._log: SandboxLog | None = None
         self._running = False
@@ -92,8 +96,14 @@ class Sandbox:
             self.mail_server = DebugMailServer(config.smtp_port, delay=config.smtp_delay, key=config.key)
             with naming_the_port("mail server", config.smtp_port):
                 self.mail_server.start()
+        if not config.in_process:
+            self.channel = LauncherChannel().start()
+            if self.mail_server is not None:
+                serve_mail_server(self.channel, self.mail_server)
         self.settings = self._settings_at_start()
         self._app = create_app(self.settings, mail_server=self.mail_server)
+        if self.channel is not None:
+            serve_queues(self.channel, self._app)  # Redis and the queues' workers run here, for the app's processes
         # In process this app is the one served; out of process it only shows the mail server to the app's
         # processes, on a port of its own (the app's port and workers go to its server process).
         port, threads = (config.port, config.workers) if config.in_process else (0, LAUNCHER_THREADS)
@@ -109,6 +119,8 @@ class Sandbox:
         changes: dict = {}
         if self.mail_server is not None:
             changes["smtp_port"] = self.mail_server.port  # the config may have asked for any free one
+        if self.channel is not None:
+            changes.update(launcher_port=self.channel.port, launcher_authkey=self.channel.authkey)
         if not self.config.in_process:
             # Every process of the app counts into one file; the launcher reads it as /api/stats does.
             stats_file = state_dir() / f"stats-{secrets.token_hex(6)}.sqlite3"
@@ -118,13 +130,9 @@ class Sandbox:
 
     def _start_app_process(self) -> ServerProcess:
         """The app under the configured server in its own process(es), sending to this sandbox's mail server."""
-        api = f"http://{self.http_server.host}:{self.http_server.port}/api/"
-        # Redis and the Celery and RQ workers are started here, on first use
-        overrides = {"LAUNCHER_API": api}
-        if self.mail_server is not None:
-            overrides["MAIL_SERVER_API"] = api
+        # Redis and the queues' workers are started here, on first use: the app's processes ask over the channel.
+        settings = self.settings.with_app_config({QUEUES_AT_LAUNCHER: True})
         log_path = self._log.path.with_name(self._log.path.stem + f"-{self.config.server}.log")
-        settings = self.settings.with_app_config(overrides)
         with naming_the_port("app", settings.port):
             process = ServerProcess(settings, log_path, auth_headers(settings))
         return process.start()
@@ -138,6 +146,9 @@ class Sandbox:
         left = lambda floor=0.1: max(floor, deadline - time.monotonic())
         if self.app_process is not None:
             self.app_process.stop(left())  # its requests in progress finish
+        if self.channel is not None:
+            self.channel.stop(left())  # after the app's processes: nothing calls it any more
+            self.channel = None
         if self.http_server is not None:
             self.http_server.stop(left())  # requests in progress finish first
         if self._app is not None:

@@ -104,7 +104,9 @@ def test_redis_and_workers_start_on_first_use_and_stop_with_the_sandbox(start_sa
     assert queues["rq"]["workers"] and queues["celery"]["workers"] == []  # only the queue that was used
     started = [p for p in descendants() if p.pid not in others]
     assert len(named(started, "redis-server")) == 1
-    assert listening_addresses(sandbox.backend("rq").redis.server.pid) == {("127.0.0.1", sandbox.backend("rq").redis.server.port)}
+    assert listening_addresses(sandbox.backend("rq").redis.server.pid) == {
+        ("127.0.0.1", sandbox.backend("rq").redis.server.port)
+    }
     sandbox.stop()
     gone, left = psutil.wait_procs(started, timeout=10)
     assert not alive(left), [p.cmdline() for p in left]
@@ -186,6 +188,8 @@ def test_an_app_in_its_own_processes_asks_the_launcher_for_one_redis(start_sandb
     assert len(named([p for p in descendants() if p.pid not in others], "redis-server")) == 1
     assert get_json(sandbox, "api/queue")["redis_queues"]["rq"]["redis"] == sandbox.backend("rq").redis.address
     assert {p: sum(subjects(sandbox, p).values()) for p in BROKER_QUEUES} == {"celery": 4, "rq": 4}
+    # The app's processes asked over the launcher's private channel: the public API has no such route.
+    assert http_post(sandbox, "api/queue/rq/prepare", {}).status == 404
 
 
 def test_the_cli_prints_each_worker_and_leaves_nothing_after_sigint(tmp_path):

@@ -202,7 +202,9 @@ def test_api_queue_shows_the_waiting_mail_and_the_consumer(sandbox):
         for pattern, name in (("celery", "Celery"), ("rq", "RQ"))
     }
     idle = {"waiting": 0, "oldest_age_s": None, "in_flight": 0, "retries_scheduled": 0, "failed": 0, "workers": []}
-    queues = {pattern: {"backend": name, **idle} for pattern, name in (("queue", "Huey"), ("celery", "Celery"), ("rq", "RQ"))}
+    queues = {
+        pattern: {"backend": name, **idle} for pattern, name in (("queue", "Huey"), ("celery", "Celery"), ("rq", "RQ"))
+    }
     empty = {
         "name": mail_queue.queue_name, "storage": "sqlite", "waiting": 0, "consumer": None, "redis_queues": unused,
         "queues": queues,

@@ -45,7 +45,7 @@ def test_the_check_finds_each_way_of_telling_the_queues_apart():
     assert offences('key = f"{pattern.upper()}_WORKERS"')
     assert offences('count = getattr(args, f"{pattern}_workers")')
     assert not offences('measure_send(sandbox, "queue", 3)')  # naming a queue to use it is fine
-    assert not offences('if pattern in BACKENDS: pass')
+    assert not offences("if pattern in BACKENDS: pass")
     assert not offences('for name in ("threaded", "pool", FIRST_QUEUE): pass')
 
 

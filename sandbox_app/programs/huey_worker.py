@@ -12,7 +12,7 @@ import signal
 from ..processes.env import exit_with_parent
 from ..queues.huey_queue import consumer_huey
 from ..web.factory import create_app
-from . import child_settings
+from .startup import child_settings
 
 app = create_app(child_settings())
 huey = consumer_huey(app)

@@ -10,7 +10,7 @@ import signal
 
 from ..processes.env import exit_with_parent
 from ..queues.rq_scheduler import schedule
-from . import child_settings
+from .startup import child_settings
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import signal
 from ..processes.env import exit_with_parent
 from ..queues.rq_queue import work
 from ..web.factory import create_app
-from . import child_settings
+from .startup import child_settings
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
 """The app for a server in its own process: `gunicorn 'sandbox_app.programs.wsgi:build()'`, or
 `python -m sandbox_app.programs.wsgi` (waitress).
 
-Built from the settings its launcher passed in the environment (`processes.env.settings_env`); with
-MAIL_SERVER_API set, the pages and /api show the launcher's debug mail server.
+Built from the settings its launcher passed in the environment (`processes.env.settings_env`); the pages
+and /api show the launcher's debug mail server through the launcher's private channel.
 """
 
 from __future__ import annotations
@@ -15,18 +15,21 @@ import sys
 from flask import Flask
 from waitress.server import create_server
 
+from ..processes.channel import LauncherClient
 from ..processes.env import exit_with_parent
 from ..smtp.loopback import LOOPBACK
 from ..smtp.remote import RemoteMailServer
 from ..web.factory import create_app
-from . import child_settings
+from .startup import child_settings
 
 
 def build() -> Flask:
     """The app its launcher's settings describe (gunicorn calls this in each worker: nothing is built at import)."""
     settings = child_settings()
-    api = settings.app_config.get("MAIL_SERVER_API")
-    return create_app(settings, mail_server=RemoteMailServer(api, settings.key) if api else None)
+    mail_server = None
+    if settings.debug_mail_server and settings.launcher_port:
+        mail_server = RemoteMailServer(LauncherClient(settings.launcher_port, settings.launcher_authkey))
+    return create_app(settings, mail_server=mail_server)
 
 
 def main() -> None:

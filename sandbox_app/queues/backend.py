@@ -19,8 +19,8 @@ from redis.exceptions import RedisError
 from werkzeug.exceptions import ServiceUnavailable
 
 from ..config import SandboxConfig, get_settings
-from ..launcher_api import LauncherApi
 from ..paths import state_dir
+from ..processes.channel import LauncherClient
 from ..processes.child import ChildProcess
 from ..processes.env import settings_env
 
@@ -36,10 +36,17 @@ def unavailable(error: Exception) -> QueueUnavailable:
     return QueueUnavailable(f"queue unavailable: {type(error).__name__}: {error}")
 
 
-def launcher_api(app: Flask) -> LauncherApi | None:
-    """In an app process of its own (waitress, gunicorn): the launcher that owns Redis and the workers, else None."""
-    api = app.config.get("LAUNCHER_API")
-    return LauncherApi(api, app.config.get("SANDBOX_KEY"), timeout=60) if api else None
+# Set by the sandbox for an app in processes of its own (waitress, gunicorn): its launcher runs Redis and the
+# queues' workers, and the app asks it over the launcher's private channel (processes.channel).
+QUEUES_AT_LAUNCHER = "QUEUES_AT_LAUNCHER"
+
+
+def launcher(app: Flask) -> LauncherClient | None:
+    """In an app process of its own: the launcher that owns Redis and the queues' workers; else None."""
+    if not app.config.get(QUEUES_AT_LAUNCHER):
+        return None
+    settings = get_settings(app)
+    return LauncherClient(settings.launcher_port, settings.launcher_authkey)
 
 
 @dataclass(frozen=True)

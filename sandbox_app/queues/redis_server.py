@@ -20,7 +20,7 @@ from flask import Flask
 from ..paths import state_dir
 from ..processes.child import ChildError, ChildProcess
 from ..processes.ports import free_port, start_on_free_port
-from .backend import QueueBackend, WorkerProcess, launcher_api, unavailable
+from .backend import QueueBackend, WorkerProcess, launcher, unavailable
 
 INSTALL_HINT = (
     "no Redis server here: install redis-server (apt install redis-server, brew install redis), "
@@ -197,11 +197,14 @@ class RedisBackend(QueueBackend):
 
     def prepare(self) -> str:
         """Before a send: the Redis URL, with the workers started if this is the queue's first use."""
-        launcher = launcher_api(self.app)
+        client = launcher(self.app)
         with self._lock:
-            if launcher is not None:  # only the launcher starts Redis and this queue's workers: ask it, once
+            if client is not None:  # only the launcher starts Redis and this queue's workers: ask it, once
                 if self._launcher_url is None:
-                    self._launcher_url = self.redis.given_url = self._ask(launcher)
+                    try:
+                        self._launcher_url = self.redis.given_url = client.call("queue.prepare", self.pattern)
+                    except OSError as error:  # the launcher is gone; its own failures come back as its 503
+                        raise unavailable(error) from None
                 return self._launcher_url
             try:
                 url = self.redis.url()
@@ -211,15 +214,6 @@ class RedisBackend(QueueBackend):
             except (RedisUnavailable, ChildError, redis.RedisError) as error:
                 raise unavailable(error) from None  # a 503 saying what to install, or the worker's log
             return url
-
-    def _ask(self, launcher) -> str:
-        try:
-            status, answer = launcher.call("POST", f"queue/{self.pattern}/prepare")
-        except OSError as error:
-            raise unavailable(error) from None
-        if status != 200:
-            raise unavailable(RuntimeError(answer.get("error", f"the launcher answered {status}")))
-        return answer["url"]
 
     def worker_overrides(self) -> dict:
         return {"REDIS_URL": self.redis.url()}

@@ -14,7 +14,8 @@ from ..mailer.background import get_background
 from ..mailer.shared_stats import FIELDS, SqliteCounters, create_counters_file
 from ..mailer.stats import get_stats
 from ..paths import remove_sqlite_database, state_dir
-from .backend import STORAGE_ERRORS, QueueBackend, launcher_api, unavailable
+from ..processes.channel import LauncherChannel
+from .backend import STORAGE_ERRORS, QueueBackend, launcher, unavailable
 from .celery_queue import CeleryBackend
 from .huey_queue import HueyBackend
 from .redis_server import EXTENSION as REDIS_EXTENSION
@@ -89,15 +90,12 @@ def queues_state(app: Flask | None = None) -> dict:
     """GET /api/queue: Huey's queue under the keys the README names, Celery's and RQ's under `redis_queues`,
     and every backend under `queues`. In an app process of its own, the launcher's answer (it runs the workers)."""
     app = app or current_app
-    launcher = launcher_api(app)
-    if launcher is not None:
+    client = launcher(app)
+    if client is not None:
         try:
-            status, answer = launcher.call("GET", "queue")
+            return client.call("queue.state")
         except OSError as error:
             raise unavailable(error) from None
-        if status != 200:
-            raise unavailable(RuntimeError(answer.get("error", f"the launcher answered {status}")))
-        return answer
     backends = get_backends(app)
     counters = get_stats(app).snapshot()
     now = time.time()
@@ -117,6 +115,13 @@ def queues_state(app: Flask | None = None) -> dict:
     except STORAGE_ERRORS as error:
         raise unavailable(error) from None
     return {**first.legacy_state(), "redis_queues": redis_queues, "queues": queues}
+
+
+def serve_queues(channel: LauncherChannel, app: Flask) -> None:
+    """On the launcher: answer an app process's "queue.prepare" (start Redis and that queue's workers, answer
+    the Redis URL) and "queue.state" (GET /api/queue) with the launcher's own app, which runs them."""
+    channel.serve("queue.prepare", lambda pattern: get_backend(pattern, app).prepare())
+    channel.serve("queue.state", lambda: queues_state(app))
 
 
 def close_queues(app: Flask) -> None:

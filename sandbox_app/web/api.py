@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, abort, request
 
 from ..mailer.stats import get_stats
-from ..queues.registry import get_backend, queues_state
+from ..queues.registry import queues_state
 from ..smtp.settings import SettingsError
 from .mail_server import attached_mail_server
 
@@ -81,13 +81,3 @@ def get_queue_state():
     """Huey's queue (name, storage, mail waiting, consumer), Celery's and RQ's under `redis_queues`, and every
     queue under `queues` (its backend, waiting, oldest_age_s, in_flight, retries_scheduled, failed, workers)."""
     return queues_state()
-
-
-@bp.post("/queue/<pattern>/prepare")
-def prepare_queue(pattern):
-    """For an app in its own process: start Redis and this queue's workers if not yet, and answer the Redis URL."""
-    try:
-        backend = get_backend(pattern)
-    except ValueError as error:
-        abort(404, str(error))
-    return {"url": backend.prepare()}  # 503 (QueueUnavailable) when Redis or a worker cannot start
