@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import html
-import secrets
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,9 +15,7 @@ from .config import SandboxConfig
 from .http_server import AppServer
 from .logs import SandboxLog
 from .mailer.background import get_background
-from .mailer.shared_stats import create_counters_file, remove_counters_file
-from .mailer.stats import DeliveryStats, get_stats
-from .paths import state_dir
+from .mailer.stats import DeliveryStats, close_stats, get_stats
 from .processes.consumer import ConsumerProcess
 from .processes.servers import ServerProcess, serving
 from .processes.worker_process import WorkerProcess
@@ -93,9 +90,6 @@ class Sandbox:
                 self.mail_server.start()
         flask_config = config.flask_config(self.mail_server.port if self.mail_server else None)
         if not config.in_process:
-            # Every process of the app counts into one file; the launcher reads it as /api/stats does.
-            stats_file = state_dir() / f"stats-{secrets.token_hex(6)}.sqlite3"
-            flask_config["STATS_PATH"] = str(create_counters_file(stats_file))
             flask_config.setdefault("QUEUE_NAME", new_queue_name())  # one queue for the launcher and the app
         self._app = create_app(flask_config, mail_server=self.mail_server)
         # In process this app is the one served; out of process it only shows the mail server to the app's
@@ -110,7 +104,8 @@ class Sandbox:
 
     def _start_app_process(self, flask_config: dict) -> ServerProcess:
         """The app under the configured server in its own process(es), sending to this sandbox's mail server."""
-        child_config = dict(flask_config)
+        # Every process of the app counts into the launcher's counters file, which /api/stats reads here too.
+        child_config = {**flask_config, "STATS_PATH": self._app.config["STATS_PATH"]}
         api = f"http://{self.http_server.host}:{self.http_server.port}/api/"
         child_config["LAUNCHER_API"] = api  # Redis and the Celery and RQ workers are started here, on first use
         if self.mail_server is not None:
@@ -136,8 +131,7 @@ class Sandbox:
             self.http_server.stop(left())  # requests in progress finish first
         if self._app is not None:
             get_background(self._app).finish(left(0.0))
-            if "STATS_PATH" in self._app.config and not self.config.in_process:
-                remove_counters_file(self._app.config["STATS_PATH"])
+            close_stats(self._app)  # and its file goes, once every process of the app has stopped
         if self.mail_server is not None:
             self.mail_server.stop()
         if self._log is not None:

@@ -25,7 +25,7 @@ from sandbox_app.lab import (
     trace_send,
     wait_until_settled,
 )
-from sandbox_app.mailer.connection import mail
+from sandbox_app.mailer import mail
 from sandbox_app.mailer.stats import get_stats
 from sandbox_app.patterns import blocking
 from sandbox_app.sandbox import SandboxNotRunning
