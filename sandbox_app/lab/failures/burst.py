@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ..faults import mail_server_settings
+from contextlib import suppress
+
+from ...waiting import wait_until
+from ..faults import mail_server_settings, thread_exceptions
 from ..plots import COLORS, new_figure
 from ..sandbox import reset, running_sandbox, settle
 from ..timing import measure_send
@@ -22,12 +25,17 @@ def limited_burst(
     rows = []
     if "queue" in patterns:
         sandbox.start_consumer()
-    with mail_server_settings(sandbox, delay=delay, max_connections=max_connections):
+    # A failed thread prints its traceback to stderr: caught here, or it would land in a later cell.
+    with mail_server_settings(sandbox, delay=delay, max_connections=max_connections), thread_exceptions() as stderr:
         for pattern in patterns:
             reset(sandbox, settle=())
+            printed = len(stderr)
             samples = measure_send(sandbox, pattern, requests, warmup=0, concurrency=concurrency)
             # 10 s of slack beyond the slowest drain (8 workers) and the queue's retries.
             counters = settle(sandbox, pattern, requests, timeout=requests * delay + 10)
+            with suppress(TimeoutError):  # a thread prints just after its failure was counted; a pool's never does
+                # The lambda runs within this iteration: the loop's variables are the ones meant.
+                wait_until(lambda: len(stderr) - printed >= counters["failed"], 2, "tracebacks")  # noqa: B023
             rows.append({
                 "pattern": pattern,
                 "p50_ms": round(samples.p50_ms, 2),
