@@ -86,3 +86,14 @@ def test_a_send_flask_mail_skipped_is_not_counted_as_delivered(make_app, mail_se
         mail.send(tag(message(suppressed), "blocking"))
     assert mail_server.messages == []
     assert get_stats(suppressed).snapshot()["blocking"]["delivered"] == 0
+
+
+def test_a_queue_workers_app_counts_every_message_it_sends_for_its_queue(make_app, mail_server):
+    worker_app = make_app({"SENDS_FOR_QUEUE": "celery"})  # the task the lesson shows tags nothing
+    with worker_app.app_context():
+        mail.send(message(worker_app))
+        mail_server.stop()
+        with pytest.raises(ConnectionRefusedError):
+            mail.send(message(worker_app))  # its queue decides: retried, or failed
+    counters = get_stats(worker_app).snapshot()["celery"]
+    assert (counters["delivered"], counters["failed"]) == (1, 0)

@@ -7,9 +7,10 @@ only after a successful send, and also when MAIL_SUPPRESS_SEND skipped the socke
 How a send finds its pattern: the route tags the message (`tag`, through `handing_over`) before the pattern
 gets it. A context variable set in the request would not do: CPython does not copy contexts into a new
 `threading.Thread`, and the threaded pattern sends from one. A queue's worker tags the message it rebuilt with
-`tag(msg, pattern, queued=True)`: the seam then counts its delivery, and the queue counts its failures (a
-failure there may be retried). An untagged message (a learner's own exercise, a lesson's experiment) is sent
-uncounted. Tags stay in this process: a message pickled onto a queue arrives untagged.
+`tag(msg, pattern, queued=True)`, or its app is built with SENDS_FOR_QUEUE=<pattern> (every message it sends is
+then tagged so, and the task the lesson shows needs no line for it): the seam counts its delivery, and the queue
+counts its failures (a failure there may be retried). Any other untagged message (a learner's own exercise, a
+lesson's experiment) is sent uncounted. Tags stay in this process: a message pickled onto a queue arrives untagged.
 
 Why a subclass of the lesson-14 `SandboxMail` here, not changes to it: lesson 14 shows `SandboxMail` and
 `TimeoutConnection` as the timeout fix a learner copies into their own app, and nothing else may be in them.
@@ -28,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from time import perf_counter
 
-from flask import Flask, g, has_app_context, has_request_context
+from flask import Flask, current_app, g, has_app_context, has_request_context
 from flask_mail import Message
 
 from .background import get_background
@@ -63,6 +64,15 @@ def tag_of(msg: Message) -> Tag | None:
     """The message's tag, None when it has none."""
     with _tags_lock:
         return _tags.get(msg)
+
+
+def tag_for_sending(msg: Message) -> Tag | None:
+    """The message's tag; untagged, a queue worker's (SENDS_FOR_QUEUE) counts it for its queue."""
+    found = tag_of(msg)
+    if found is None and has_app_context() and current_app.config.get("SENDS_FOR_QUEUE"):
+        tag(msg, current_app.config["SENDS_FOR_QUEUE"], queued=True)
+        found = tag_of(msg)
+    return found
 
 
 def handing_over(pattern: str, send_email: Callable) -> Callable:
@@ -116,7 +126,7 @@ def observed(msg: Message, *, sends: bool = True) -> Iterator[None]:
 
     `sends` is False when MAIL_SUPPRESS_SEND skips the socket: nothing was delivered then.
     """
-    found = tag_of(msg)
+    found = tag_for_sending(msg)
     started = perf_counter()
     try:
         yield
