@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import html
-import secrets
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -17,9 +16,7 @@ from .config import SandboxConfig
 from .http_server import AppServer
 from .logs import SandboxLog
 from .mailer.background import get_background
-from .mailer.shared_stats import create_counters_file, remove_counters_file
-from .mailer.stats import DeliveryStats, get_stats
-from .paths import state_dir
+from .mailer.stats import DeliveryStats, close_stats, get_stats
 from .processes.channel import LauncherChannel
 from .processes.servers import ServerProcess, serving
 from .queues.backend import QUEUES_AT_LAUNCHER, QueueBackend, WorkerProcess
@@ -115,23 +112,22 @@ class Sandbox:
             self.app_process = self._start_app_process()
 
     def _settings_at_start(self) -> SandboxConfig:
-        """The config with what is decided now: the mail server's port; out of process, the shared counters and queue."""
+        """The config with what is decided now: the mail server's port; out of process, the channel and the shared queue."""
         changes: dict = {}
         if self.mail_server is not None:
             changes["smtp_port"] = self.mail_server.port  # the config may have asked for any free one
         if self.channel is not None:
             changes.update(launcher_port=self.channel.port, launcher_authkey=self.channel.authkey)
         if not self.config.in_process:
-            # Every process of the app counts into one file; the launcher reads it as /api/stats does.
-            stats_file = state_dir() / f"stats-{secrets.token_hex(6)}.sqlite3"
-            changes["stats_path"] = str(create_counters_file(stats_file))
             changes["queue_name"] = self.config.queue_name or new_queue_name()  # one queue for launcher and app
         return replace(self.config, **changes)
 
     def _start_app_process(self) -> ServerProcess:
         """The app under the configured server in its own process(es), sending to this sandbox's mail server."""
+        # Every process of the app counts into the launcher's counters file, which /api/stats reads here too.
+        settings = replace(self.settings, stats_path=self._app.config["STATS_PATH"])
         # Redis and the queues' workers are started here, on first use: the app's processes ask over the channel.
-        settings = self.settings.with_app_config({QUEUES_AT_LAUNCHER: True})
+        settings = settings.with_app_config({QUEUES_AT_LAUNCHER: True})
         log_path = self._log.path.with_name(self._log.path.stem + f"-{self.config.server}.log")
         with naming_the_port("app", settings.port):
             process = ServerProcess(settings, log_path, auth_headers(settings))
@@ -153,8 +149,7 @@ class Sandbox:
             self.http_server.stop(left())  # requests in progress finish first
         if self._app is not None:
             get_background(self._app).finish(left(0.0))
-            if "STATS_PATH" in self._app.config and not self.config.in_process:
-                remove_counters_file(self._app.config["STATS_PATH"])
+            close_stats(self._app)  # and its file goes, once every process of the app has stopped
         if self.mail_server is not None:
             self.mail_server.stop()
         if self._log is not None:

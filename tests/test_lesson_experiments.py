@@ -10,7 +10,7 @@ from helpers import eventually
 
 from sandbox_app.lab import bench, failures, measure_send
 from sandbox_app.lab.exercises import check_is_temporary, check_pool_sender
-from sandbox_app.mailer.connection import mail
+from sandbox_app.mailer import mail
 from sandbox_app.queues.delivery import is_temporary
 from sandbox_app.smtp.loopback import LOOPBACK
 from sandbox_app.smtp.server import DebugMailServer

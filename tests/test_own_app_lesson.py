@@ -12,7 +12,8 @@ from helpers import missing
 from sandbox_app.lab import DEFAULT_EMAIL, cpu_per_request, failures
 from sandbox_app.lab.exercises import check_thread_sender
 from sandbox_app.lab.own_app import flask_run, hung_mail_server, send_and_wait
-from sandbox_app.mailer.connection import SandboxMail, mail
+from sandbox_app.mailer import mail
+from sandbox_app.mailer.connection import SandboxMail
 from sandbox_app.smtp.loopback import LOOPBACK
 
 STARTUP = """

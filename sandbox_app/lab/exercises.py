@@ -13,7 +13,8 @@ from flask import Flask
 from flask_mail import Message
 
 from ..examples import DEFAULT_EMAIL
-from ..mailer.connection import SandboxMail, mail
+from ..mailer import mail
+from ..mailer.connection import SandboxMail
 from ..smtp.loopback import LOOPBACK, LoopbackController, free_port
 from ..smtp.server import SMTP_USER
 from ..waiting import wait_until

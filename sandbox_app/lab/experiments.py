@@ -11,7 +11,7 @@ from statistics import linear_regression
 
 from ..addresses import auth_headers
 from ..examples import DEFAULT_EMAIL
-from ..mailer.connection import mail
+from ..mailer import mail
 from ..waiting import wait_until
 from .timing import Samples, measure_send, route_url, timed_exchange
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from flask_mail import Message
 
-from ..mailer.connection import RefusalsKept, mail
+from ..mailer import mail
+from ..mailer.connection import RefusalsKept
 from .faults import mail_server_settings
 from .sandbox import reset, running_sandbox
 

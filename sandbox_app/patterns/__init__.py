@@ -1,5 +1,9 @@
 """The sending patterns: each module's `send_email(app, msg)` sends and returns the HTTP status."""
 
+from functools import partial
+
+from ..mailer.background import get_background
+from ..mailer.outcomes import record_failure
 from ..queues.registry import init_queues, queue_senders
 from . import async_view, blocking, pool, threaded
 
@@ -22,5 +26,12 @@ COUNTED_PATTERNS = [*PATTERNS, *ASYNC_PATTERNS, "bulk"]
 
 def init_app(app) -> None:
     """Give the app what the patterns own: the pool, and the queues (Huey; Celery and RQ on a Redis started when used)."""
-    pool.init_app(app)
+    mail_pool = pool.init_app(app)
+    get_background(app).on_stop(partial(drain_pool, app, mail_pool))
     init_queues(app)
+
+
+def drain_pool(app, mail_pool: pool.MailPool) -> None:
+    """Let the pool's queued sends finish; each send it had to cancel is counted as failed, never silently gone."""
+    for _ in mail_pool.drain(app.config["MAIL_POOL_DRAIN_TIMEOUT"]):
+        record_failure("pool", "cancelled: the app stopped before this mail was sent", app)

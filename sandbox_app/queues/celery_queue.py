@@ -21,7 +21,6 @@ from celery.signals import (
     task_postrun,
     task_prerun,
     task_retry,
-    task_success,
     worker_ready,
 )
 from flask import Flask, current_app
@@ -75,10 +74,10 @@ def celery_init_app(app: Flask) -> Celery:
 
 
 @shared_task(bind=True, name=TASK_NAME, ignore_result=True)
-def deliver(self, data: dict) -> bool:
+def deliver(self, data: dict) -> None:
     """The task, run by a Celery worker inside an app context: send one mail; retry a temporary failure later."""
     try:
-        return send_queued(data, guard=send_once_guard())
+        send_queued(data, guard=send_once_guard())
     except Exception as error:
         if not is_temporary(error):
             raise  # permanent: the task fails
@@ -141,7 +140,8 @@ def stamp_queued_at(sender=None, headers=None, **_kwargs) -> None:
 
 
 def count_outcomes(app: Flask) -> None:
-    """In the worker: count each run as delivered, retried or failed, and keep the runs under way in Redis."""
+    """In the worker: count each failed run as retried or failed (the seam counts deliveries), and keep the runs
+    under way in Redis."""
     redis = celery_backend(app).redis.client()
     running = celery_backend(app).running_key
 
@@ -156,10 +156,6 @@ def count_outcomes(app: Flask) -> None:
         if ours(sender):
             redis.hdel(running, task_id)
 
-    def delivered(sender=None, result=None, **_kwargs) -> None:
-        if ours(sender) and result:  # False: the send-once guard skipped a copy already sent
-            get_stats(app).delivered(PATTERN)
-
     def retried(sender=None, reason=None, **_kwargs) -> None:
         if ours(sender):
             get_stats(app).retried(PATTERN, describe_error(reason))
@@ -168,8 +164,7 @@ def count_outcomes(app: Flask) -> None:
         if ours(sender):
             record_failure(PATTERN, exception, app)
 
-    for signal, handler in ((task_prerun, started), (task_postrun, ended), (task_success, delivered),
-                            (task_retry, retried), (task_failure, failed)):  # fmt: skip
+    for signal, handler in ((task_prerun, started), (task_postrun, ended), (task_retry, retried), (task_failure, failed)):  # fmt: skip
         signal.connect(handler, weak=False)
 
 

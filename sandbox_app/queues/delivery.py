@@ -12,8 +12,8 @@ import time
 
 from flask import current_app
 
+from ..mailer import mail
 from ..mailer.as_data import message_from
-from ..mailer.connection import mail
 from .redis_server import shared_redis
 
 RETRY_DELAYS = (1, 2, 4)  # seconds before each retry of a temporary failure, as the Huey queue waits
@@ -57,18 +57,17 @@ def send_once_guard() -> RedisGuard | None:
     return RedisGuard(shared_redis(current_app).client(), prefix=f"{current_app.config['QUEUE_NAME']}:sent:")
 
 
-def send_queued(data: dict, guard: RedisGuard | None = None) -> bool:
-    """Send the mail in `data` (inside an app context): True once sent, False when the guard skipped it.
+def send_queued(data: dict, guard: RedisGuard | None = None) -> None:
+    """Send the mail in `data` (inside an app context), unless the guard says a copy of it went out already.
 
     A failure is raised: the task's queue tries a temporary one again (see is_temporary).
     """
     msg = message_from(data)
     if guard is not None and guard.already_sent(msg.msgId):
         current_app.logger.info("%s already sent: a redelivery, skipped", msg.msgId)
-        return False
+        return
     mail.send(msg)
     if guard is not None:
         guard.mark(msg.msgId)  # after the send: a crash in between sends it again (the guard's window)
     # The rest of a real task's work after the mail went out (a database write, say): where a crash lands late.
     time.sleep(current_app.config.get("QUEUE_TASK_TAIL", 0))
-    return True

@@ -24,7 +24,7 @@ from huey.signals import SIGNAL_EXECUTING, SIGNAL_INTERRUPTED
 from huey.storage import RedisStorage, SqliteStorage
 
 from ..config import SandboxConfig
-from ..mailer.connection import mail
+from ..mailer import mail
 from ..mailer.outcomes import describe_error, record_failure
 from ..mailer.stats import get_stats
 from ..paths import remove_sqlite_database, state_dir
@@ -82,7 +82,8 @@ def consumer_huey(app: Flask) -> Huey:
 
 # -- the sandbox's bookkeeping: counted through Huey's own signals and hooks -----------------------
 def count_outcomes(huey: Huey, app: Flask) -> None:
-    """In the consumer: count each run as delivered, retried or failed, and the runs under way per consumer."""
+    """In the consumer: count each failed run as retried or failed (the seam counts deliveries), and the runs
+    under way per consumer."""
     in_flight = f"{IN_FLIGHT}{os.getpid()}"
 
     @huey.signal(SIGNAL_EXECUTING)
@@ -97,8 +98,8 @@ def count_outcomes(huey: Huey, app: Flask) -> None:
     def counted(task, task_value, exception) -> None:
         huey.storage.incr(in_flight, -1)
         if exception is None:
-            get_stats(app).delivered(PATTERN)
-        elif task.retries:  # Huey runs it again (task.retries counts down once it is put back)
+            return  # delivered: counted by the seam beneath Flask-Mail
+        if task.retries:  # Huey runs it again (task.retries counts down once it is put back)
             get_stats(app).retried(PATTERN, describe_error(exception))
         else:  # permanent (CancelExecution, raised from the SMTP error), or out of retries
             record_failure(PATTERN, exception.__cause__ or exception, app)

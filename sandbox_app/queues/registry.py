@@ -11,9 +11,7 @@ from collections.abc import Callable
 from flask import Flask, current_app
 
 from ..mailer.background import get_background
-from ..mailer.shared_stats import FIELDS, SqliteCounters, create_counters_file
 from ..mailer.stats import get_stats
-from ..paths import remove_sqlite_database, state_dir
 from ..processes.channel import LauncherChannel
 from .backend import STORAGE_ERRORS, QueueBackend, launcher, unavailable
 from .celery_queue import CeleryBackend
@@ -42,35 +40,8 @@ def init_queues(app: Flask) -> dict[str, QueueBackend]:
     app.config.setdefault("QUEUE_TASK_TAIL", 0.0)  # lesson 12: seconds of other work a task does after its send
     backends = {pattern: backend(app) for pattern, backend in BACKENDS.items()}
     app.extensions[EXTENSION] = backends
-    _count_in_one_file(app)
     get_background(app).on_stop(lambda: close_queues(app))
     return backends
-
-
-class _FileCounters(SqliteCounters):
-    """A queue's counters in a SQLite file its workers count into too; zeros until someone counts."""
-
-    def count(self, field: str, error: str | None = None) -> None:
-        if not self.path.exists():
-            create_counters_file(self.path)  # the first count makes the file
-        super().count(field, error)
-
-    def read(self) -> dict:
-        return super().read() if self.path.exists() else {**dict.fromkeys(FIELDS, 0), "last_error": None}
-
-    def reset(self) -> None:
-        if self.path.exists():
-            super().reset()
-
-
-def _count_in_one_file(app: Flask) -> None:
-    """Until the one counter store (PLAN contract 1): the queues' counters in a file their workers count into too."""
-    if app.config.get("STATS_PATH"):
-        return  # every process of the app counts there already, the workers too (they get STATS_PATH)
-    path = state_dir() / f"stats-{app.config['QUEUE_NAME']}.sqlite3"
-    app.config["QUEUE_STATS_PATH"] = str(path)
-    for pattern in BACKENDS:
-        get_stats(app).share(pattern, _FileCounters(path, pattern))
 
 
 def get_backend(pattern: str, app: Flask | None = None) -> QueueBackend:
@@ -131,5 +102,3 @@ def close_queues(app: Flask) -> None:
     redis = app.extensions.get(REDIS_EXTENSION)
     if redis is not None:
         redis.close()
-    if app.config.get("QUEUE_STATS_PATH"):
-        remove_sqlite_database(app.config["QUEUE_STATS_PATH"])

@@ -33,24 +33,15 @@ RESULT_TTL = 60  # seconds a finished job stays in Redis (nobody reads its resul
 
 
 # -- the code lessons show ---------------------------------------------------
-def deliver(data: dict) -> bool:
+def deliver(data: dict) -> None:
     """The job, run in a work horse (a fork of a worker holding an app context): send one mail."""
-    return send_queued(data, guard=send_once_guard())
+    send_queued(data, guard=send_once_guard())
 
 
 def after_failure(job, connection, error_type, error, traceback) -> None:
     """RQ's failure callback: RQ retries any failure while the job's Retry lasts; a permanent one, never."""
-    if job.retries_left and is_temporary(error):
-        get_stats().retried(PATTERN, describe_error(error))
-    else:
+    if not is_temporary(error):
         job.retries_left = 0  # read by RQ just after this callback
-        record_failure(PATTERN, error)
-
-
-def after_success(job, connection, result) -> None:
-    """RQ's success callback: a mail delivered (False: the send-once guard skipped a copy already sent)."""
-    if result:
-        get_stats().delivered(PATTERN)
 
 
 def send_email(app: Flask, msg: Message) -> int:
@@ -63,7 +54,7 @@ def send_email(app: Flask, msg: Message) -> int:
         # failure would retry the mail, already sent, again.
         rq_backend(app).job_queue().enqueue(
             deliver, message_data(msg), retry=retry, result_ttl=RESULT_TTL,
-            on_success=Callback(after_success), on_failure=Callback(after_failure),
+            on_failure=Callback(after_failure),
         )  # fmt: skip
     except RedisError as error:
         raise unavailable(error) from None
@@ -79,7 +70,13 @@ def work(app: Flask) -> None:
 
 
 class PromptWorker(Worker):
-    """RQ's worker, whose warm shutdown ends within a second, where RQ's may wait a minute."""
+    """RQ's worker, whose warm shutdown ends within a second, where RQ's may wait a minute.
+
+    It counts each failed job for the sandbox's counters, with RQ's own exception handlers.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, exception_handlers=[count_failure], **kwargs)
 
     def subscribe(self):
         # RQ listens for its commands in a thread that polls every 60 s, and redis-py 8.2's stop() joins that
@@ -89,6 +86,15 @@ class PromptWorker(Worker):
         self.pubsub_thread = self.pubsub.run_in_thread(
             sleep_time=0.5, daemon=True, exception_handler=self._pubsub_exception_handler
         )
+
+
+def count_failure(job, error_type, error, traceback) -> None:
+    """RQ's exception handler, run after the failure callback: a failed job counted as retried or failed
+    (the seam counts deliveries)."""
+    if job.retries_left:
+        get_stats().retried(PATTERN, describe_error(error))
+    else:
+        record_failure(PATTERN, error)
 
 
 def rq_backend(app: Flask | None = None) -> RqBackend:

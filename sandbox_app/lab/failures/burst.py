@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from ...queues.registry import BACKENDS
-from ..faults import mail_server_settings
+from ...waiting import wait_until
+from ..faults import mail_server_settings, thread_exceptions
 from ..plots import COLORS, new_figure
 from ..sandbox import reset, running_sandbox, settle
 from ..timing import measure_send
@@ -24,12 +27,17 @@ def limited_burst(
     for pattern in patterns:
         if pattern in BACKENDS:  # a queue sends only with its workers running
             sandbox.backend(pattern).ensure_workers()
-    with mail_server_settings(sandbox, delay=delay, max_connections=max_connections):
+    # A failed thread prints its traceback to stderr: caught here, or it would land in a later cell.
+    with mail_server_settings(sandbox, delay=delay, max_connections=max_connections), thread_exceptions() as stderr:
         for pattern in patterns:
             reset(sandbox, settle=())
+            printed = len(stderr)
             samples = measure_send(sandbox, pattern, requests, warmup=0, concurrency=concurrency)
             # 10 s of slack beyond the slowest drain (8 workers) and the queue's retries.
             counters = settle(sandbox, pattern, requests, timeout=requests * delay + 10)
+            with suppress(TimeoutError):  # a thread prints just after its failure was counted; a pool's never does
+                # The lambda runs within this iteration: the loop's variables are the ones meant.
+                wait_until(lambda: len(stderr) - printed >= counters["failed"], 2, "tracebacks")  # noqa: B023
             rows.append({
                 "pattern": pattern,
                 "p50_ms": round(samples.p50_ms, 2),
