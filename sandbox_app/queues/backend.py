@@ -169,12 +169,16 @@ class QueueBackend(ABC):
 
     def worker_settings(self, settings: dict) -> SandboxConfig:
         """What a worker builds its app from: the settings this app was built from, the backend's own Flask
-        settings and `settings` on top. A worker starts no workers of its own, and counts where this app counts."""
+        settings and `settings` on top. A worker starts no workers of its own, and counts where this app counts: the
+        seam counts each delivery for this queue (SENDS_FOR_QUEUE), the backend each failure (its library's signals)."""
         config = self.app.config
-        # QUEUE_STATS_PATH: the queues' own counters file, until every app has one store (PLAN contract 1).
-        stats_path = config.get("STATS_PATH") or config.get("QUEUE_STATS_PATH")
-        overrides = {self.workers_setting.key: 0, **self.worker_overrides(), **settings}
-        shared = replace(get_settings(self.app), queue_name=config["QUEUE_NAME"], stats_path=stats_path)
+        overrides = {
+            self.workers_setting.key: 0,
+            "SENDS_FOR_QUEUE": self.pattern,
+            **self.worker_overrides(),
+            **settings,
+        }
+        shared = replace(get_settings(self.app), queue_name=config["QUEUE_NAME"], stats_path=config["STATS_PATH"])
         return shared.with_app_config(overrides)
 
     def start_workers(self, count: int | None = None, settings: dict | None = None) -> list[WorkerProcess]:
