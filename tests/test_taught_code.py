@@ -19,14 +19,6 @@ BOOKKEEPING = re.compile(
     r"|\.(accepted|delivered|failed|retried)\s*\("
     r"|\bmailer\.(seam|stats)\b|\bfrom \.(seam|stats) import"
 )
-# Helper Q's queue tasks still count inside them on this branch; Q's rewrite moves them to
-# sandbox_app.queues, counting through their libraries' callbacks. Drop these once that is merged.
-QUEUE_MODULES_BEFORE_THE_BACKENDS = {
-    "sandbox_app.patterns.queue",
-    "sandbox_app.patterns.queued_send",
-    "sandbox_app.patterns.celery_queue",
-    "sandbox_app.patterns.rq_queue",
-}
 
 
 def is_module(name: str) -> bool:
@@ -104,8 +96,6 @@ def test_the_lessons_show_the_patterns_they_teach():
     ("lesson", "module", "parts"), SHOWN, ids=[f"{name}:{m}:{'.'.join(p)}" for name, m, p in SHOWN]
 )
 def test_what_a_lesson_shows_holds_no_counting_or_clocking(lesson, module, parts):
-    if module in QUEUE_MODULES_BEFORE_THE_BACKENDS:
-        pytest.skip("the queue backends' rewrite (helper Q) moves their counting out of the shown tasks")
     assert bookkeeping_in(source_of(module, parts)) == []
     if module.startswith("sandbox_app.patterns."):  # a pattern module shown in part holds no bookkeeping elsewhere
         assert bookkeeping_in(source_of(module, [])) == []
