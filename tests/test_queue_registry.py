@@ -4,6 +4,8 @@ import ast
 from pathlib import Path
 
 import pytest
+from helpers import EMAIL, eventually, http_post
+from queue_fixtures import need_redis
 
 from sandbox_app.queues.backend import QueueBackend
 from sandbox_app.queues.registry import BACKENDS
@@ -76,3 +78,18 @@ def test_the_command_line_has_each_backend_s_workers_flag():
     flags = {option for action in parser._actions for option in action.option_strings}
     assert {backend.workers_setting.flag for backend in BACKENDS.values()} <= flags
     assert {"--queue-workers", "--celery-workers", "--rq-workers"} <= flags  # the README's names stay
+
+
+def test_a_backend_s_work_runs_in_the_generic_worker_program(start_sandbox):
+    """What a fourth backend would use: one process of programs.queue_worker calling its `work()` (RQ's here)."""
+    need_redis()
+    sandbox = start_sandbox(app_config={"RQ_WORKERS": 0})
+    reply = http_post(sandbox, "send/rq", EMAIL)
+    assert reply.status == 202 and sandbox.backend("rq").waiting() == 1
+    backend = sandbox.backend("rq")
+    (process,) = QueueBackend.make_processes(backend, 1, backend.worker_settings({}))  # the default, not RQ's own
+    assert process.command[-1] == "sandbox_app.programs.queue_worker"
+    with process:
+        sandbox.mail_server.wait_for(1, timeout=20)
+        eventually(lambda: sandbox.stats.snapshot()["rq"]["delivered"] == 1)  # counted by the seam in that process
+    assert process.returncode == 0

@@ -7,12 +7,10 @@ import pytest
 from helpers import EMAIL, eventually, get_json, http_post
 from queue_fixtures import need_redis
 
-from sandbox_app.lab.faults import mail_server_settings
+from sandbox_app.lab.faults import REFUSE_EVERY_RECIPIENT, TRY_AGAIN_LATER, mail_server_settings
 from sandbox_app.queues.registry import BACKENDS
 
 FIELDS = {"backend", "waiting", "oldest_age_s", "in_flight", "retries_scheduled", "failed", "workers"}
-TRY_LATER = {"DATA": {"code": 451, "message": "4.3.0 Try again later"}}
-NO_SUCH_USER = {"RCPT": {"code": 550, "message": "No such user"}}
 
 
 def state(sandbox, pattern: str) -> dict:
@@ -67,7 +65,7 @@ def test_each_field_follows_the_mail_through_real_workers(queue_sandbox):
     assert (done["waiting"], done["oldest_age_s"], done["failed"]) == (0, None, 0), done
 
     # A temporary refusal: the mail waits for its retry's time, in the queue's schedule (Celery: reserved, with an eta).
-    with mail_server_settings(sandbox, faults=TRY_LATER):
+    with mail_server_settings(sandbox, faults=TRY_AGAIN_LATER):
         send(sandbox, pattern, 1)
         retrying = eventually(lambda: state(sandbox, pattern)["retries_scheduled"] == 1 or None, timeout=10)
         assert retrying
@@ -75,7 +73,7 @@ def test_each_field_follows_the_mail_through_real_workers(queue_sandbox):
     eventually(lambda: state(sandbox, pattern)["retries_scheduled"] == 0, timeout=10)
 
     # A refusal for good: counted failed, never retried.
-    with mail_server_settings(sandbox, faults=NO_SUCH_USER):
+    with mail_server_settings(sandbox, faults=REFUSE_EVERY_RECIPIENT):
         send(sandbox, pattern, 2)
         eventually(lambda: state(sandbox, pattern)["failed"] == 2, timeout=15)
     final = state(sandbox, pattern)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from ..paths import state_dir
+from ..paths import remove_sqlite_database, state_dir
 
 EXTENSION = "sandbox_stats"
 FIELDS = ("accepted", "delivered", "failed", "retried")
@@ -84,7 +84,7 @@ class DeliveryStats:
                 self._db.close()
             self._db = self._pid = None
         if self.made_here:
-            remove_stats_file(self.path)
+            remove_sqlite_database(self.path)
 
 
 def zeros() -> dict:
@@ -99,12 +99,6 @@ def open_stats_file(path: Path) -> sqlite3.Connection:
     db.execute("pragma synchronous=normal")  # per connection: in WAL mode, no disk flush for every count
     db.execute(SCHEMA)
     return db
-
-
-def remove_stats_file(path: Path) -> None:
-    """Delete a counters file and its WAL companions once no process uses it."""
-    for leftover in (Path(path), Path(f"{path}-wal"), Path(f"{path}-shm")):
-        leftover.unlink(missing_ok=True)
 
 
 def init_stats(app: Flask, patterns: list[str]) -> DeliveryStats:

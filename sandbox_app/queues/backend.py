@@ -6,6 +6,7 @@ import os
 import secrets
 import signal
 import sqlite3
+import sys
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from ..processes.child import ChildProcess
 from ..processes.env import settings_env
 
 STORAGE_ERRORS = (RedisError, sqlite3.Error, OSError)
+GENERIC_WORKER_PROGRAM = "sandbox_app.programs.queue_worker"
 
 
 class QueueUnavailable(ServiceUnavailable):
@@ -159,9 +161,22 @@ class QueueBackend(ABC):
         return None
 
     # -- workers -----------------------------------------------------------
-    @abstractmethod
     def make_processes(self, count: int, settings: SandboxConfig) -> list[WorkerProcess]:
-        """The worker processes to start (with any helper last), `count` of them, not started yet."""
+        """The worker processes to start (with any helper last), `count` of them, not started yet.
+
+        By default one process of the generic program (programs.queue_worker), which calls `work()` with
+        `count` as the workers' setting: a backend whose library's command line needs a module attribute
+        (huey_consumer, celery -A) starts a program of its own instead.
+        """
+        command = [sys.executable, "-m", GENERIC_WORKER_PROGRAM]
+        return [
+            WorkerProcess(command, settings, what=f"the {self.library} worker", name=f"{self.pattern}-worker",
+                          workers=count, queue_name=settings.queue_name or self.pattern)
+        ]  # fmt: skip
+
+    def work(self) -> None:
+        """In the worker process (the generic program): run the workers until stopped, reporting ready first."""
+        raise NotImplementedError(f"{self.library}'s workers run a program of their own")
 
     def worker_overrides(self) -> dict:
         """The Flask settings a worker needs beyond the sandbox's: what this backend decided (its queue's names)."""

@@ -154,6 +154,9 @@ class RqBackend(RedisBackend):
     def enqueue(self, msg: Message) -> None:
         send_email(self.app, msg)
 
+    def work(self) -> None:
+        work(self.app)  # what programs.rq_worker runs, for the generic program too
+
     def worker_overrides(self) -> dict:
         return {**super().worker_overrides(), "RQ_QUEUE": self.queue_name}
 
