@@ -7,6 +7,7 @@ of its own beside the workers.
 from __future__ import annotations
 
 import os
+import smtplib
 import sys
 from contextlib import suppress
 from typing import ClassVar
@@ -39,8 +40,11 @@ def deliver(data: dict) -> None:
 
 
 def after_failure(job, connection, error_type, error, traceback) -> None:
-    """RQ's failure callback: RQ retries any failure while the job's Retry lasts; a permanent one, never."""
-    if not is_temporary(error):
+    """RQ's failure callback: RQ retries a failed job while its Retry lasts; a mail refused for good, never.
+
+    Anything else (a job abandoned by a worker that died, a bug) is left to the Retry.
+    """
+    if isinstance(error, smtplib.SMTPException) and not is_temporary(error):
         job.retries_left = 0  # read by RQ just after this callback
 
 
