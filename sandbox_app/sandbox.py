@@ -121,9 +121,10 @@ class Sandbox:
         if self.channel is not None:
             changes.update(launcher_port=self.channel.port, launcher_authkey=self.channel.authkey)
         if not self.config.in_process:
-            # Every process of the app counts into one file; the launcher reads it as /api/stats does.
-            stats_file = state_dir() / f"stats-{secrets.token_hex(6)}.sqlite3"
-            changes["stats_path"] = str(create_counters_file(stats_file))
+            if not self.config.stats_path:
+                # Every process of the app counts into one file; the launcher reads it as /api/stats does.
+                stats_file = state_dir() / f"stats-{secrets.token_hex(6)}.sqlite3"
+                changes["stats_path"] = str(create_counters_file(stats_file))
             changes["queue_name"] = self.config.queue_name or new_queue_name()  # one queue for launcher and app
         return replace(self.config, **changes)
 
@@ -154,8 +155,8 @@ class Sandbox:
             self.http_server.stop(left())  # requests in progress finish first
         if self._app is not None:
             get_background(self._app).finish(left(0.0))
-            if "STATS_PATH" in self._app.config and not self.config.in_process:
-                remove_counters_file(self._app.config["STATS_PATH"])
+            if self.settings.stats_path != self.config.stats_path:  # made at start, for this sandbox alone
+                remove_counters_file(self.settings.stats_path)
         if self.mail_server is not None:
             self.mail_server.stop()
         if self._log is not None:
