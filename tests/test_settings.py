@@ -1,4 +1,4 @@
-"""One settings object reaches every child process, a child reports ready through its file, and the launcher's channel."""
+"""One settings object reaches every child process; a child reports ready through its file; the launcher's channel."""
 
 import dataclasses
 import json
