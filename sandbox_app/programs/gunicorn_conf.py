@@ -1,4 +1,4 @@
-"""gunicorn's settings (`-c python:sandbox_app.programs.gunicorn_conf`): no master outlives the process that started it."""
+"""gunicorn's settings (`-c python:sandbox_app.programs.gunicorn_conf`): no master outlives its launcher."""
 
 import signal
 
