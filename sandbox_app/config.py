@@ -159,7 +159,7 @@ class SandboxConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxConfig:
-        """In a child process: the settings its launcher passed (`processes.env.settings_env`); InvalidSettings if none."""
+        """In a child: the settings its launcher passed (`processes.env.settings_env`); InvalidSettings if none."""
         return cls.from_json(settings_json(environ))
 
     def flask_config(self) -> dict[str, Any]:

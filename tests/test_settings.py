@@ -1,10 +1,11 @@
-"""One settings object reaches every child process, a child reports ready through its file, and the launcher's channel."""
+"""One settings object reaches every child process; a child reports ready through its file; the launcher's channel."""
 
 import dataclasses
 import json
 import os
 import sys
 import threading
+from pathlib import Path
 
 import psutil
 import pytest
@@ -15,6 +16,7 @@ from sandbox_app.processes.channel import ChannelError, LauncherChannel, Launche
 from sandbox_app.processes.child import ChildError, ChildProcess
 from sandbox_app.processes.env import SETTINGS_ENV, InvalidSettings, settings_env
 from sandbox_app.processes.webprocess import WebProcess
+from sandbox_app.sandbox import Sandbox
 from sandbox_app.smtp.settings import SettingsError
 from sandbox_app.web.factory import create_app
 
@@ -126,7 +128,7 @@ def test_the_channel_answers_by_name_raises_what_the_handler_raised_and_refuses_
             client.call("refuse")
         with pytest.raises(ChannelError, match="serves no 'queue.prepare'; it serves \\['refuse'\\]"):
             client.call("queue.prepare", "rq")
-        with pytest.raises(Exception, match="digest"):  # multiprocessing's AuthenticationError
+        with pytest.raises(OSError, match="closed the channel without answering 'refuse'"):
             LauncherClient(channel.port, "not-the-key", timeout=5).call("refuse")
         port = channel.port
     assert set(threading.enumerate()) <= before  # stop() leaves no thread behind
@@ -137,3 +139,16 @@ def test_the_channel_answers_by_name_raises_what_the_handler_raised_and_refuses_
 def test_a_launcher_that_is_gone_is_an_oserror():
     with pytest.raises(OSError):
         LauncherClient(free_port(), "k" * 64, timeout=1).call("mail.running")
+
+
+def test_a_sandbox_out_of_process_owns_its_channel_and_stops_it(state_dir):
+    sandbox = Sandbox(SandboxConfig.resolve(server="waitress", workers=1, open=True))
+    with sandbox:
+        assert sandbox.settings.launcher_port == sandbox.channel.port
+        stats_file = Path(sandbox.settings.stats_path)
+        assert stats_file.exists()  # the counters every process of the app shares, made at start
+        client = LauncherClient(sandbox.channel.port, sandbox.channel.authkey, timeout=5)
+        assert client.call("mail.address") == sandbox.mail_server.address
+    assert sandbox.channel is None
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("launcher-")]
+    assert not stats_file.exists()

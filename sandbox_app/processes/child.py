@@ -29,9 +29,9 @@ class ChildProcess:
     """A command in a child process and session of its own, its output in `log_path`.
 
     `start()` waits until `ready()` is true and, with `reports_ready`, until the child has called
-    `env.report_ready(**facts)`: `report` then holds those facts (its port, its key). `stop()` asks its process group with the stop signal, as a
-    supervisor does, then kills whatever of the tree is left; `kill()` is a crash (SIGKILL, the process alone).
-    Also a context manager.
+    `env.report_ready(**facts)`: `report` then holds those facts (its port, its key). `stop()` asks its
+    process group with the stop signal, as a supervisor does, then kills whatever of the tree is left;
+    `kill()` is a crash (SIGKILL, the process alone). Also a context manager.
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""gunicorn's settings for the sandbox (`-c python:sandbox_app.programs.gunicorn_conf`): no master outlives its launcher."""
+"""gunicorn's settings (`-c python:sandbox_app.programs.gunicorn_conf`): no master outlives its launcher."""
 
 import signal
 

@@ -29,7 +29,8 @@ def create_app(
 ) -> Flask:
     """Create the app from a sandbox's settings (a dict of Flask settings, for tests, as flaskr's `test_config`).
 
-    `mail_server` is the DebugMailServer it sends to and shows (optional); `config.get_settings(app)` gives the settings.
+    `mail_server` is the DebugMailServer it sends to and shows (optional); `config.get_settings(app)` gives
+    the settings back.
     """
     app = Flask(__name__)
     app.config.from_mapping(
