@@ -99,6 +99,8 @@ class Sandbox:
                 serve_mail_server(self.channel, self.mail_server)
         self.settings = self._settings_at_start()
         self._app = create_app(self.settings, mail_server=self.mail_server)
+        # Every process of the app counts into this app's counters file (made now, unless the config named one).
+        self.settings = replace(self.settings, stats_path=self._app.config["STATS_PATH"])
         if self.channel is not None:
             serve_queues(self.channel, self._app)  # Redis and the queues' workers run here, for the app's processes
         # In process this app is the one served; out of process it only shows the mail server to the app's
@@ -124,10 +126,8 @@ class Sandbox:
 
     def _start_app_process(self) -> ServerProcess:
         """The app under the configured server in its own process(es), sending to this sandbox's mail server."""
-        # Every process of the app counts into the launcher's counters file, which /api/stats reads here too.
-        settings = replace(self.settings, stats_path=self._app.config["STATS_PATH"])
         # Redis and the queues' workers are started here, on first use: the app's processes ask over the channel.
-        settings = settings.with_app_config({QUEUES_AT_LAUNCHER: True})
+        settings = self.settings.with_app_config({QUEUES_AT_LAUNCHER: True})
         log_path = self._log.path.with_name(self._log.path.stem + f"-{self.config.server}.log")
         with naming_the_port("app", settings.port):
             process = ServerProcess(settings, log_path, auth_headers(settings))

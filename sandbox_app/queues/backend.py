@@ -214,9 +214,10 @@ class QueueBackend(ABC):
             return self.workers()
 
     def ensure_workers(self, count: int | None = None) -> list[WorkerProcess]:
-        """The running workers, or new ones with the app's settings if none run (re-run safe)."""
+        """The running workers if they run with the app's settings, else new ones that do (re-run safe)."""
         with self._lock:
-            return self.running_workers() or self.start_workers(count)
+            running = self.running_workers()
+            return running if running and not self.settings else self.start_workers(count)
 
     def stop_workers(self, timeout: float = 15.0) -> None:
         """Stop the workers gracefully (the sends under way finish); queued mail waits for the next ones."""

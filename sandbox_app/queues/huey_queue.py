@@ -31,7 +31,7 @@ from ..paths import remove_sqlite_database, state_dir
 from ..processes.env import report_ready
 from .backend import STORAGE_ERRORS, QueueBackend, WorkerProcess, WorkersSetting, unavailable
 from .delivery import is_temporary
-from .names import check_queue_name, creator_pid, new_queue_name, process_alive
+from .names import creator_pid, process_alive
 from .redis_server import check_redis_url
 
 PATTERN = "queue"
@@ -218,10 +218,9 @@ class HueyBackend(QueueBackend):
     def __init__(self, app: Flask) -> None:
         super().__init__(app)
         config = app.config
-        # A name given in the config may be shared with other processes; a made-up one is this app's alone.
-        self.shared = bool(config.setdefault("QUEUE_NAME", None))
-        self.queue_name = check_queue_name(config["QUEUE_NAME"] or new_queue_name())
-        config["QUEUE_NAME"] = self.queue_name
+        self.queue_name = config["QUEUE_NAME"]
+        # A name this process made up is its own; any other (given, or its launcher's) may have other users.
+        self.shared = creator_pid(self.queue_name) != os.getpid()
         self.url = config.setdefault("QUEUE_URL", None)
         self.retries = config.setdefault("QUEUE_RETRIES", DEFAULT_RETRIES)
         self.retry_delay = config.setdefault("QUEUE_RETRY_DELAY", DEFAULT_RETRY_DELAY)

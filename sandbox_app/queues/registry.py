@@ -16,6 +16,7 @@ from ..processes.channel import LauncherChannel
 from .backend import STORAGE_ERRORS, QueueBackend, launcher, unavailable
 from .celery_queue import CeleryBackend
 from .huey_queue import HueyBackend
+from .names import check_queue_name, new_queue_name
 from .redis_server import EXTENSION as REDIS_EXTENSION
 from .rq_queue import RqBackend
 
@@ -38,6 +39,9 @@ def init_queues(app: Flask) -> dict[str, QueueBackend]:
     """Give the app one backend per queue, closed (workers stopped, Redis too) when the app stops."""
     app.config.setdefault("QUEUE_SEND_ONCE", False)  # lesson 12: skip a redelivered mail already sent
     app.config.setdefault("QUEUE_TASK_TAIL", 0.0)  # lesson 12: seconds of other work a task does after its send
+    # One name for the app's queues (Huey's; Celery's and RQ's are made from it): given, to share them with other
+    # processes, else made up, this sandbox's alone.
+    app.config["QUEUE_NAME"] = check_queue_name(app.config.get("QUEUE_NAME") or new_queue_name())
     backends = {pattern: backend(app) for pattern, backend in BACKENDS.items()}
     app.extensions[EXTENSION] = backends
     get_background(app).on_stop(lambda: close_queues(app))
