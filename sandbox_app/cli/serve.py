@@ -122,13 +122,15 @@ def add_serve(parser: argparse.ArgumentParser) -> None:
     add_serve_options(parser)
     for backend in BACKENDS.values():
         setting = backend.workers_setting
-        when = "started now" if setting.at_launch else "started when the queue is first used, with Redis"
+        when = (
+            "started with the sandbox" if setting.at_launch
+            else "started with Redis when the queue is first used; a number given starts them now"
+        )  # fmt: skip
         parser.add_argument(
             setting.flag,
             type=workers_count,
             default=None,
             dest=setting.dest,
-            help=f"{backend.library}: {setting.unit}, 0 = none (default {setting.default}, {when}; "
-            "a number given starts them now)",
+            help=f"{backend.library}: {setting.unit}, 0 = none (default {setting.default}, {when})",
         )
     parser.set_defaults(func=serve)

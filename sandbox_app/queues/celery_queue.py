@@ -210,7 +210,7 @@ class CeleryBackend(RedisBackend):
     library = "Celery"
     send = staticmethod(send_email)
     extension: ClassVar[str] = "sandbox_celery"
-    workers_setting = WorkersSetting("CELERY_WORKERS", "--celery-workers", 4, "Celery worker's threads", False)
+    workers_setting = WorkersSetting("CELERY_WORKERS", "--celery-workers", 4, "threads of the worker process", False)
     prefetches = True  # a worker reserves mail beyond its threads (prefetch): the rest waits in kombu's unacked
     at_least_once = ({}, {"CELERY": ACKS_LATE})
 

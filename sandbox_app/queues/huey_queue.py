@@ -212,7 +212,7 @@ class HueyBackend(QueueBackend):
     send = staticmethod(send_email)
     extension: ClassVar[str] = "sandbox_huey"
     workers_setting = WorkersSetting(
-        "QUEUE_WORKERS", "--queue-workers", 8, "threads of the queue's consumer process", at_launch=True
+        "QUEUE_WORKERS", "--queue-workers", 8, "threads of the consumer process", at_launch=True
     )
 
     def __init__(self, app: Flask) -> None:
