@@ -7,7 +7,7 @@ import pytest
 from helpers import EMAIL, eventually, http_post
 from queue_fixtures import need_redis
 
-from sandbox_app.queues.backend import QueueBackend
+from sandbox_app.queues.backend import WORKER_COUNT, QueueBackend
 from sandbox_app.queues.registry import BACKENDS
 
 PACKAGE = Path(__file__).resolve().parent.parent / "sandbox_app"
@@ -88,7 +88,7 @@ def test_a_backend_s_work_runs_in_the_generic_worker_program(start_sandbox):
     assert reply.status == 202 and sandbox.backend("rq").waiting() == 1
     backend = sandbox.backend("rq")
     (process,) = QueueBackend.make_processes(backend, 1, backend.worker_settings({}))  # the default, not RQ's own
-    assert process.command[-1] == "sandbox_app.programs.queue_worker"
+    assert process.command[-1] == "sandbox_app.programs.queue_worker" and process.config[WORKER_COUNT] == 1
     with process:
         sandbox.mail_server.wait_for(1, timeout=20)
         eventually(lambda: sandbox.stats.snapshot()["rq"]["delivered"] == 1)  # counted by the seam in that process

@@ -27,6 +27,7 @@ from ..processes.env import settings_env
 
 STORAGE_ERRORS = (RedisError, sqlite3.Error, OSError)
 GENERIC_WORKER_PROGRAM = "sandbox_app.programs.queue_worker"
+WORKER_COUNT = "QUEUE_WORKER_COUNT"  # what the generic worker program is told to run: mails sent at once
 
 
 class QueueUnavailable(ServiceUnavailable):
@@ -58,7 +59,7 @@ class WorkersSetting:
     key: str  # the Flask setting, e.g. "QUEUE_WORKERS"
     flag: str  # the command-line option, e.g. "--queue-workers"
     default: int
-    unit: str  # what one of them is, for the help text: "threads of the queue's consumer process"
+    unit: str  # what one of them is, for the help text: "threads of the consumer process"
     at_launch: bool  # started when `python -m sandbox_app` starts (else: with Redis, on the queue's first use)
 
     @property
@@ -169,13 +170,15 @@ class QueueBackend(ABC):
         (huey_consumer, celery -A) starts a program of its own instead.
         """
         command = [sys.executable, "-m", GENERIC_WORKER_PROGRAM]
+        settings = settings.with_app_config({WORKER_COUNT: count})  # for work(): how many mails at once
         return [
             WorkerProcess(command, settings, what=f"the {self.library} worker", name=f"{self.pattern}-worker",
                           workers=count, queue_name=settings.queue_name or self.pattern)
         ]  # fmt: skip
 
     def work(self) -> None:
-        """In the worker process (the generic program): run the workers until stopped, reporting ready first."""
+        """In the worker process (the generic program): run app.config[WORKER_COUNT] workers until stopped,
+        reporting ready (`processes.env.report_ready`) once they run."""
         raise NotImplementedError(f"{self.library}'s workers run a program of their own")
 
     def worker_overrides(self) -> dict:

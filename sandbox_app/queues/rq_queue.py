@@ -136,7 +136,9 @@ class RqBackend(RedisBackend):
     library = "RQ"
     send = staticmethod(send_email)
     extension: ClassVar[str] = "sandbox_rq"
-    workers_setting = WorkersSetting("RQ_WORKERS", "--rq-workers", 2, "worker processes, one mail at a time each", False)
+    workers_setting = WorkersSetting(
+        "RQ_WORKERS", "--rq-workers", 2, "worker processes, one mail at a time each", False
+    )
     sender = "work horse"
     at_least_once = ({"QUEUE_RETRIES": 3}, {})  # a Retry on the job: RQ retries a job whose work horse died
 
