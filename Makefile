@@ -38,13 +38,13 @@ lab: $(STAMP) ## open JupyterLab on the course notebooks
 
 # Two workers, a file each at a time: a notebook's cells stay in one kernel, in order.
 test: $(TEST_STAMP) test-deps ## run the whole suite: unit, real SMTP, nbval, browser, hub
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile -rs
 
 test-deps: ## install what the browser, hub, Redis and ab tests need (as root; otherwise say what is missing)
 	bash tools/install_test_deps.sh
 
 check: $(TEST_STAMP) ## the fast tier: unit and real-SMTP tests; no browser, hub, nbval or whole notebooks
-	$(PY) -m pytest tests -n 2 -m "not browser and not hub and not slow" --timeout=60
+	$(PY) -m pytest tests -n 2 -m "not browser and not hub and not slow" --timeout=60 -rs
 
 LINTED := sandbox_app quiz tools tests
 lint: $(TEST_STAMP) ## ruff: lint rules and formatting (`ruff format` fixes the second)

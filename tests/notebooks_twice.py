@@ -32,7 +32,9 @@ STATE = textwrap.dedent(
 # Before the first: the kernel's own channels and threads (nothing imported that the notebook would import).
 BEFORE = "import os, threading; print(repr((os.getpid(), sorted(t.name for t in threading.enumerate()))))"
 # Before the second Run All: another folder, as a hub's file browser may start a kernel in.
-SECOND_FOLDER = "import os, tempfile; os.chdir(tempfile.mkdtemp(prefix='second-run-all-'))"
+SECOND_FOLDER = (
+    "import os, tempfile; os.chdir(tempfile.mkdtemp(prefix='second-run-all-', dir=os.environ.get('SANDBOX_STATE_DIR')))"
+)
 TRANSIENT_THREADS = ("measure-client-", "load-client-", "lesson-thread", "mail-")
 
 
