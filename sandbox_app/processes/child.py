@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
@@ -41,6 +42,7 @@ class ChildProcess:
         startup_timeout: float = 20.0,
         stop_signal: int = signal.SIGTERM,
         pass_fds: tuple[int, ...] = (),
+        tethered: bool = False,
     ) -> None:
         self.command = [str(part) for part in command]
         self.log_path = Path(log_path)
@@ -51,6 +53,10 @@ class ChildProcess:
         self.startup_timeout = startup_timeout
         self.stop_signal = stop_signal
         self.pass_fds = pass_fds
+        # A program that cannot watch its parent (redis-server) runs under processes/tether.py, which ends it when
+        # this process is gone, however it ended: it holds the read end of a pipe whose write end only we hold.
+        self.tethered = tethered
+        self._tether: int | None = None  # our end of that pipe
         self.process: subprocess.Popen | None = None
         self._family: dict[int, psutil.Process] = {}  # every process of the tree seen so far, by pid
         self.killed: list[int] = []  # the pids the last stop() had to kill
@@ -61,12 +67,19 @@ class ChildProcess:
 
     def _popen(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        command, pass_fds, watched = self.command, self.pass_fds, None
+        if self.tethered:
+            watched, self._tether = os.pipe()  # not inheritable: no other child of ours holds our end
+            command = [sys.executable, "-m", "sandbox_app.processes.tether", str(watched), *command]
+            pass_fds = (*pass_fds, watched)
         with open(self.log_path, "wb") as log:
             # Its own session: a Ctrl-C meant for the parent (or a notebook's interrupt) does not reach it.
             self.process = subprocess.Popen(
-                self.command, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True, pass_fds=self.pass_fds,
+                command, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, pass_fds=pass_fds,
             )  # fmt: skip
+        if watched is not None:
+            os.close(watched)
         self._family = {}
 
     def start(self, timeout: float | None = None) -> ChildProcess:
@@ -175,6 +188,9 @@ class ChildProcess:
                 leftover.kill()
         psutil.wait_procs(alive, timeout=DESCENDANTS_GRACE)
         self.killed += [leftover.pid for leftover in alive]
+        if self._tether is not None:
+            os.close(self._tether)
+            self._tether = None
         return self.process.returncode
 
     def read_log(self) -> str:
