@@ -8,8 +8,6 @@ from helpers import EMAIL, started_since
 
 from sandbox_app.lab import (
     background_sends,
-    comparison_table,
-    cpu_per_request,
     error_text,
     inbox,
     link,
@@ -21,10 +19,10 @@ from sandbox_app.lab import (
     run_in_thread,
     show_source,
     status,
-    sweep_delay,
-    trace_send,
     wait_until_settled,
 )
+from sandbox_app.lab.smtp_delay import sweep_delay, trace_send
+from sandbox_app.lab.under_load import comparison_table, cpu_per_request
 from sandbox_app.mailer.connection import mail
 from sandbox_app.mailer.stats import get_stats
 from sandbox_app.patterns import blocking

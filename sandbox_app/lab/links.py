@@ -6,6 +6,7 @@ import html
 from dataclasses import dataclass
 
 from ..addresses import key_link
+from ..sandbox import Sandbox
 from .sandbox import running_sandbox
 
 
@@ -23,7 +24,7 @@ class Link:
         return f"{self.text}: {self.url}"
 
 
-def link(sandbox, path: str = "", text: str | None = None) -> Link:
+def link(sandbox: Sandbox, path: str = "", text: str | None = None) -> Link:
     """A clickable link to a page of the sandbox, e.g. link(sandbox, "inbox")."""
     sandbox = running_sandbox(sandbox)
     path = path.lstrip("/")

@@ -11,14 +11,13 @@ from pathlib import Path
 
 from .. import runner
 from ..config import SandboxConfig
+from ..measuring import Samples, background_sends, measure, measure_send
 from ..processes.child import ChildError, ChildProcess
 from ..processes.servers import ServerUnavailable, check_server, learner_command, serving
 from ..sandbox import Sandbox
-from .load import background_sends
 from .plots import COLORS, new_figure
 from .sandbox import running_sandbox
 from .tables import Table
-from .timing import Samples, measure, measure_send
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 MODEL_NAMES = {
@@ -123,7 +122,7 @@ class LocustResult:
         return Table(columns, [[row[c] for c in columns] for row in self.rows], "Locust, from its own process")
 
 
-def run_locust(sandbox, users: int = 8, seconds: int = 3, pattern: str = "blocking") -> LocustResult:
+def run_locust(sandbox: Sandbox, users: int = 8, seconds: int = 3, pattern: str = "blocking") -> LocustResult:
     """Point Locust (headless) at the sandbox for `seconds` with `users` users; its per-request statistics."""
     sandbox = running_sandbox(sandbox)  # a stopped one: say so, not a table of refused connections
     with tempfile.TemporaryDirectory(prefix="locust-") as folder:
