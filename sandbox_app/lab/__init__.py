@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from ..examples import DEFAULT_EMAIL
 from ..measuring import Samples, background_load, background_sends, measure, measure_send
-from .client import Reply, call, get, post, put
+from .client import Reply, call, get, link, post, put
 from .hints import install_hints
-from .links import link
 from .plots import plot_delay_sweep, plot_distributions, plot_in_order, plot_timeline
 from .sandbox import log_messages, reset, status, wait_until_settled
 from .source import show_source

@@ -1,12 +1,14 @@
-"""One request at a time from a lesson cell: the reply with its status, headers, body and time."""
+"""How a lesson cell reaches the app: one request and its reply (status, headers, body, time), or a link to open."""
 
 from __future__ import annotations
 
+import html
 import json as jsonlib
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from ..addresses import key_link
 from ..examples import DEFAULT_EMAIL
 from ..measuring import endpoint, parse_server_timing, timed_exchange
 from ..sandbox import Sandbox
@@ -88,3 +90,25 @@ def post(sandbox: Sandbox, path: str, json: dict | None = None) -> Reply:
 def put(sandbox: Sandbox, path: str, json: dict) -> Reply:
     """PUT JSON to a path of the sandbox, e.g. put(sandbox, "api/smtp", {"delay": 0.1})."""
     return call(sandbox, "PUT", path, json)
+
+
+@dataclass
+class Link:
+    """A link the learner's browser can open (through JupyterHub's proxy on a hub)."""
+
+    url: str
+    text: str
+
+    def _repr_html_(self) -> str:
+        return f'<a href="{html.escape(self.url)}" target="_blank" rel="noopener">{html.escape(self.text)}</a>'
+
+    def __repr__(self) -> str:
+        return f"{self.text}: {self.url}"
+
+
+def link(sandbox: Sandbox, path: str = "", text: str | None = None) -> Link:
+    """A clickable link to a page of the sandbox, e.g. link(sandbox, "inbox")."""
+    sandbox = running_sandbox(sandbox)
+    path = path.lstrip("/")
+    # The key rides along once: the app trades it for a cookie and drops it from the address bar.
+    return Link(key_link(sandbox, path), text or f"Open /{path} in a new tab")
