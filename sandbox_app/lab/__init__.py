@@ -12,7 +12,7 @@ from ..measuring import Samples, background_load, background_sends, measure, mea
 from .client import Reply, call, get, link, post, put
 from .hints import install_hints
 from .plots import plot_delay_sweep, plot_distributions, plot_in_order, plot_timeline
-from .sandbox import log_messages, reset, status, wait_until_settled
+from .running import log_messages, reset, status, wait_until_settled
 from .source import show_source
 from .tables import inbox, percentile_table, rows_table
 from .threads import error_text, run_in_thread

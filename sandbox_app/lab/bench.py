@@ -11,7 +11,7 @@ from ..patterns import ASYNC_PATTERNS, PATTERNS
 from ..queue.broker import BROKER_PATTERNS
 from ..sandbox import Sandbox, SandboxNotRunning
 from .client import call
-from .sandbox import settle
+from .running import settle
 from .smtp_delay import blocks_worker
 from .tables import Table
 from .workers import QUEUE_NAMES, only_queue, queues_paused

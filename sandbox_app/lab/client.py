@@ -12,7 +12,7 @@ from ..addresses import key_link
 from ..examples import DEFAULT_EMAIL
 from ..measuring import endpoint, parse_server_timing, timed_exchange
 from ..sandbox import Sandbox
-from .sandbox import running_sandbox
+from .running import running_sandbox
 
 
 @dataclass

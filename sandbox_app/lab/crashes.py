@@ -24,7 +24,7 @@ from ..sandbox import Sandbox
 from ..smtp.loopback import LOOPBACK, LoopbackController
 from ..waiting import wait_until
 from .faults import mail_server_settings
-from .sandbox import reset, running_sandbox
+from .running import reset, running_sandbox
 from .send_failures import BURST_PATTERNS
 from .tables import Table
 

@@ -13,7 +13,7 @@ from ..examples import DEFAULT_EMAIL
 from ..sandbox import Sandbox
 from ..waiting import wait_until
 from .faults import mail_server_settings, thread_exceptions
-from .sandbox import reset, running_sandbox
+from .running import reset, running_sandbox
 from .threads import error_text
 
 EXERCISE_SUBJECT = "exercise"

@@ -16,7 +16,7 @@ from ..sandbox import Sandbox
 from ..smtp.loopback import LOOPBACK
 from ..smtp.server import SMTP_USER
 from .faults import mail_server_settings
-from .sandbox import reset, running_sandbox, settle
+from .running import reset, running_sandbox, settle
 from .tables import Table
 
 # -- the pool under a burst: what a bound on the mail waiting in memory changes --------------------------

@@ -24,7 +24,7 @@ from ..waiting import wait_until
 from .exercises import Check, Report, exercise_message
 from .faults import REFUSE_EVERY_RECIPIENT, TRY_AGAIN_LATER, mail_server_settings, thread_exceptions
 from .plots import COLORS, new_figure
-from .sandbox import reset, running_sandbox, settle
+from .running import reset, running_sandbox, settle
 from .tables import Table
 from .threads import error_text
 

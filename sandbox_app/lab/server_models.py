@@ -16,7 +16,7 @@ from ..processes.child import ChildError, ChildProcess
 from ..processes.servers import ServerUnavailable, check_server, learner_command, serving
 from ..sandbox import Sandbox
 from .plots import COLORS, new_figure
-from .sandbox import running_sandbox
+from .running import running_sandbox
 from .tables import Table
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")

@@ -14,7 +14,7 @@ from ..mailer.connection import mail
 from ..measuring import Samples, endpoint, measure_send, timed_exchange
 from ..sandbox import Sandbox
 from ..waiting import wait_until
-from .sandbox import running_sandbox
+from .running import running_sandbox
 
 
 def blocks_worker(samples: Samples, delay: float) -> bool:

@@ -6,7 +6,7 @@ import html
 
 from ..measuring import Samples
 from ..sandbox import Sandbox
-from .sandbox import running_sandbox
+from .running import running_sandbox
 
 # Where a percentile has no sample above it, it is the maximum under another name: shown as this instead.
 TOO_FEW = "–"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..measuring import Samples, endpoint, timed_request
 from ..sandbox import Sandbox
-from .sandbox import running_sandbox, wait_until_settled
+from .running import running_sandbox, wait_until_settled
 from .smtp_delay import blocks_worker
 from .tables import TOO_FEW, Table, enough_samples
 
