@@ -46,20 +46,6 @@ def test_environment_yml_lists_the_runtime_dependencies_of_pyproject():
     assert environment["channels"] == ["conda-forge"]
 
 
-MAX_MODULE_LINES = 350  # past it, a module usually does more than one job: split it by job
-
-
-def test_no_module_of_the_course_is_over_350_lines():
-    modules = [path for package in ("sandbox_app", "quiz", "tools") for path in (ROOT / package).rglob("*.py")]
-    assert len(modules) > 50  # the packages were found
-    too_long = {
-        str(path.relative_to(ROOT)): lines
-        for path in modules
-        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
-    }
-    assert not too_long, too_long
-
-
 @pytest.mark.parametrize(
     ("program", "absent"),
     [
@@ -70,7 +56,10 @@ def test_no_module_of_the_course_is_over_350_lines():
         # RQ's scheduler only moves jobs in Redis: no app at all (half a worker's memory).
         ("sandbox_app.processes.rq_scheduler", ["flask", "sandbox_app.web"]),
         # What a client process that times requests imports: HTTP and the standard library (5 MB, not 55).
-        ("sandbox_app.lab.timing", ["flask", "sandbox_app.sandbox", "ipywidgets", "matplotlib", "IPython"]),
+        (
+            "sandbox_app.measuring",
+            ["flask", "sandbox_app.sandbox", "sandbox_app.lab", "ipywidgets", "matplotlib", "IPython"],
+        ),
     ],
 )
 def test_each_program_imports_only_what_it_runs(program, absent, tmp_path):

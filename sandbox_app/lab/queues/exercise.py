@@ -11,7 +11,7 @@ from ...mailer.as_data import message_data
 from ...patterns.queued_send import send_queued
 from ..exercises import Check, Report
 from ..faults import TRY_AGAIN_LATER, mail_server_settings
-from ..sandbox import reset, running_sandbox
+from ..running import reset, running_sandbox
 from ..threads import error_text
 
 SUBJECT = "guard exercise"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from ...patterns.celery_queue import BROKER_POLLING
 from ...waiting import wait_until
 from ..faults import mail_server_settings
-from ..sandbox import reset, running_sandbox
+from ..running import reset, running_sandbox
 from ..workers import QUEUE_NAMES, queues_paused
 from .common import (
     copies,
