@@ -48,6 +48,10 @@ def pytest_configure(config):
         os.environ[variable] = _session_state
     os.environ["MPLCONFIGDIR"] = os.path.join(_session_state, "matplotlib")
     os.environ["IPYTHONDIR"] = os.path.join(_session_state, "ipython")
+    # Kernels write their connection files into Jupyter's runtime folder; a learner's own Jupyter settings
+    # would change what the tests see.
+    os.environ["JUPYTER_RUNTIME_DIR"] = os.path.join(_session_state, "jupyter-runtime")
+    os.environ["JUPYTER_CONFIG_DIR"] = os.path.join(_session_state, "jupyter-config")
 
 
 def pytest_unconfigure(config):
