@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+LOOPBACK = "127.0.0.1"  # the only address the sandbox's servers listen on (IPv4: what Flask-Mail dials)
+SMTP_USER = "sandbox"  # the debug mail server's one login; the password is the sandbox's key
 KEY_HEADER = "X-Sandbox-Key"
 KEY_PARAMETER = "key"
 HUB_PREFIX_ENV = "JUPYTERHUB_SERVICE_PREFIX"  # set by JupyterHub in each learner's Jupyter server

@@ -1,17 +1,27 @@
-"""A sandbox's settings, resolved once from arguments, the environment and defaults: `SandboxConfig.resolve(...)`."""
+"""A sandbox's settings, resolved once from arguments, the environment and defaults: `SandboxConfig.resolve(...)`.
+
+The same object reaches every child process: `to_json()` in the launcher (`processes.env.settings_env`
+puts it in the child's environment), `SandboxConfig.from_env()` in the child.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .addresses import LOOPBACK, SMTP_USER
+from .processes.env import InvalidSettings, settings_json
 from .processes.servers import DEFAULT_WORKERS, IN_PROCESS, check_server
-from .smtp.loopback import LOOPBACK
-from .smtp.server import SMTP_USER
 
+if TYPE_CHECKING:  # a worker reads its settings without loading Flask or the mail server (RQ's scheduler)
+    from flask import Flask
+
+SETTINGS_EXTENSION = "sandbox_settings"  # where an app keeps the settings it was built from, in app.extensions
 KEY_ENV = "SANDBOX_KEY"  # a fixed key, for tools and tests
 OPEN_ENV = "SANDBOX_OPEN"  # "1": no key and no SMTP AUTH, for a laptop that wants plain URLs
 SMTP_PASSWORD_ENV = "SANDBOX_SMTP_PASSWORD"  # the login to an outside --smtp-server (user "sandbox")
@@ -39,7 +49,12 @@ class SandboxConfig:
 
     `key` is None for an open sandbox. `smtp_server` is an outside "host:port" to send to, or None for the
     debug mail server on `smtp_port` (0: any free port). `server` runs the app in this process or in its own
-    under waitress or gunicorn, with `workers` threads or processes. `app_config` holds further Flask settings.
+    under waitress or gunicorn, with `workers` threads or processes. `app_config` holds further Flask settings
+    (a queue backend keeps its own settings there, under names it owns).
+
+    Decided when the sandbox starts, for its child processes: `smtp_port` is then the debug mail server's
+    actual port, `stats_path` the counters file every process counts into, `queue_name` the queue they
+    share, and `launcher_port` with `launcher_authkey` the launcher's private channel (`processes.channel`).
     """
 
     host: str = LOOPBACK
@@ -54,7 +69,12 @@ class SandboxConfig:
     queue_url: str | None = None
     queue_name: str | None = None
     echo_log: bool = False
+    stats_path: str | None = None
+    launcher_port: int | None = None
+    launcher_authkey: str | None = None
     app_config: Mapping[str, Any] = field(default_factory=dict)
+
+    __pydantic_config__ = {"extra": "forbid"}  # from_json: a misspelt field is an error, not ignored
 
     @classmethod
     def resolve(
@@ -110,18 +130,43 @@ class SandboxConfig:
         """Whether the sandbox starts its own debug mail server (else it sends to `smtp_server`)."""
         return self.smtp_server is None
 
-    def with_changes(self, **changes: Any) -> SandboxConfig:
-        """A copy with some settings changed."""
-        return replace(self, **changes)
+    def with_app_config(self, overrides: Mapping[str, Any]) -> SandboxConfig:
+        """A copy with further Flask settings on top of `app_config` (one child's, e.g. a worker's)."""
+        return replace(self, app_config={**self.app_config, **overrides})
 
-    def flask_config(self, mail_port: int | None = None) -> dict[str, Any]:
-        """The Flask settings of the app: the key, where it sends mail and how it logs in, its queue.
+    def to_json(self) -> str:
+        """The settings as JSON, for a child process (`from_json` reads them back)."""
+        return json.dumps(dataclasses.asdict(self))
 
-        `mail_port` is the debug mail server's port once it listens (the config may have asked for any free one).
-        """
+    @classmethod
+    def from_json(cls, text: str) -> SandboxConfig:
+        """The settings `to_json()` wrote; InvalidSettings naming the field when the text does not fit."""
+        from pydantic import TypeAdapter, ValidationError  # a child's need only: not the kernel's
+
+        try:
+            settings = TypeAdapter(cls).validate_json(text)
+        except ValidationError as error:
+            problem = error.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"]) or "the settings"
+            raise InvalidSettings(f"settings: {where}: {problem['msg']}") from None
+        try:
+            check_server(settings.server)
+            if settings.key is not None:
+                check_key(settings.key)
+        except ValueError as error:
+            raise InvalidSettings(f"settings: {error}") from None
+        return settings
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxConfig:
+        """In a child: the settings its launcher passed (`processes.env.settings_env`); InvalidSettings if none."""
+        return cls.from_json(settings_json(environ))
+
+    def flask_config(self) -> dict[str, Any]:
+        """The Flask settings of the app: the key, where it sends mail and how it logs in, its queue, its counters."""
         config: dict[str, Any] = {"SANDBOX_KEY": self.key}
         if self.debug_mail_server:
-            config.update(MAIL_SERVER=LOOPBACK, MAIL_PORT=mail_port or self.smtp_port)
+            config.update(MAIL_SERVER=LOOPBACK, MAIL_PORT=self.smtp_port)
             login = self.key
         else:
             host, port = parse_smtp_address(self.smtp_server)
@@ -133,4 +178,13 @@ class SandboxConfig:
             config["QUEUE_URL"] = self.queue_url
         if self.queue_name:
             config["QUEUE_NAME"] = self.queue_name
+        if self.stats_path:
+            config["STATS_PATH"] = self.stats_path
         return {**config, **self.app_config}
+
+
+def get_settings(app: Flask | None = None) -> SandboxConfig:
+    """The settings an app was built from (the current app's when none is given): what its child processes get."""
+    from flask import current_app
+
+    return (app or current_app).extensions[SETTINGS_EXTENSION]

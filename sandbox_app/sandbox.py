@@ -7,6 +7,7 @@ import html
 import secrets
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from flask import Flask
@@ -19,12 +20,14 @@ from .mailer.background import get_background
 from .mailer.shared_stats import create_counters_file, remove_counters_file
 from .mailer.stats import DeliveryStats, get_stats
 from .paths import state_dir
+from .processes.channel import LauncherChannel
 from .processes.consumer import ConsumerProcess
 from .processes.servers import ServerProcess, serving
 from .processes.worker_process import WorkerProcess
 from .queue.broker import BROKER_PATTERNS, RedisBroker, get_broker
 from .queue.mailqueue import MailQueue, get_queue
 from .queue.storage import new_queue_name
+from .smtp.remote import serve_mail_server
 from .smtp.server import DebugMailServer
 from .web.factory import create_app
 
@@ -58,15 +61,18 @@ class Sandbox:
     """The app, its debug mail server and its queue, from one SandboxConfig: `start()`, `stop()`, or `with`.
 
     In process (`server="inprocess"`) the app runs in this process's threads. Under another server it runs
-    in its own process(es) (`app_process`), and this process keeps the debug mail server and a launcher app
-    that shows it to them: the handle works the same, but `app` does not exist.
+    in its own process(es) (`app_process`), and this process keeps the debug mail server, which the app's
+    processes reach through the launcher's private channel (`channel`): the handle works the same, but
+    `app` does not exist.
     """
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig.resolve()
+        self.settings = self.config  # once started: with the ports, files and names decided then (`_settings_at_start`)
         self.mail_server: DebugMailServer | None = None  # None when the app sends to an outside mail server
         self.http_server: AppServer | None = None
         self.app_process: ServerProcess | None = None
+        self.channel: LauncherChannel | None = None  # out of process: what the app's processes call here
         self._app: Flask | None = None
         self._log: SandboxLog | None = None
         self._running = False
@@ -91,13 +97,12 @@ class Sandbox:
             self.mail_server = DebugMailServer(config.smtp_port, delay=config.smtp_delay, key=config.key)
             with naming_the_port("mail server", config.smtp_port):
                 self.mail_server.start()
-        flask_config = config.flask_config(self.mail_server.port if self.mail_server else None)
         if not config.in_process:
-            # Every process of the app counts into one file; the launcher reads it as /api/stats does.
-            stats_file = state_dir() / f"stats-{secrets.token_hex(6)}.sqlite3"
-            flask_config["STATS_PATH"] = str(create_counters_file(stats_file))
-            flask_config.setdefault("QUEUE_NAME", new_queue_name())  # one queue for the launcher and the app
-        self._app = create_app(flask_config, mail_server=self.mail_server)
+            self.channel = LauncherChannel().start()
+            if self.mail_server is not None:
+                serve_mail_server(self.channel, self.mail_server)
+        self.settings = self._settings_at_start()
+        self._app = create_app(self.settings, mail_server=self.mail_server)
         # In process this app is the one served; out of process it only shows the mail server to the app's
         # processes, on a port of its own (the app's port and workers go to its server process).
         port, threads = (config.port, config.workers) if config.in_process else (0, LAUNCHER_THREADS)
@@ -106,21 +111,32 @@ class Sandbox:
         self._log = SandboxLog(self._app, self.http_server.port, config.echo_log)
         self.http_server.start()
         if not config.in_process:
-            self.app_process = self._start_app_process(flask_config)
+            self.app_process = self._start_app_process()
 
-    def _start_app_process(self, flask_config: dict) -> ServerProcess:
-        """The app under the configured server in its own process(es), sending to this sandbox's mail server."""
-        child_config = dict(flask_config)
-        api = f"http://{self.http_server.host}:{self.http_server.port}/api/"
-        child_config["LAUNCHER_API"] = api  # Redis and the Celery and RQ workers are started here, on first use
+    def _settings_at_start(self) -> SandboxConfig:
+        """The config with what is decided now: the mail server's port; out of process, the channel, counters, queue."""
+        changes: dict = {}
         if self.mail_server is not None:
-            child_config["MAIL_SERVER_API"] = api
+            changes["smtp_port"] = self.mail_server.port  # the config may have asked for any free one
+        if self.channel is not None:
+            changes.update(launcher_port=self.channel.port, launcher_authkey=self.channel.authkey)
+        if not self.config.in_process:
+            if not self.config.stats_path:
+                # Every process of the app counts into one file; the launcher reads it as /api/stats does.
+                stats_file = state_dir() / f"stats-{secrets.token_hex(6)}.sqlite3"
+                changes["stats_path"] = str(create_counters_file(stats_file))
+            changes["queue_name"] = self.config.queue_name or new_queue_name()  # one queue for launcher and app
+        return replace(self.config, **changes)
+
+    def _start_app_process(self) -> ServerProcess:
+        """The app under the configured server in its own process(es), sending to this sandbox's mail server."""
+        # Redis and the Celery and RQ workers are started here, on first use (asked over the launcher's /api
+        # until the queue backends move to the channel: "queue.prepare", "queue.state").
+        api = f"http://{self.http_server.host}:{self.http_server.port}/api/"
+        settings = self.settings.with_app_config({"LAUNCHER_API": api})
         log_path = self._log.path.with_name(self._log.path.stem + f"-{self.config.server}.log")
-        config = self.config
-        with naming_the_port("app", config.port):
-            process = ServerProcess(
-                config.server, config.host, config.port, config.workers, child_config, log_path, auth_headers(config)
-            )
+        with naming_the_port("app", settings.port):
+            process = ServerProcess(settings, log_path, auth_headers(settings))
         return process.start()
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -132,12 +148,15 @@ class Sandbox:
         left = lambda floor=0.1: max(floor, deadline - time.monotonic())
         if self.app_process is not None:
             self.app_process.stop(left())  # its requests in progress finish
+        if self.channel is not None:
+            self.channel.stop(left())  # after the app's processes: nothing calls it any more
+            self.channel = None
         if self.http_server is not None:
             self.http_server.stop(left())  # requests in progress finish first
         if self._app is not None:
             get_background(self._app).finish(left(0.0))
-            if "STATS_PATH" in self._app.config and not self.config.in_process:
-                remove_counters_file(self._app.config["STATS_PATH"])
+            if self.settings.stats_path != self.config.stats_path:  # made at start, for this sandbox alone
+                remove_counters_file(self.settings.stats_path)
         if self.mail_server is not None:
             self.mail_server.stop()
         if self._log is not None:

@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 import nbformat
 import pytest
-from helpers import find_chromium, free_port, start_on_free_ports
+from helpers import find_chromium, free_port, start_on_free_port
 
 from sandbox_app.processes.child import ChildProcess
 
@@ -161,7 +161,7 @@ def lab_environment(state_dir: Path) -> dict[str, str]:
 
 def start_lab(root_dir: Path, state_dir: Path, *, base_url: str = "/", extra_args: tuple[str, ...] = ()) -> LabServer:
     """Start JupyterLab on a free loopback port with a random token; wait until its API answers."""
-    return start_on_free_ports(
+    return start_on_free_port(
         lambda: LabServer(Path(root_dir), Path(state_dir), base_url, extra_args), "already in use"
     )
 

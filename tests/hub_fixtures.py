@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import free_port, missing, start_on_free_ports
+from helpers import free_port, missing, start_on_free_port
 
 from sandbox_app.processes.child import ChildProcess
 from sandbox_app.waiting import wait_until
@@ -183,7 +183,7 @@ def start_hub(root: Path) -> Hub:
     chp = configurable_http_proxy()
     if chp is None:
         raise HubError("configurable-http-proxy is not installed: npm install -g configurable-http-proxy")
-    return start_on_free_ports(lambda: Hub(root, chp), "address already in use")
+    return start_on_free_port(lambda: Hub(root, chp), "address already in use")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import missing, need_program, start_on_free_ports
+from helpers import missing, need_program, start_on_free_port
 
 from sandbox_app.processes.redis import INSTALL_HINT, RedisServer, bundled_redis, redis_binary
 
@@ -34,7 +34,7 @@ def redis_url(tmp_path_factory):
     folder = tmp_path_factory.mktemp("redis")
     binary = binary_of("system")
     # Another process may take the free port before redis-server binds it: then it says so, and we try another.
-    with start_on_free_ports(lambda: RedisServer(binary, folder), "address already in use") as server:
+    with start_on_free_port(lambda: RedisServer(binary, folder), "address already in use") as server:
         yield server.url
 
 

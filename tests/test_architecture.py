@@ -10,11 +10,18 @@ from pathlib import Path
 
 import pytest
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: tomllib's own ancestor, with the same API
+    import tomli as tomllib
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("sandbox_app", "quiz")
 
 # Deliberate lazy imports: (file, module the statement names) -> why it waits for its function.
 LAZY_IMPORTS = {
+    ("sandbox_app/config.py", "pydantic"): "only a child process reads settings from JSON: not the kernel (40 ms)",
+    ("sandbox_app/config.py", "flask"): "RQ's scheduler reads its settings without loading Flask",
     ("sandbox_app/lab/plots.py", "matplotlib.pyplot"): "pyplot takes about a second to import; most cells never plot",
     # A client process imports measuring.py (measure_outside, run_clients): 19 MB with these left out, 70 with them.
     ("sandbox_app/measuring.py", "sandbox_app.sandbox"): "the app and the mail server, only to name a stopped one",
@@ -167,6 +174,18 @@ def imports_through_own_init(module: Module) -> Iterator[str]:
 
 
 RULES = [imports_in_functions, imports_in_module_level_blocks, imports_after_code, imports_through_own_init]
+
+
+def test_the_layers_contract_lists_every_module_and_package_of_sandbox_app():
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (layers,) = [c["layers"] for c in pyproject["tool"]["importlinter"]["contracts"]
+                 if c["type"] == "layers" and c["layers"][0].startswith("sandbox_app")]  # fmt: skip
+    listed = {name.strip() for layer in layers for name in layer.replace(":", "|").split("|")}
+    package = REPO_ROOT / "sandbox_app"
+    present = {f"sandbox_app.{path.stem}" for path in package.glob("*.py") if path.stem != "__init__"}
+    present |= {f"sandbox_app.{path.parent.name}" for path in package.glob("*/__init__.py")}
+    assert present - listed == set(), "add these to the layers contract in pyproject.toml"
+    assert listed - present == set(), "the layers contract names modules that are gone"
 
 
 def test_the_import_linter_contracts_hold():

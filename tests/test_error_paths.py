@@ -1,4 +1,4 @@
-"""Paths nothing else reaches: an unexpected error, the launcher's API down, ab's report read back."""
+"""Paths nothing else reaches: an unexpected error, the launcher gone, ab's report read back."""
 
 import logging
 import subprocess
@@ -6,7 +6,8 @@ import subprocess
 from helpers import need_program
 
 from sandbox_app import create_app
-from sandbox_app.smtp.loopback import free_port
+from sandbox_app.processes.channel import LauncherClient
+from sandbox_app.processes.ports import free_port
 from sandbox_app.smtp.remote import RemoteMailServer
 from tools.bench_http import parse_ab, run_ab
 
@@ -23,9 +24,9 @@ def test_an_unexpected_error_is_one_json_line_and_its_traceback_goes_to_the_log(
     assert record.exc_info[0] is ZeroDivisionError  # the developer gets the traceback, in the log
 
 
-def test_an_app_whose_launcher_api_is_down_answers_503_in_json(state_dir):
-    port = free_port()  # nothing listens there: the launcher that served the mail server's API is gone
-    remote = RemoteMailServer(f"http://127.0.0.1:{port}/api/", key=None, timeout=2)
+def test_an_app_whose_launcher_is_gone_answers_503_in_json(state_dir):
+    port = free_port()  # nothing listens there: the launcher whose channel showed the mail server is gone
+    remote = RemoteMailServer(LauncherClient(port, "k" * 64, timeout=2))
     assert remote.running is False
     client = create_app({"MAIL_PORT": free_port()}, mail_server=remote).test_client()
     for path in ("/api/smtp", "/api/messages"):

@@ -36,7 +36,9 @@ def lesson_names(code: str) -> list[tuple[str, str, int, int]]:
 CASES = [
     pytest.param(lesson, module, name, line, column, id=f"{lesson.stem}:{line}:{name}")
     for lesson in lesson_paths()
-    for module, name, line, column in sorted(set(lesson_names(lesson_code(lesson))), key=lambda case: case[2:] + case[:2])
+    for module, name, line, column in sorted(
+        set(lesson_names(lesson_code(lesson))), key=lambda case: case[2:] + case[:2]
+    )
 ]
 
 

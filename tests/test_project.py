@@ -50,11 +50,11 @@ def test_environment_yml_lists_the_runtime_dependencies_of_pyproject():
     ("program", "absent"),
     [
         # A queue's worker builds the app, never the mail server, the runner or the servers (about 5 MB each).
-        ("sandbox_app.processes.queue_worker", ["aiosmtpd", "sandbox_app.runner", "waitress"]),
-        ("sandbox_app.processes.celery_worker", ["aiosmtpd", "sandbox_app.runner", "waitress"]),
-        ("sandbox_app.processes.rq_worker", ["aiosmtpd", "sandbox_app.runner", "waitress"]),
+        ("sandbox_app.programs.huey_worker", ["aiosmtpd", "sandbox_app.runner", "waitress"]),
+        ("sandbox_app.programs.celery_worker", ["aiosmtpd", "sandbox_app.runner", "waitress"]),
+        ("sandbox_app.programs.rq_worker", ["aiosmtpd", "sandbox_app.runner", "waitress"]),
         # RQ's scheduler only moves jobs in Redis: no app at all (half a worker's memory).
-        ("sandbox_app.processes.rq_scheduler", ["flask", "sandbox_app.web"]),
+        ("sandbox_app.programs.rq_scheduler", ["flask", "sandbox_app.web"]),
         # What a client process that times requests imports: HTTP and the standard library (5 MB, not 55).
         (
             "sandbox_app.measuring",
@@ -66,7 +66,8 @@ def test_each_program_imports_only_what_it_runs(program, absent, tmp_path):
     code = f"import sys, {program}; print(sorted(m for m in {absent!r} if m in sys.modules))"
     # What its launcher passes (Celery's and Huey's programs build their app on import); no Redis is reached.
     config = {"QUEUE_NAME": "imports", "RQ_QUEUE": "imports-rq", "REDIS_URL": "redis://127.0.0.1:9/0"}
-    env = {**os.environ, "SANDBOX_APP_CONFIG": json.dumps(config), "SANDBOX_STATE_DIR": str(tmp_path)}
+    settings = json.dumps({"queue_name": "imports", "app_config": config})
+    env = {**os.environ, "SANDBOX_SETTINGS": settings, "SANDBOX_STATE_DIR": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"{program} imports {done.stdout.strip()}"

@@ -10,6 +10,7 @@ import pytest
 from helpers import EMAIL, eventually, get_json, process_exists, wait_gone
 
 from sandbox_app import create_app
+from sandbox_app.config import SandboxConfig
 from sandbox_app.lab import measure, measure_send
 from sandbox_app.lab.send_failures import temporary_failure
 from sandbox_app.mailer.background import get_background
@@ -167,7 +168,8 @@ def test_a_consumer_whose_parent_dies_stops_too(state_dir, mail_server):
 
 
 def test_a_consumer_that_cannot_start_says_why(state_dir):
-    broken = ConsumerProcess({"QUEUE_NAME": "no spaces allowed", "MAIL_PORT": free_port()}, workers=1)
+    settings = SandboxConfig(app_config={"QUEUE_NAME": "no spaces allowed", "MAIL_PORT": free_port()})
+    broken = ConsumerProcess(settings, workers=1)
     with pytest.raises(ChildError, match="queue name must be 1-64 letters"):
         broken.start(timeout=20)
     assert not broken.running
@@ -187,13 +189,13 @@ def test_a_queue_storage_that_is_down_is_a_503_not_a_500(state_dir, make_app):
 
 
 def test_a_consumer_started_by_hand_without_its_config_says_what_to_set():
-    env = {k: v for k, v in os.environ.items() if k != "SANDBOX_APP_CONFIG"}
+    env = {k: v for k, v in os.environ.items() if k != "SANDBOX_SETTINGS"}
     done = subprocess.run(
-        [sys.executable, "-m", "huey.bin.huey_consumer", "sandbox_app.processes.queue_worker.huey"],
+        [sys.executable, "-m", "huey.bin.huey_consumer", "sandbox_app.programs.huey_worker.huey"],
         capture_output=True, text=True, timeout=30, env=env,
     )  # fmt: skip
-    assert done.returncode == 1
-    assert done.stderr.startswith("error: set SANDBOX_APP_CONFIG to a JSON object naming")
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: no settings: $SANDBOX_SETTINGS is not set")
     assert "Traceback" not in done.stderr
 
 

@@ -7,6 +7,7 @@ import pytest
 import redis
 from helpers import EMAIL, eventually, http_post, wait_gone
 
+from sandbox_app.config import get_settings
 from sandbox_app.mailer.stats import get_stats
 from sandbox_app.processes.consumer import ConsumerProcess
 from sandbox_app.queue.mailqueue import get_queue
@@ -62,8 +63,8 @@ def test_one_consumer_delivers_every_mail_exactly_once(redis_sandbox):
 def test_two_consumer_processes_share_the_work_and_deliver_each_mail_once(redis_sandbox):
     sandbox = redis_sandbox
     sandbox.mail_server.configure(delay=0.05)
-    config = get_queue(sandbox.app).consumer_config()
-    with ConsumerProcess(config, workers=3) as first, ConsumerProcess(config, workers=3) as second:
+    settings = get_settings(sandbox.app).with_app_config(get_queue(sandbox.app).consumer_config())
+    with ConsumerProcess(settings, workers=3) as first, ConsumerProcess(settings, workers=3) as second:
         assert first.pid != second.pid
         send_numbered(sandbox, 60)
         sandbox.mail_server.wait_for(60, timeout=30)

@@ -164,13 +164,13 @@ def cli(tmp_path, *args: str) -> ChildProcess:
 def app_processes(launcher: ChildProcess) -> list[psutil.Process]:
     """The processes of the app under gunicorn or waitress, below the CLI."""
     family = psutil.Process(launcher.pid).children(recursive=True)
-    return named(family, "gunicorn", "processes.wsgi")
+    return named(family, "gunicorn", "programs.wsgi")
 
 
 def test_the_cli_serves_under_gunicorn_and_sigint_ends_every_process(tmp_path):
     with cli(tmp_path, "--server", "gunicorn-sync", "--workers", "2", "--queue-workers", "0").start(30) as launcher:
         assert "server:      gunicorn-sync, 2 processes" in launcher.read_log()
-        assert "command:     gunicorn --config python:sandbox_app.processes.gunicorn_conf" in launcher.read_log()
+        assert "command:     gunicorn --config python:sandbox_app.programs.gunicorn_conf" in launcher.read_log()
         family = app_processes(launcher)
         assert len(family) == 3  # master and 2 workers
         launcher.send_signal(signal.SIGINT)

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 import nbformat
 import pytest
 import yaml
-from helpers import free_port, missing, start_on_free_ports
+from helpers import free_port, missing, start_on_free_port
 
 from quiz import load_bank
 from sandbox_app.processes.child import ChildProcess
@@ -189,7 +189,7 @@ class StaticServer(ChildProcess):
 def test_chromium_opens_every_page_without_errors_and_axe_finds_nothing(site, chromium, tmp_path):
     if not AXE.is_file():
         missing("axe-core is not in build/test-tools", "install npm, then `make test-deps`")
-    with start_on_free_ports(lambda: StaticServer(site, tmp_path / "server.log"), "address already in use") as server:
+    with start_on_free_port(lambda: StaticServer(site, tmp_path / "server.log"), "address already in use") as server:
         context = chromium.new_context(viewport={"width": 1280, "height": 900})
         outside: list[str] = []
         context.route(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import REQUIRE_ALL, free_port, start_on_free_ports
+from helpers import REQUIRE_ALL, free_port, start_on_free_port
 from redis_notebooks import needs_redis
 
 from sandbox_app import paths
@@ -82,7 +82,7 @@ def test_a_server_whose_free_port_was_taken_meanwhile_starts_on_another(tmp_path
             tried.append(next(ports))
             return listener(tried[-1], tmp_path)
 
-        with start_on_free_ports(make, "address already in use") as server:
+        with start_on_free_port(make, "address already in use") as server:
             assert server.running and len(tried) == 2
             assert "Address already in use" in (tmp_path / f"listener-{tried[0]}.log").read_text()
 
@@ -96,7 +96,7 @@ def test_a_server_that_fails_for_another_reason_is_not_tried_again(tmp_path):
         return made[-1]
 
     with pytest.raises(ChildError, match="no config"):
-        start_on_free_ports(make, "address already in use")
+        start_on_free_port(make, "address already in use")
     assert len(made) == 1
 
 
@@ -104,7 +104,7 @@ def test_every_port_taken_ends_in_one_error_with_the_last_log(tmp_path):
     with socket.create_server((LOOPBACK, 0)) as taken:
         port = taken.getsockname()[1]
         with pytest.raises(ChildError, match=r"could not get a free port in 2 attempts(.|\n)*Address already in use"):
-            start_on_free_ports(lambda: listener(port, tmp_path), "address already in use", attempts=2)
+            start_on_free_port(lambda: listener(port, tmp_path), "address already in use", attempts=2)
 
 
 def test_only_the_lessons_on_celery_and_rq_need_redis():

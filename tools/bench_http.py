@@ -13,9 +13,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
-from sandbox_app.addresses import KEY_HEADER, KEY_PARAMETER
+from sandbox_app.addresses import KEY_HEADER
 from sandbox_app.processes.child import ChildError, ChildProcess
 
 CONCURRENCIES = (1, 20)
@@ -24,17 +23,18 @@ BARE_WORKERS = 4
 START_TIMEOUT = 30.0
 AB_TIMEOUT = 300.0
 WARMUP_REQUESTS = 100
-APP_LINE = re.compile(r"app:\s+(http://\S+)")
 
 # The baseline: one route answering what the sandbox's /ping answers, on waitress with as many threads.
 BARE_APP = f"""
 from flask import Flask
 from waitress.server import create_server
 
+from sandbox_app.processes.env import report_ready
+
 app = Flask("bare")
 app.get("/ping")(lambda: {{"pong": True}})
 server = create_server(app, host="127.0.0.1", port=0, threads={BARE_WORKERS})
-print(f"app: http://127.0.0.1:{{server.effective_port}}/", flush=True)
+report_ready(url=f"http://127.0.0.1:{{server.effective_port}}/", key=None)
 server.run()
 """
 
@@ -48,12 +48,10 @@ SERVERS = {
 def start_server(name: str, folder: Path) -> tuple[ChildProcess, str, dict[str, str]]:
     """Start one server; (its process, the /ping URL, the headers a request needs)."""
     log = folder / f"{name}.log"
-    printed = lambda: APP_LINE.search(log.read_text()) if log.exists() else None
-    child = ChildProcess(SERVERS[name], log, what=f"the {name} app", ready=printed).start(START_TIMEOUT)
-    url = urlsplit(APP_LINE.search(child.read_log()).group(1))
-    key = parse_qs(url.query).get(KEY_PARAMETER)  # the sandbox prints `?key=...` unless it runs open
-    headers = {KEY_HEADER: key[0]} if key else {}
-    return child, f"{url.scheme}://{url.netloc}/ping", headers
+    # Each reports its URL and key (None when open) through its ready file, not in what it prints.
+    child = ChildProcess(SERVERS[name], log, what=f"the {name} app", reports_ready=True).start(START_TIMEOUT)
+    key = child.report["key"]
+    return child, child.report["url"] + "ping", {KEY_HEADER: key} if key else {}
 
 
 def run_ab(url: str, headers: dict[str, str], requests: int, concurrency: int, folder: Path) -> dict:

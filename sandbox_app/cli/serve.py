@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -10,6 +11,7 @@ import threading
 from ..addresses import KEY_HEADER, KEY_PARAMETER
 from ..config import SandboxConfig
 from ..processes.child import ChildError
+from ..processes.env import report_ready
 from ..processes.redis import RedisUnavailable
 from ..processes.servers import ServerUnavailable, shown_command
 from ..queue.broker import BROKER_PATTERNS
@@ -108,6 +110,8 @@ def serve(args: argparse.Namespace) -> int:
     if config.host != LOOPBACK:
         print(f"  note: the app listens on {config.host}, beyond this machine's loopback", file=sys.stderr)
     sys.stdout.flush()
+    # For a launching process (WebProcess): where the app is and its key, in a file, never read off the banner.
+    report_ready(url=sandbox.url, key=sandbox.key, smtp=sandbox.smtp_address, pid=os.getpid())
     while not stop_requested.wait(0.5):
         pass
     print("Stopping...", flush=True)

@@ -16,6 +16,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 
 from ..addresses import auth_headers
+from ..config import SandboxConfig
 from ..examples import DEFAULT_EMAIL
 from ..measuring import measure_send, timed_request
 from ..processes.consumer import ConsumerProcess
@@ -287,7 +288,7 @@ def late_reply(sandbox: Sandbox, timeout: float = 0.5, stall: float = 1.0) -> La
     config = {key: value for key, value in sandbox.queue.consumer_config().items() if key not in login}
     config |= {"MAIL_SERVER": LOOPBACK, "MAIL_PORT": server.port, "MAIL_TIMEOUT": timeout}
     try:
-        with server, ConsumerProcess(config, workers=1):
+        with server, ConsumerProcess(SandboxConfig(app_config=config), workers=1):
             accepted = measure_send(sandbox, "queue", 1, warmup=0).statuses.get(202, 0)
             with suppress(TimeoutError):  # counted as it stands below
                 wait_until(lambda: sandbox.stats.snapshot()["queue"]["delivered"] >= accepted, 15, "the retried mail")

@@ -1,1 +1,1 @@
-"""Child processes: the one way to start and stop them, and the programs that run in them."""
+"""The process library: start a child process, tell it its settings, wait until it reports ready, stop its tree."""

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
 import psutil
 
+from ..paths import state_dir
 from ..waiting import wait_until
+from .env import READY_FILE_ENV, read_report
 
 # How long the processes a child started get to end after it stopped, before they are killed.
 DESCENDANTS_GRACE = 5.0
@@ -25,9 +29,10 @@ class ChildError(RuntimeError):
 class ChildProcess:
     """A command in a child process and session of its own, its output in `log_path`.
 
-    `start()` waits until `ready()` is true; `stop()` asks its process group with the stop signal, as a
-    supervisor does, then kills whatever of the tree is left; `kill()` is a crash (SIGKILL, the process alone).
-    Also a context manager.
+    `start()` waits until `ready()` is true and, with `reports_ready`, until the child has called
+    `env.report_ready(**facts)`: `report` then holds those facts (its port, its key). `stop()` asks its
+    process group with the stop signal, as a supervisor does, then kills whatever of the tree is left;
+    `kill()` is a crash (SIGKILL, the process alone). Also a context manager.
     """
 
     def __init__(
@@ -43,6 +48,7 @@ class ChildProcess:
         stop_signal: int = signal.SIGTERM,
         pass_fds: tuple[int, ...] = (),
         tethered: bool = False,
+        reports_ready: bool = False,
     ) -> None:
         self.command = [str(part) for part in command]
         self.log_path = Path(log_path)
@@ -57,16 +63,41 @@ class ChildProcess:
         # this process is gone, however it ended: it holds the read end of a pipe whose write end only we hold.
         self.tethered = tethered
         self._tether: int | None = None  # our end of that pipe
+        self.reports_ready = reports_ready
+        self.report: dict | None = None  # what the child reported once ready (reports_ready)
+        self._ready_file: Path | None = None
         self.process: subprocess.Popen | None = None
         self._family: dict[int, psutil.Process] = {}  # every process of the tree seen so far, by pid
         self.killed: list[int] = []  # the pids the last stop() had to kill
 
     def is_ready(self) -> bool:
         """Whether the process is ready for use (by default: as soon as it runs)."""
+        if self._ready_file is not None and self.report is None:
+            self.report = read_report(self._ready_file)
+            if self.report is None:
+                return False
         return bool(self.ready()) if self.ready is not None else True
+
+    def _child_env(self) -> dict:
+        """Its environment: the ready file named if it reports one, and never the ready file of this process."""
+        env = dict(os.environ if self.env is None else self.env)
+        env.pop(READY_FILE_ENV, None)  # this process's own, from its parent: not for its children to write
+        self.report, self._ready_file = None, None
+        if self.reports_ready:
+            # A folder of its own, 0700 (mkdtemp): no other account reads the report (it may hold the key).
+            self._ready_file = Path(tempfile.mkdtemp(prefix="ready-", dir=state_dir())) / "ready.json"
+            env[READY_FILE_ENV] = str(self._ready_file)
+        return env
+
+    def _forget_ready_file(self) -> None:
+        """Remove the ready file's folder, whatever it holds now (a worker's every thread may report)."""
+        if self._ready_file is not None:
+            shutil.rmtree(self._ready_file.parent, ignore_errors=True)
+            self._ready_file = None
 
     def _popen(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = self._child_env()
         command, pass_fds, watched = self.command, self.pass_fds, None
         if self.tethered:
             watched, self._tether = os.pipe()  # not inheritable: no other child of ours holds our end
@@ -75,7 +106,7 @@ class ChildProcess:
         with open(self.log_path, "wb") as log:
             # Its own session: a Ctrl-C meant for the parent (or a notebook's interrupt) does not reach it.
             self.process = subprocess.Popen(
-                command, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=log,
+                command, env=env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True, pass_fds=pass_fds,
             )  # fmt: skip
         if watched is not None:
@@ -85,11 +116,16 @@ class ChildProcess:
     def start(self, timeout: float | None = None) -> ChildProcess:
         """Start the process and wait until it is ready; ChildError with its log if it dies or takes too long."""
         self._popen()
-        with suppress(TimeoutError):  # judged just below, whatever the reason
-            wait_until(lambda: not self.running or self.is_ready(), timeout or self.startup_timeout, self.what, 0.02)
-        if not self.running or not self.is_ready():
-            self.stop(timeout=0)
-            raise ChildError(f"{self.what} did not start; its log:\n{self.read_log()}")
+        try:
+            with suppress(TimeoutError):  # judged just below, whatever the reason
+                wait_until(
+                    lambda: not self.running or self.is_ready(), timeout or self.startup_timeout, self.what, 0.02
+                )
+            if not self.running or not self.is_ready():
+                self.stop(timeout=0)
+                raise ChildError(f"{self.what} did not start; its log:\n{self.read_log()}")
+        finally:
+            self._forget_ready_file()
         return self
 
     def run(self, timeout: float) -> int:
@@ -100,6 +136,8 @@ class ChildProcess:
         except subprocess.TimeoutExpired:
             self.stop(timeout=0)
             raise ChildError(f"{self.what} did not finish in {timeout:g} s; its log:\n{self.read_log()}") from None
+        finally:
+            self._forget_ready_file()
 
     @property
     def pid(self) -> int | None:

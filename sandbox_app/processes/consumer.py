@@ -1,23 +1,24 @@
-"""The queue's consumer as its own process (`huey_consumer sandbox_app.processes.queue_worker.huey`), as production runs it."""
+"""The queue's consumer as its own process (`huey_consumer sandbox_app.processes.huey_worker.huey`), as production runs it."""
 
 from __future__ import annotations
 
 import signal
 import sys
 
-from .worker_process import WorkerProcess
+from .worker_process import WorkerProcess, WorkerSettings
 
-WORKER_MODULE = "sandbox_app.processes.queue_worker"
+WORKER_MODULE = "sandbox_app.programs.huey_worker"
 
 
 class ConsumerProcess(WorkerProcess):
     """One `huey_consumer` process with thread workers; it stops itself if its parent goes away."""
 
-    def __init__(self, config: dict, workers: int = 8) -> None:
+    def __init__(self, settings: WorkerSettings, workers: int = 8) -> None:
         self.workers = workers
+        config = settings.app_config
         # SIGINT is Huey's graceful stop: the sends in progress finish.
         super().__init__(
-            self.huey_command(workers, config.get("HUEY_OPTIONS", ())), config, what="the queue consumer",
+            self.huey_command(workers, config.get("HUEY_OPTIONS", ())), settings, what="the queue consumer",
             name=f"consumer-{config['QUEUE_NAME']}", stop_signal=signal.SIGINT,
         )  # fmt: skip
 

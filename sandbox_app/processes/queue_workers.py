@@ -7,20 +7,20 @@ import secrets
 import sys
 from contextlib import suppress
 
-from .worker_process import WorkerProcess
+from .worker_process import WorkerProcess, WorkerSettings
 
-CELERY_MODULE = "sandbox_app.processes.celery_worker"
-RQ_MODULE = "sandbox_app.processes.rq_worker"
-RQ_SCHEDULER_MODULE = "sandbox_app.processes.rq_scheduler"
+CELERY_MODULE = "sandbox_app.programs.celery_worker"
+RQ_MODULE = "sandbox_app.programs.rq_worker"
+RQ_SCHEDULER_MODULE = "sandbox_app.programs.rq_scheduler"
 
 
 class CeleryWorkerProcess(WorkerProcess):
     """`celery worker` with a pool of threads; SIGTERM is its warm shutdown (the tasks under way finish)."""
 
-    def __init__(self, config: dict, workers: int = 4) -> None:
+    def __init__(self, settings: WorkerSettings, workers: int = 4) -> None:
         self.workers = workers
-        self.queue_name = config["CELERY"]["task_default_queue"]
-        super().__init__(self.celery_command(), config, what="the Celery worker", name=f"celery-{self.queue_name}")
+        self.queue_name = settings.app_config["CELERY"]["task_default_queue"]
+        super().__init__(self.celery_command(), settings, what="the Celery worker", name=f"celery-{self.queue_name}")
 
     def celery_command(self) -> list[str]:
         """The command line: threads, not prefork (see the lesson), and none of the cluster chatter."""
@@ -42,12 +42,12 @@ class CeleryWorkerProcess(WorkerProcess):
 class RqWorkerProcess(WorkerProcess):
     """One `rq worker`, forking a work horse for each job (SIGTERM: its warm shutdown), or RQ's scheduler."""
 
-    def __init__(self, config: dict, *, scheduler: bool = False) -> None:
+    def __init__(self, settings: WorkerSettings, *, scheduler: bool = False) -> None:
         self.workers = 0 if scheduler else 1
-        self.queue_name = config["RQ_QUEUE"]
+        self.queue_name = settings.app_config["RQ_QUEUE"]
         command = [sys.executable, "-m", RQ_SCHEDULER_MODULE if scheduler else RQ_MODULE]
         what = "RQ's scheduler" if scheduler else "an RQ worker"
-        super().__init__(command, config, what=what, name=f"rq-{self.queue_name}")
+        super().__init__(command, settings, what=what, name=f"rq-{self.queue_name}")
 
     def horse_pids(self) -> list[int]:
         """The work horse it forked for the job under way, if any."""

@@ -7,9 +7,10 @@ import socket
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Protocol
 
 from .child import ChildProcess
-from .env import config_env
+from .env import Settings, settings_env
 
 IN_PROCESS = "inprocess"
 SERVERS = (IN_PROCESS, "waitress", "gunicorn-sync", "gunicorn-gthread", "gunicorn-gevent")
@@ -47,19 +48,19 @@ def serving(server: str, workers: int) -> str:
 
 
 def server_command(server: str, fd: int, workers: int, port: int) -> list[str]:
-    """The command line that serves the app of sandbox_app.processes.wsgi on the inherited listening socket `fd`."""
+    """The command line that serves the app of sandbox_app.programs.wsgi on the inherited listening socket `fd`."""
     if server == "waitress":
         # Windows cannot pass a socket to a child: waitress binds the port itself there.
         where = ["--port", str(port)] if os.name == "nt" else ["--fd", str(fd)]
-        return [sys.executable, "-m", "sandbox_app.processes.wsgi", *where, "--threads", str(workers)]
+        return [sys.executable, "-m", "sandbox_app.programs.wsgi", *where, "--threads", str(workers)]
     worker_class = server.removeprefix("gunicorn-")
     return [
-        sys.executable, "-m", "gunicorn", "--config", "python:sandbox_app.processes.gunicorn_conf",
+        sys.executable, "-m", "gunicorn", "--config", "python:sandbox_app.programs.gunicorn_conf",
         "--bind", f"fd://{fd}", "--workers", str(workers), "--worker-class", worker_class,
         "--worker-connections", str(GEVENT_CONNECTIONS), "--threads", str(GTHREAD_THREADS if worker_class == "gthread" else 1),
         # A worker that waits longer than this for the mail server is killed and restarted.
         "--timeout", "60", "--graceful-timeout", "10", "--log-level", "warning",
-        "sandbox_app.processes.wsgi:app",
+        "sandbox_app.programs.wsgi:build()",  # an app factory: each worker builds the app, nothing at import
     ]  # fmt: skip
 
 
@@ -79,18 +80,29 @@ def learner_command(server: str, workers: int, app: str = "myapp:app") -> str:
     return f"gunicorn -k {worker_class} -w {workers}{threads} -b 127.0.0.1:8000 {app}"
 
 
-class ServerProcess(ChildProcess):
-    """The app under `server` in a child process (gunicorn: a master and its workers) on a loopback port."""
+class ServerSettings(Settings, Protocol):
+    """What a server process is started from (a SandboxConfig): where, under which server, with how many workers."""
 
-    def __init__(
-        self, server: str, host: str, port: int, workers: int, config: dict, log_path: Path, headers: dict
-    ) -> None:
-        self.server, self.workers, self.headers = check_server(server), workers, headers
+    host: str
+    port: int
+    server: str
+    workers: int
+
+
+class ServerProcess(ChildProcess):
+    """The app under `settings.server` in a child process (gunicorn: a master and its workers) on a loopback port.
+
+    The child builds the app from `settings`, which it reads from its environment.
+    """
+
+    def __init__(self, settings: ServerSettings, log_path: Path, headers: dict) -> None:
+        server, workers = check_server(settings.server), settings.workers
+        self.server, self.workers, self.headers = server, workers, headers
         # Bound here, inherited by the child: no gap in which another sandbox could take the port.
-        self.listener = socket.create_server((host, port), backlog=1024)
+        self.listener = socket.create_server((settings.host, settings.port), backlog=1024)
         self.listener.set_inheritable(True)
-        self.host, self.port = host, self.listener.getsockname()[1]
-        env = {**os.environ, **config_env(config), "PYTHONUNBUFFERED": "1"}
+        self.host, self.port = settings.host, self.listener.getsockname()[1]
+        env = {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"}
         command = server_command(server, self.listener.fileno(), workers, self.port)
         fds = () if os.name == "nt" else (self.listener.fileno(),)
         super().__init__(

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 
 from ..paths import state_dir
 from .child import ChildProcess
 
-APP_LINE = re.compile(r"app:\s+(http://[^\s?]+/)(?:\?key=([\w-]+))?")  # the base URL, then the key
-
 
 class WebProcess(ChildProcess):
-    """`python -m sandbox_app ARGS` in a child process: its URL and key, `kill()` to crash it, `stop()` to end it."""
+    """`python -m sandbox_app ARGS` in a child process: its URL and key, `kill()` to crash it, `stop()` to end it.
+
+    It reports its URL and key through its ready file (`env.report_ready`), not the banner it prints.
+    """
 
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.args = [str(arg) for arg in args]
@@ -21,15 +21,17 @@ class WebProcess(ChildProcess):
         # Secrets (a key, an SMTP password) travel in the environment: argv is visible to every account.
         env = {**os.environ, **(env or {})}
         command = [sys.executable, "-u", "-m", "sandbox_app", *self.args]
-        super().__init__(command, log_path, what="the web process", env=env, ready=self._printed_url)
-        self.url: str | None = None
-        self.key: str | None = None
+        super().__init__(command, log_path, what="the web process", env=env, reports_ready=True)
 
-    def _printed_url(self) -> str | None:
-        found = APP_LINE.search(self.read_log())  # the banner: "Mail sandbox running", then "  app: http://..."
-        if found:
-            self.url, self.key = found.group(1), found.group(2)
-        return self.url
+    @property
+    def url(self) -> str | None:
+        """The app's base URL, once it reported ready."""
+        return self.report["url"] if self.report else None
+
+    @property
+    def key(self) -> str | None:
+        """The sandbox's key (None when open), once it reported ready."""
+        return self.report["key"] if self.report else None
 
     def __exit__(self, *exc_info: object) -> None:
         self.kill()  # a crash, as the lesson wants: no graceful stop

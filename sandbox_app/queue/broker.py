@@ -15,6 +15,7 @@ import rq
 from flask import Flask, current_app
 from rq.scheduler import RQScheduler
 
+from ..config import get_settings
 from ..launcher_api import LauncherApi
 from ..mailer.background import get_background
 from ..mailer.shared_stats import FIELDS, SqliteCounters, remove_counters_file
@@ -156,15 +157,16 @@ class RedisBroker:
                 self.settings[pattern] = dict(settings)
             count = self.counts[pattern] if count is None else count
             config = self.worker_config(pattern)
+            settings = get_settings(self.app).with_app_config(config)
             if pattern == "rq":
                 # A scheduler killed with its worker keeps its lock for a minute, and no retry runs meanwhile.
                 # None of this sandbox's workers runs now: the lock is stale.
                 self.client().delete(RQScheduler.get_locking_key(config["RQ_QUEUE"]))
             if pattern == "celery":
-                started = [CeleryWorkerProcess(config, count)] if count else []
+                started = [CeleryWorkerProcess(settings, count)] if count else []
             else:
-                started = [RqWorkerProcess(config) for _ in range(count)]
-            helpers = [RqWorkerProcess(config, scheduler=True)] if pattern == "rq" and count else []
+                started = [RqWorkerProcess(settings) for _ in range(count)]
+            helpers = [RqWorkerProcess(settings, scheduler=True)] if pattern == "rq" and count else []
             everything = [*started, *helpers]
             try:
                 side_by_side(lambda process: process.start(), everything)

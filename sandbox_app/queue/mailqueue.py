@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask, current_app
 from huey.api import Huey
 
+from ..config import get_settings
 from ..mailer.background import get_background
 from ..mailer.stats import get_stats
 from ..processes.consumer import ConsumerProcess
@@ -131,7 +132,8 @@ class MailQueue:
         if not running:
             self._sweep_once()
             self.consumer_settings = settings
-            self.consumer = ConsumerProcess({**self.consumer_config(), **settings}, workers or self.workers).start()
+            worker_settings = get_settings(self.app).with_app_config({**self.consumer_config(), **settings})
+            self.consumer = ConsumerProcess(worker_settings, workers or self.workers).start()
             self.consumer_started = True  # it opened the storage, even if this process never did
         return self.consumer
 

@@ -6,17 +6,10 @@ import socket
 
 from aiosmtpd.controller import Controller
 
-LOOPBACK = "127.0.0.1"
+from ..addresses import LOOPBACK
+from ..processes.ports import free_port
 
-
-def free_port(host: str = LOOPBACK, port: int = 0) -> int:
-    """`port` if it is free right now, else OSError; any free port when it is 0.
-
-    aiosmtpd cannot bind port 0 itself, and on a taken port it only fails after its
-    ready timeout: probing first answers at once.
-    """
-    with socket.create_server((host, port)) as probe:
-        return probe.getsockname()[1]
+__all__ = ["LOOPBACK", "LoopbackController", "free_port"]  # the first two for the mail server's users
 
 
 class LoopbackController(Controller):

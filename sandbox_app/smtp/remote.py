@@ -1,78 +1,94 @@
-"""The debug mail server seen from another process: the same methods, over the launching process's HTTP API."""
+"""The debug mail server seen from an app in another process: the same methods, over its launcher's channel.
+
+The launcher serves its mail server with `serve_mail_server(channel, server)`; the app's process
+shows it through `RemoteMailServer(client)`, a `processes.channel.LauncherClient`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..launcher_api import LauncherApi
-from .settings import MailServerSettings, SettingsError
+from ..processes.channel import LauncherChannel, LauncherClient
+from .settings import MailServerSettings
 from .store import CapturedMessage
 
+if TYPE_CHECKING:
+    from .server import DebugMailServer
 
-class RemoteMailServer(LauncherApi):
-    """What an app in its own process (gunicorn, waitress) needs of the debug mail server its launcher runs."""
 
-    def _state(self) -> dict:
-        return self.call("GET", "smtp")[1]
+def serve_mail_server(channel: LauncherChannel, server: DebugMailServer) -> None:
+    """On the launcher: answer the calls "mail.*" of a RemoteMailServer with `server`."""
+    handlers = {
+        "running": lambda: server.running,
+        "address": lambda: server.address,
+        # Settings travel as their dict: the object holds a read-only mapping, which does not pickle.
+        "settings": lambda: server.settings.to_dict(),
+        "configure": lambda changes: server.configure(**changes).to_dict(),
+        "counters": server.counters,
+        "newest": server.newest,
+        "count": lambda: server.count,
+        "total": lambda: server.total,
+        "clear": server.clear,
+    }
+    for name, handler in handlers.items():
+        channel.serve(f"mail.{name}", handler)
+
+
+class RemoteMailServer:
+    """What an app in its own process (gunicorn, waitress) needs of the debug mail server its launcher runs.
+
+    A call raises what the server raised (SettingsError for refused settings), or OSError when the
+    launcher cannot be reached: the app answers 503 then.
+    """
+
+    def __init__(self, launcher: LauncherClient) -> None:
+        self.launcher = launcher
 
     @property
     def running(self) -> bool:
         """Whether the launcher's mail server answers."""
         try:
-            return self.call("GET", "smtp")[0] == 200
+            return self.launcher.call("mail.running")
         except OSError:
             return False
 
     @property
     def address(self) -> str:
         """host:port, as an SMTP client dials it."""
-        return self._state()["address"]
+        return self.launcher.call("mail.address")
 
     @property
     def settings(self) -> MailServerSettings:
         """The current settings."""
-        return MailServerSettings().updated(self._state()["settings"])
+        return MailServerSettings().updated(self.launcher.call("mail.settings"))
 
     def configure(self, **changes: Any) -> MailServerSettings:
         """Change settings while running; SettingsError with the server's reason when refused."""
-        status, answer = self.call("PUT", "smtp", changes)
-        if status == 400:
-            raise SettingsError(answer["error"])
-        return MailServerSettings().updated(answer["settings"])
+        return MailServerSettings().updated(self.launcher.call("mail.configure", changes))
 
     def counters(self) -> dict[str, Any]:
         """Connections, refusals and faults, as the mail server counts them."""
-        return self._state()["counters"]
-
-    def _listing(self, limit: int) -> dict:
-        return self.call("GET", f"messages?limit={limit}")[1]
+        return self.launcher.call("mail.counters")
 
     def newest(self, limit: int | None = None) -> list[CapturedMessage]:
-        """The newest `limit` messages held (at most 1,000), newest first."""
-        return [_message(data) for data in self._listing(min(limit or 1000, 1000))["messages"]]
+        """The newest `limit` messages held (all when None), newest first."""
+        return self.launcher.call("mail.newest", limit)
 
     @property
     def messages(self) -> list[CapturedMessage]:
-        """The messages held (up to 1,000), oldest first."""
-        return list(reversed(self.newest(1000)))
+        """The messages held, oldest first."""
+        return list(reversed(self.newest()))
 
     @property
     def count(self) -> int:
         """Messages held now."""
-        return self._listing(1)["count"]
+        return self.launcher.call("mail.count")
 
     @property
     def total(self) -> int:
         """Messages captured since the start or the last clear."""
-        return self._listing(1)["total"]
+        return self.launcher.call("mail.total")
 
     def clear(self) -> int:
         """Empty the inbox; return how many messages it held."""
-        return self.call("DELETE", "messages")[1]["deleted"]
-
-
-def _message(data: dict) -> CapturedMessage:
-    """A captured message from its JSON form."""
-    return CapturedMessage(
-        **{**data, "rcpt_tos": tuple(data["rcpt_tos"]), "headers": tuple(tuple(pair) for pair in data["headers"])}
-    )
+        return self.launcher.call("mail.clear")

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, TLSSetupException
 
+from ..addresses import SMTP_USER
 from .loopback import LOOPBACK, LoopbackController
 from .settings import Fault, MailServerSettings
 from .store import CapturedMessage, MessageStore
@@ -20,7 +21,6 @@ from .tls import SelfSignedTLS
 
 TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
-SMTP_USER = "sandbox"  # the login; the password is the sandbox's key
 
 
 class _WithoutLoginDataNotice(logging.Filter):

@@ -1,12 +1,14 @@
-"""The app factory: `create_app(test_config=None, *, mail_server=None)`, as in Flask's tutorial."""
+"""The app factory: `create_app(settings=None, *, mail_server=None)`, as in Flask's tutorial."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from ..config import SETTINGS_EXTENSION, SandboxConfig
 from ..mailer.background import init_background
 from ..mailer.connection import mail
 from ..mailer.stats import init_stats
@@ -22,8 +24,14 @@ if TYPE_CHECKING:  # the mail server's code (aiosmtpd, TLS) stays out of the wor
     from ..smtp.server import DebugMailServer
 
 
-def create_app(test_config: dict[str, Any] | None = None, *, mail_server: DebugMailServer | None = None) -> Flask:
-    """Create the app; `mail_server` is the DebugMailServer it sends to and shows (optional)."""
+def create_app(
+    settings: SandboxConfig | Mapping[str, Any] | None = None, *, mail_server: DebugMailServer | None = None
+) -> Flask:
+    """Create the app from a sandbox's settings (a dict of Flask settings, for tests, as flaskr's `test_config`).
+
+    `mail_server` is the DebugMailServer it sends to and shows (optional); `config.get_settings(app)` gives
+    the settings back.
+    """
     app = Flask(__name__)
     app.config.from_mapping(
         MAIL_SERVER="127.0.0.1",
@@ -35,8 +43,12 @@ def create_app(test_config: dict[str, Any] | None = None, *, mail_server: DebugM
         # The largest allowed body, plus room for the JSON around it; beyond that werkzeug says 413.
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES * 2,
     )
-    if test_config:
-        app.config.from_mapping(test_config)
+    if isinstance(settings, SandboxConfig):
+        app.config.from_mapping(settings.flask_config())
+    else:  # Flask settings alone: the sandbox's defaults with them on top, for the processes it starts
+        app.config.from_mapping(settings or {})
+        settings = SandboxConfig(app_config={"MAIL_PORT": app.config["MAIL_PORT"], **(settings or {})})
+    app.extensions[SETTINGS_EXTENSION] = settings
     init_access(app)  # first: a request without the key changes nothing
     mail.init_app(app)
     init_stats(app, COUNTED_PATTERNS)

@@ -3,7 +3,7 @@
 - `http`: every HTTP request a test makes to a running sandbox, a web process or a URL, through the
   lessons' own client, with the key added in one place; `open_page` for a browser tab.
 - `processes`: polling (`eventually`), threads started, processes and ports, listening sockets, servers
-  started on free ports (`free_port`, then `start_on_free_ports` tries again if another process took it).
+  started on free ports (`free_port`, then `start_on_free_port` tries again if another process took it: both the library's).
 - `machine`: a part the machine lacks skips its tests with one reason, or fails them when
   `SANDBOX_REQUIRE_ALL=1` (as `.ci/run` sets) says nothing may skip.
 - `banks`: quiz banks built in a test, and the errors a broken one gets.
@@ -11,7 +11,7 @@
 
 from sandbox_app.addresses import KEY_HEADER
 from sandbox_app.examples import DEFAULT_EMAIL as EMAIL
-from sandbox_app.smtp.loopback import free_port
+from sandbox_app.processes.ports import free_port, start_on_free_port
 
 from .banks import broken_copy, option, question, refused_with
 from .http import (
@@ -34,7 +34,6 @@ from .processes import (
     named,
     port_is_free,
     process_exists,
-    start_on_free_ports,
     started_since,
     wait_gone,
 )
@@ -43,5 +42,5 @@ __all__ = [
     "CHROMIUM_NAMES", "EMAIL", "HTTP_TIMEOUT", "KEY_HEADER", "REQUIRE_ALL", "Reply", "auth_headers", "broken_copy",
     "eventually", "find_chromium", "free_port", "get_json", "http_call", "http_get", "http_post", "key_headers",
     "listening_addresses", "missing", "named", "need_program", "open_page", "option", "port_is_free", "process_exists",
-    "question", "refused_with", "required", "start_on_free_ports", "started_since", "timed", "url_of", "wait_gone",
+    "question", "refused_with", "required", "start_on_free_port", "started_since", "timed", "url_of", "wait_gone",
 ]  # fmt: skip

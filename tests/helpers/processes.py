@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable
 from contextlib import suppress
 
 import psutil
 
-from sandbox_app.processes.child import ChildError, ChildProcess
 from sandbox_app.smtp.loopback import LOOPBACK
 from sandbox_app.waiting import wait_until
 
 # Threads a library starts once per process and keeps on purpose: tqdm's monitor of its progress bars.
 PROCESS_WIDE_THREADS = {"tqdm_monitor"}
-PORT_ATTEMPTS = 3  # another process may take a free port before the server binds it
 
 
 def eventually(condition, timeout: float = 5.0, interval: float = 0.01):
@@ -89,20 +86,3 @@ def listening_addresses(*pids: int) -> set[tuple[str, int]]:
                 continue
             found |= {(c.laddr.ip, c.laddr.port) for c in connections if c.status == psutil.CONN_LISTEN}
     return found
-
-
-def start_on_free_ports(make: Callable[[], ChildProcess], taken: str, attempts: int = PORT_ATTEMPTS) -> ChildProcess:
-    """make() a server (a ChildProcess that picks free ports) and start it; when its log says `taken`, try again.
-
-    `free_port()` only finds a port free now: another process may bind it before the server does.
-    """
-    for _attempt in range(attempts):
-        server = make()
-        try:
-            return server.start()
-        except ChildError:
-            if taken not in server.read_log().lower():
-                raise
-    raise ChildError(
-        f"{server.what} could not get a free port in {attempts} attempts; its last log:\n{server.read_log()}"
-    )

@@ -1,8 +1,8 @@
-"""gunicorn's settings for the sandbox (`-c python:sandbox_app.processes.gunicorn_conf`): no master outlives its launcher."""
+"""gunicorn's settings (`-c python:sandbox_app.programs.gunicorn_conf`): no master outlives its launcher."""
 
 import signal
 
-from .env import exit_with_parent
+from ..processes.env import exit_with_parent
 
 
 def when_ready(server) -> None:

@@ -1,8 +1,8 @@
-"""The app for a server in its own process: `gunicorn sandbox_app.processes.wsgi:app`, or
-`python -m sandbox_app.processes.wsgi` (waitress).
+"""The app for a server in its own process: `gunicorn 'sandbox_app.programs.wsgi:build()'`, or
+`python -m sandbox_app.programs.wsgi` (waitress).
 
-Configured from $SANDBOX_APP_CONFIG (a JSON object the launcher passes); with MAIL_SERVER_API set,
-the pages and /api show the launcher's debug mail server through its HTTP API.
+Built from the settings its launcher passed in the environment (`processes.env.settings_env`); the pages
+and /api show the launcher's debug mail server through the launcher's private channel.
 """
 
 from __future__ import annotations
@@ -12,26 +12,35 @@ import signal
 import socket
 import sys
 
+from flask import Flask
 from waitress.server import create_server
 
+from ..processes.channel import LauncherClient
+from ..processes.env import exit_with_parent
 from ..smtp.loopback import LOOPBACK
 from ..smtp.remote import RemoteMailServer
 from ..web.factory import create_app
-from .env import config_from_env, exit_with_parent
+from .startup import child_settings
 
-_config = config_from_env("MAIL_PORT", '{"MAIL_PORT": 8025}')
-_api = _config.get("MAIL_SERVER_API")
-app = create_app(_config, mail_server=RemoteMailServer(_api, _config.get("SANDBOX_KEY")) if _api else None)
+
+def build() -> Flask:
+    """The app its launcher's settings describe (gunicorn calls this in each worker: nothing is built at import)."""
+    settings = child_settings()
+    mail_server = None
+    if settings.debug_mail_server and settings.launcher_port:
+        mail_server = RemoteMailServer(LauncherClient(settings.launcher_port, settings.launcher_authkey))
+    return create_app(settings, mail_server=mail_server)
 
 
 def main() -> None:
-    """Serve `app` with waitress on a listening socket the launcher passes by file descriptor."""
-    parser = argparse.ArgumentParser(prog="python -m sandbox_app.processes.wsgi", description=main.__doc__)
+    """Serve the app with waitress on a listening socket the launcher passes by file descriptor."""
+    parser = argparse.ArgumentParser(prog="python -m sandbox_app.programs.wsgi", description=main.__doc__)
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--fd", type=int, help="the listening socket's file descriptor (Unix)")
     where.add_argument("--port", type=int, help="the loopback port to listen on (Windows)")
     parser.add_argument("--threads", type=int, default=4, help="worker threads")
     args = parser.parse_args()
+    app = build()
     where = (
         {"sockets": [socket.socket(fileno=args.fd)]} if args.fd is not None else {"host": LOOPBACK, "port": args.port}
     )

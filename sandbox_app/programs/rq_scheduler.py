@@ -1,8 +1,8 @@
-"""RQ's scheduler for the app's queue: `python -m sandbox_app.processes.rq_scheduler`, a process of its own.
+"""RQ's scheduler for the app's queue: `python -m sandbox_app.programs.rq_scheduler`, a process of its own.
 
 It puts a job back on the queue when its retry interval is up: what `rq worker --with-scheduler`
 forks inside a worker, here apart, so that it stops with the sandbox even when a lesson kills a
-worker. It needs Redis and the queue's name, not the app: half a worker's memory.
+worker. It needs Redis and the queue's name from its settings, not the app: half a worker's memory.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import signal
 import redis
 from rq.scheduler import RQScheduler
 
-from .env import config_from_env, exit_with_parent
-from .worker_process import touch_ready_file
+from ..processes.env import exit_with_parent, report_ready
+from .startup import child_settings
 
 
 class PromptScheduler(RQScheduler):
@@ -28,10 +28,10 @@ class PromptScheduler(RQScheduler):
 
 def main() -> None:
     """Schedule the queue's retries until stopped."""
-    config = config_from_env("REDIS_URL", '{"REDIS_URL": "redis://localhost/0", "RQ_QUEUE": "shop-rq"}')
+    config = child_settings().app_config
     exit_with_parent(signal.SIGTERM)
     scheduler = PromptScheduler([config["RQ_QUEUE"]], connection=redis.Redis.from_url(config["REDIS_URL"]))
-    touch_ready_file()
+    report_ready()
     scheduler.work()
 
 
