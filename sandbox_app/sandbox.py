@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import html
-import secrets
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -17,9 +16,7 @@ from .config import SandboxConfig
 from .http_server import AppServer
 from .logs import SandboxLog
 from .mailer.background import get_background
-from .mailer.shared_stats import create_counters_file, remove_counters_file
-from .mailer.stats import DeliveryStats, get_stats
-from .paths import state_dir
+from .mailer.stats import DeliveryStats, close_stats, get_stats
 from .processes.channel import LauncherChannel
 from .processes.consumer import ConsumerProcess
 from .processes.servers import ServerProcess, serving
@@ -103,6 +100,9 @@ class Sandbox:
                 serve_mail_server(self.channel, self.mail_server)
         self.settings = self._settings_at_start()
         self._app = create_app(self.settings, mail_server=self.mail_server)
+        if not config.in_process and not self.settings.stats_path:
+            # Every process of the app counts into the launcher app's counters file, which /api/stats reads here.
+            self.settings = replace(self.settings, stats_path=self._app.config["STATS_PATH"])
         # In process this app is the one served; out of process it only shows the mail server to the app's
         # processes, on a port of its own (the app's port and workers go to its server process).
         port, threads = (config.port, config.workers) if config.in_process else (0, LAUNCHER_THREADS)
@@ -114,17 +114,13 @@ class Sandbox:
             self.app_process = self._start_app_process()
 
     def _settings_at_start(self) -> SandboxConfig:
-        """The config with what is decided now: the mail server's port; out of process, the channel, counters, queue."""
+        """The config with what is decided now: the mail server's port; out of process, the channel and the queue."""
         changes: dict = {}
         if self.mail_server is not None:
             changes["smtp_port"] = self.mail_server.port  # the config may have asked for any free one
         if self.channel is not None:
             changes.update(launcher_port=self.channel.port, launcher_authkey=self.channel.authkey)
         if not self.config.in_process:
-            if not self.config.stats_path:
-                # Every process of the app counts into one file; the launcher reads it as /api/stats does.
-                stats_file = state_dir() / f"stats-{secrets.token_hex(6)}.sqlite3"
-                changes["stats_path"] = str(create_counters_file(stats_file))
             changes["queue_name"] = self.config.queue_name or new_queue_name()  # one queue for launcher and app
         return replace(self.config, **changes)
 
@@ -155,8 +151,7 @@ class Sandbox:
             self.http_server.stop(left())  # requests in progress finish first
         if self._app is not None:
             get_background(self._app).finish(left(0.0))
-            if self.settings.stats_path != self.config.stats_path:  # made at start, for this sandbox alone
-                remove_counters_file(self.settings.stats_path)
+            close_stats(self._app)  # and its file goes, once every process of the app has stopped
         if self.mail_server is not None:
             self.mail_server.stop()
         if self._log is not None:

@@ -1,5 +1,8 @@
 """The app's HTTP contract, with real SMTP to the debug mail server."""
 
+import smtplib
+import threading
+
 import pytest
 from helpers import EMAIL, eventually
 
@@ -140,10 +143,16 @@ def test_blocking_server_down_is_503(app, client, mail_server):
     assert "Traceback" not in response.get_data(as_text=True)
 
 
-def test_threaded_failure_is_counted_and_logged_not_lost_silently(app, client, mail_server, caplog):
+def test_a_threaded_failure_reaches_stderr_and_the_sandbox_counters_never_the_client(
+    app, client, mail_server, caplog, monkeypatch
+):
+    raised = []
+    monkeypatch.setattr(threading, "excepthook", raised.append)  # what Python would print to stderr
     mail_server.configure(faults={"RCPT": {"code": 550, "message": "No such user"}})
     response = client.post("/send/threaded", json=EMAIL)
     assert response.status_code == 202  # the request could not know
+    eventually(lambda: raised)
+    assert isinstance(raised[0].exc_value, smtplib.SMTPRecipientsRefused)
     eventually(lambda: client.get("/api/stats").json["threaded"]["failed"] == 1)
     stats = client.get("/api/stats").json["threaded"]
     assert (stats["accepted"], stats["delivered"], stats["failed"]) == (1, 0, 1)

@@ -12,7 +12,7 @@ from sandbox_app.lab import bench, measure_send
 from sandbox_app.lab.crashes import consumer_stops
 from sandbox_app.lab.exercises import check_pool_sender
 from sandbox_app.lab.send_failures import check_is_temporary
-from sandbox_app.mailer.connection import mail
+from sandbox_app.mailer import mail
 from sandbox_app.patterns.queue import is_temporary
 from sandbox_app.smtp.loopback import LOOPBACK
 from sandbox_app.smtp.server import DebugMailServer

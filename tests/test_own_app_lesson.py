@@ -14,7 +14,8 @@ from sandbox_app.lab.crashes import late_reply
 from sandbox_app.lab.exercises import check_thread_sender
 from sandbox_app.lab.own_app import flask_run, hung_mail_server, send_and_wait
 from sandbox_app.lab.under_load import cpu_per_request
-from sandbox_app.mailer.connection import SandboxMail, mail
+from sandbox_app.mailer import mail
+from sandbox_app.mailer.connection import SandboxMail
 from sandbox_app.smtp.loopback import LOOPBACK
 
 STARTUP = """

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from statistics import linear_regression
 
 from ..examples import DEFAULT_EMAIL
-from ..mailer.connection import mail
+from ..mailer import mail
 from ..measuring import Samples, endpoint, measure_send, timed_exchange
 from ..sandbox import Sandbox
 from ..waiting import wait_until

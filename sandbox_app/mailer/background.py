@@ -1,8 +1,7 @@
-"""Work an app leaves running after a response: the threads it started and what must run when it stops."""
+"""Work an app leaves running after a response: what must run, and what must end, when it stops."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
@@ -12,34 +11,27 @@ EXTENSION = "sandbox_background"
 
 
 class BackgroundWork:
-    """The sending threads an app started, and the stop hooks (a pool drains, a queue closes)."""
+    """The app's stop hooks (a pool drains, a queue closes) and the waits that follow them (sends still held)."""
 
     def __init__(self) -> None:
-        self._threads: set[threading.Thread] = set()
         self._stop_hooks: list[Callable[[], None]] = []
-        self._lock = threading.Lock()
-
-    def track(self, thread: threading.Thread) -> threading.Thread:
-        """Remember a sending thread, so that stopping the app waits for it; returns it."""
-        with self._lock:
-            self._threads = {t for t in self._threads if t.is_alive()}
-            self._threads.add(thread)
-        return thread
+        self._waits: list[Callable[[float], None]] = []
 
     def on_stop(self, hook: Callable[[], None]) -> None:
-        """Run `hook` when the app stops, before its sending threads are waited for."""
+        """Run `hook` when the app stops, before the waits."""
         self._stop_hooks.append(hook)
 
+    def wait_for(self, wait: Callable[[float], None]) -> None:
+        """When the app stops, after the hooks, call `wait(seconds_left)`: it returns when its work ended."""
+        self._waits.append(wait)
+
     def finish(self, timeout: float) -> None:
-        """Run the stop hooks, then wait (up to `timeout` s in all) for every tracked thread."""
+        """Run the stop hooks, then the waits, within `timeout` s in all."""
         deadline = time.monotonic() + timeout
         for hook in self._stop_hooks:
             hook()
-        with self._lock:
-            threads = list(self._threads)
-        for thread in threads:
-            if thread is not threading.current_thread():
-                thread.join(max(0.0, deadline - time.monotonic()))
+        for wait in self._waits:
+            wait(max(0.0, deadline - time.monotonic()))
 
 
 def init_background(app: Flask) -> BackgroundWork:

@@ -1,4 +1,4 @@
-"""Flask-Mail for the sandbox: the shared `mail` object, whose connections give up after MAIL_TIMEOUT seconds."""
+"""Flask-Mail with a timeout: connections that give up after MAIL_TIMEOUT seconds (the app's `mail` is in mailer/seam.py)."""
 
 from __future__ import annotations
 
@@ -38,9 +38,6 @@ class SandboxMail(Mail):
     def connect(self) -> TimeoutConnection:
         app = getattr(self, "app", None) or current_app  # outside an app context: RuntimeError
         return TimeoutConnection(app.extensions["mail"], app.config["MAIL_TIMEOUT"])
-
-
-mail = SandboxMail()
 
 
 class RefusalsKept(TimeoutConnection):

@@ -1,14 +1,12 @@
-"""What became of a send: one place that counts it as delivered or failed, and logs a failure."""
+"""Why a send failed, in one line, and the one place that counts a failure and logs it."""
 
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from flask import Flask, current_app
+from werkzeug.exceptions import HTTPException
 
-from .clock import smtp_clock
 from .stats import get_stats
 
 
@@ -21,6 +19,8 @@ def describe_error(error: BaseException) -> str:
         reply = error.smtp_error
         text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
         return f"{type(error).__name__}: {error.smtp_code} {text}"
+    if isinstance(error, HTTPException):  # e.g. a full pool's 503: its description is what the client was told
+        return str(error.description)
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
@@ -34,17 +34,3 @@ def record_failure(
     recipient = f" to {to}" if to else ""
     app.logger.warning("%s: mail%s not delivered: %s", pattern, recipient, reason)
     return reason
-
-
-@contextmanager
-def counted(pattern: str, *, reraise: bool = True) -> Iterator[None]:
-    """Count the send in the block as delivered or failed (and log the failure)."""
-    try:
-        with smtp_clock():  # inside a request, the response's Server-Timing shows this wait
-            yield
-    except Exception as error:
-        record_failure(pattern, error)
-        if reraise:
-            raise
-    else:
-        get_stats().delivered(pattern)

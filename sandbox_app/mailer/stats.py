@@ -1,61 +1,54 @@
-"""Per-pattern delivery counters: accepted, delivered, failed, retried, last error."""
+"""Per-pattern delivery counters (accepted, delivered, failed, retried, last error) in one SQLite file per sandbox."""
 
 from __future__ import annotations
 
+import os
+import secrets
+import sqlite3
 import threading
-from dataclasses import asdict, dataclass
-from typing import Protocol
+from pathlib import Path
 
 from flask import Flask, current_app
 
-from .shared_stats import SqliteCounters
+from ..paths import state_dir
 
 EXTENSION = "sandbox_stats"
-
-
-@dataclass
-class PatternCounters:
-    """What happened to the mail one sending pattern was given."""
-
-    accepted: int = 0
-    delivered: int = 0
-    failed: int = 0
-    retried: int = 0
-    last_error: str | None = None
-
-
-class SharedCounters(Protocol):
-    """Counters kept outside this process, e.g. in the queue's storage (see queue.counters.StoredCounters)."""
-
-    def count(self, field: str, error: str | None = None) -> None: ...
-
-    def read(self) -> dict: ...
-
-    def reset(self) -> None: ...
+FIELDS = ("accepted", "delivered", "failed", "retried")
+# One row per (pattern, field): a count, or (field "last_error") the reason of the last failure.
+SCHEMA = "create table if not exists counters (pattern text, field text, value, primary key (pattern, field))"
+# A count adds one; the last error replaces the one before. One statement: one atomic step for every process.
+COUNT = (
+    "insert into counters (pattern, field, value) values {rows} on conflict (pattern, field) do update"
+    " set value = case when field = 'last_error' then excluded.value else value + 1 end"
+)
 
 
 class DeliveryStats:
-    """Thread-safe counters for every sending pattern (requests and mail threads update them)."""
+    """Every pattern's counters in the SQLite file STATS_PATH, which every process of a sandbox counts into.
 
-    def __init__(self, patterns: list[str]) -> None:
-        self._patterns = list(patterns)
-        self._lock = threading.Lock()
-        self._counters = {name: PatternCounters() for name in self._patterns}
-        self._shared: dict[str, SharedCounters] = {}
+    Web workers (gunicorn's processes) and queue workers each see only their share of the sends: one file
+    adds them up. Autocommit: a count is one statement and its own transaction. WAL: /api/stats reads on
+    while another process counts.
+    """
 
-    def share(self, pattern: str, store: SharedCounters) -> None:
-        """Keep this pattern's counters in `store`, which other processes update too (the queue's consumers)."""
-        self._shared[pattern] = store
+    def __init__(self, path: Path, patterns: list[str], *, made_here: bool = False) -> None:
+        self.path = Path(path)
+        self.patterns = list(patterns)  # shown with zeros before anything counted them
+        self.made_here = made_here  # this app created the file, and removes it when it closes
+        self._db: sqlite3.Connection | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()  # one connection per process, shared by its threads one at a time
+
+    def _execute(self, sql: str, parameters: tuple = ()) -> list[tuple]:
+        with self._lock:
+            if self._pid != os.getpid():  # a connection must not cross a fork (gunicorn forks its workers)
+                self._db = open_stats_file(self.path)
+                self._pid = os.getpid()
+            return self._db.execute(sql, parameters).fetchall()
 
     def _count(self, pattern: str, field: str, error: str | None = None) -> None:
-        if pattern in self._shared:
-            self._shared[pattern].count(field, error)
-            return
-        with self._lock:
-            counters = self._counters[pattern]
-            setattr(counters, field, getattr(counters, field) + 1)
-            if error is not None:
-                counters.last_error = error
+        rows = [(pattern, field, 1), *([(pattern, "last_error", error)] if error is not None else [])]
+        self._execute(COUNT.format(rows=", ".join(["(?, ?, ?)"] * len(rows))), tuple(v for row in rows for v in row))
 
     def accepted(self, pattern: str) -> None:
         """A request handed this pattern a valid message."""
@@ -74,32 +67,54 @@ class DeliveryStats:
         self._count(pattern, "retried", error)
 
     def snapshot(self) -> dict[str, dict]:
-        """The counters as JSON-ready data, keyed by pattern."""
-        with self._lock:
-            snapshot = {name: asdict(counters) for name, counters in self._counters.items()}
-        for name, store in self._shared.items():
-            snapshot[name] = store.read()
+        """The counters as JSON-ready data, keyed by pattern: {accepted, delivered, failed, retried, last_error}."""
+        snapshot = {pattern: zeros() for pattern in self.patterns}
+        for pattern, field, value in self._execute("select pattern, field, value from counters"):
+            snapshot.setdefault(pattern, zeros())[field] = value
         return snapshot
 
     def reset(self) -> None:
-        """Start every counter from zero."""
+        """Start every counter from zero, for every process."""
+        self._execute("delete from counters")
+
+    def close(self) -> None:
+        """Close this process's connection; remove the file if this app made it."""
         with self._lock:
-            self._counters = {name: PatternCounters() for name in self._patterns}
-        for store in self._shared.values():
-            store.reset()
+            if self._db is not None and self._pid == os.getpid():
+                self._db.close()
+            self._db = self._pid = None
+        if self.made_here:
+            remove_stats_file(self.path)
+
+
+def zeros() -> dict:
+    """A pattern's counters before anything counted."""
+    return {**dict.fromkeys(FIELDS, 0), "last_error": None}
+
+
+def open_stats_file(path: Path) -> sqlite3.Connection:
+    """A connection to the counters file, made with its table if it is new."""
+    db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+    db.execute("pragma journal_mode=wal")  # kept in the file: only the first process changes it
+    db.execute("pragma synchronous=normal")  # per connection: in WAL mode, no disk flush for every count
+    db.execute(SCHEMA)
+    return db
+
+
+def remove_stats_file(path: Path) -> None:
+    """Delete a counters file and its WAL companions once no process uses it."""
+    for leftover in (Path(path), Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)
 
 
 def init_stats(app: Flask, patterns: list[str]) -> DeliveryStats:
-    """Give the app its delivery counters, one set per pattern; in the STATS_PATH SQLite file when it is set.
-
-    An app served by several processes (gunicorn's workers) sets STATS_PATH: each process's own counters
-    would see only its share of the requests.
-    """
-    stats = DeliveryStats(patterns)
-    path = app.config.setdefault("STATS_PATH", None)
-    if path:
-        for pattern in patterns:
-            stats.share(pattern, SqliteCounters(path, pattern))
+    """Give the app its counters, in the STATS_PATH file (made now in the state folder when the config names none)."""
+    path = app.config.get("STATS_PATH")
+    made_here = not path
+    if made_here:
+        path = app.config["STATS_PATH"] = str(state_dir() / f"stats-{secrets.token_hex(6)}.sqlite3")
+    stats = DeliveryStats(path, patterns, made_here=made_here)
+    stats.snapshot()  # opens the file now, with its table, before any worker process races to make it
     app.extensions[EXTENSION] = stats
     return stats
 
@@ -107,3 +122,8 @@ def init_stats(app: Flask, patterns: list[str]) -> DeliveryStats:
 def get_stats(app: Flask | None = None) -> DeliveryStats:
     """The app's delivery counters (the current app's when none is given)."""
     return (app or current_app).extensions[EXTENSION]
+
+
+def close_stats(app: Flask) -> None:
+    """When the app stops: close its counters, and remove their file if the app made it."""
+    get_stats(app).close()

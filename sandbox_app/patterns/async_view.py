@@ -2,15 +2,13 @@
 
 import asyncio
 
-from ..mailer.connection import mail
-from ..mailer.outcomes import counted
+from ..mailer import mail
 
 
 async def send_email(app, msg):
     """Await `mail.send` in a worker thread: the event loop is free meanwhile, but this response still waits."""
-    with counted("async"):
-        # to_thread copies the context, and with it Flask's app context: mail.send finds current_app.
-        await asyncio.to_thread(mail.send, msg)
+    # to_thread copies the context, and with it Flask's app context: mail.send finds current_app.
+    await asyncio.to_thread(mail.send, msg)
     return 200
 
 
@@ -19,9 +17,8 @@ PREPARE_SECONDS = 0.01  # stands in for the async work such a task does first: l
 
 async def send_and_forget(msg):
     """The task the fire-and-forget view starts: prepare the mail, then send it (if it is still alive)."""
-    with counted("async-nowait", reraise=False):
-        await asyncio.sleep(PREPARE_SECONDS)
-        await asyncio.to_thread(mail.send, msg)
+    await asyncio.sleep(PREPARE_SECONDS)
+    await asyncio.to_thread(mail.send, msg)
 
 
 async def send_email_nowait(app, msg):

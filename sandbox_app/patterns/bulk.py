@@ -7,9 +7,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..mailer.connection import mail
-from ..mailer.outcomes import record_failure
-from ..mailer.stats import get_stats
+from ..mailer import mail
+from ..mailer.outcomes import describe_error
 
 # The line is gone (not one message refused): the next message needs a new connection.
 BROKEN_LINE = (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError)
@@ -28,7 +27,7 @@ class BulkReport:
     last_error: Exception | None = field(default=None, repr=False)
 
     def send(self, send, msg) -> None:
-        """Send one message with `send`, time it, count it; re-raise only when the line broke."""
+        """Send one message with `send`, time it, note what became of it; re-raise only when the line broke."""
         started = time.perf_counter()
         try:
             send(msg)
@@ -37,15 +36,13 @@ class BulkReport:
             if isinstance(error, BROKEN_LINE):
                 raise
         else:
-            get_stats().delivered("bulk")
             self.delivered += 1
         finally:
             self.message_ms.append((time.perf_counter() - started) * 1000)
 
     def fail(self, msg, error: Exception) -> None:
-        """Count a message as failed, with the reason (never dropped silently)."""
-        reason = record_failure("bulk", error, to=msg.recipients[0])
-        self.failed.append({"to": msg.recipients[0], "error": reason})
+        """Note a message as failed, with the reason (never dropped silently)."""
+        self.failed.append({"to": msg.recipients[0], "error": describe_error(error)})
         self.last_error = error
 
     def to_dict(self) -> dict:
@@ -70,7 +67,7 @@ def send_each(messages) -> BulkReport:
         try:
             report.send(mail.send, msg)
         except BROKEN_LINE:
-            pass  # counted as failed; the next mail.send dials again anyway
+            pass  # noted as failed; the next mail.send dials again anyway
     report.seconds = time.perf_counter() - started
     return report
 

@@ -1,4 +1,4 @@
-"""The pool pattern: a ThreadPoolExecutor owned by the app sends; its futures count the failures.
+"""The pool pattern: a ThreadPoolExecutor owned by the app sends; a failed send's exception waits in its future.
 
 The number of threads is fixed; the queue in front of them is unbounded unless MAIL_POOL_QUEUE_SIZE bounds it,
 and then a request that finds it full is answered 503 (PoolFull) instead of waiting in memory.
@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from functools import partial
 
 from flask import Flask, current_app
 from werkzeug.exceptions import ServiceUnavailable
 
-from ..mailer.background import get_background
-from ..mailer.connection import mail
-from ..mailer.outcomes import record_failure
-from ..mailer.stats import get_stats
+from ..mailer import mail
 
 EXTENSION = "sandbox_pool"
 
@@ -35,24 +31,9 @@ def send_async_email(app, msg):
         mail.send(msg)
 
 
-def record_outcome(app, future: Future):
-    """The future's done callback: count the send as delivered or failed, and log a failure."""
-    if future.cancelled():
-        record_failure("pool", "cancelled: the app stopped before this mail was sent", app)
-    elif future.exception() is not None:
-        record_failure("pool", future.exception(), app)
-    else:
-        get_stats(app).delivered("pool")
-
-
 def send_email(app, msg):
     """Hand the message to one of the pool's threads and answer at once (503 if a bounded queue is full)."""
-    try:
-        future = get_pool(app).submit(send_async_email, app, msg)
-    except PoolFull as full:
-        record_failure("pool", full.description, app)  # not sent, and the client was told: it may try again
-        raise
-    future.add_done_callback(partial(record_outcome, app))
+    get_pool(app).submit(send_async_email, app, msg)  # PoolFull (503): not sent, and the client may try again
     return 202
 
 
@@ -93,24 +74,24 @@ class MailPool(ThreadPoolExecutor):
         with self._lock:
             self._pending.discard(future)
 
-    def drain(self, timeout: float) -> None:
-        """Let the queued sends finish (up to `timeout` s), cancel what is left, and stop the threads."""
+    def drain(self, timeout: float) -> list[Future]:
+        """Let the queued sends finish (up to `timeout` s), cancel what is left, stop the threads; returns the cancelled."""
         with self._lock:
             pending = list(self._pending)
         wait(pending, timeout)
-        # A send still queued now is cancelled; its callback counts it as failed, never silently gone.
         self.shutdown(wait=True, cancel_futures=True)
+        return [future for future in pending if future.cancelled()]
 
 
-def init_app(app):
-    """Give the app its pool, drained when the app stops (pending sends finish first)."""
+def init_app(app) -> MailPool:
+    """Give the app its pool (drain it when the app stops: pending sends finish first)."""
     pool = MailPool(
         app.config.setdefault("MAIL_POOL_SIZE", DEFAULT_POOL_SIZE),
         app.config.setdefault("MAIL_POOL_QUEUE_SIZE", DEFAULT_QUEUE_SIZE),
     )
-    drain_timeout = app.config.setdefault("MAIL_POOL_DRAIN_TIMEOUT", DEFAULT_DRAIN_TIMEOUT)
+    app.config.setdefault("MAIL_POOL_DRAIN_TIMEOUT", DEFAULT_DRAIN_TIMEOUT)
     app.extensions[EXTENSION] = pool
-    get_background(app).on_stop(partial(pool.drain, drain_timeout))
+    return pool
 
 
 def get_pool(app: Flask | None = None) -> MailPool:

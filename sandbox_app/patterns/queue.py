@@ -4,7 +4,7 @@ import smtplib
 
 from huey.exceptions import CancelExecution
 
-from ..mailer.connection import mail
+from ..mailer import mail
 from ..mailer.outcomes import describe_error, record_failure
 from ..mailer.stats import get_stats
 from ..queue.mailqueue import get_queue

@@ -6,8 +6,8 @@ import time
 
 from flask import current_app
 
+from ..mailer import mail
 from ..mailer.as_data import message_from
-from ..mailer.connection import mail
 from ..mailer.outcomes import describe_error, record_failure
 from ..mailer.stats import get_stats
 from ..queue.broker import get_broker

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import redis
 import rq
@@ -18,9 +17,6 @@ from rq.scheduler import RQScheduler
 from ..config import get_settings
 from ..launcher_api import LauncherApi
 from ..mailer.background import get_background
-from ..mailer.shared_stats import FIELDS, SqliteCounters, remove_counters_file
-from ..mailer.stats import get_stats
-from ..paths import state_dir
 from ..processes.child import ChildError
 from ..processes.queue_workers import CeleryWorkerProcess, RqWorkerProcess
 from ..processes.redis import RedisServer, RedisUnavailable, start_redis
@@ -32,25 +28,8 @@ DEFAULT_WORKERS = {"celery": 4, "rq": 2}  # Celery: threads of one process; RQ: 
 # What a worker's app needs of the web app's config to send the same mail and count it in the same place.
 SHARED_KEYS = (
     "MAIL_SERVER", "MAIL_PORT", "MAIL_TIMEOUT", "MAIL_DEFAULT_SENDER", "MAIL_USERNAME", "MAIL_PASSWORD",
-    "QUEUE_NAME", "QUEUE_RETRIES", "QUEUE_SEND_ONCE", "QUEUE_TASK_TAIL", "CELERY", "RQ_QUEUE",
+    "QUEUE_NAME", "QUEUE_RETRIES", "QUEUE_SEND_ONCE", "QUEUE_TASK_TAIL", "CELERY", "RQ_QUEUE", "STATS_PATH",
 )  # fmt: skip
-
-
-class FileCounters(SqliteCounters):
-    """A pattern's counters in a SQLite file its workers count into too; zeros until someone counts."""
-
-    def count(self, field: str, error: str | None = None) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)  # the first count makes the file
-        super().count(field, error)
-
-    def read(self) -> dict:
-        if not self.path.exists():
-            return {**dict.fromkeys(FIELDS, 0), "last_error": None}
-        return super().read()
-
-    def reset(self) -> None:
-        if self.path.exists():
-            super().reset()
 
 
 def side_by_side(action, processes: list) -> None:
@@ -72,11 +51,6 @@ class RedisBroker:
         api = config.get("LAUNCHER_API")
         self.launcher = LauncherApi(api, config.get("SANDBOX_KEY"), timeout=60) if api else None
         self.counts = {p: config.setdefault(f"{p.upper()}_WORKERS", DEFAULT_WORKERS[p]) for p in BROKER_PATTERNS}
-        # Every process of the app counts into one file: the sandbox's, or one of this broker's own.
-        self.own_stats = not config.get("STATS_PATH")
-        self.stats_path = Path(
-            config.get("STATS_PATH") or state_dir() / "queues" / f"{config['QUEUE_NAME']}-stats.sqlite3"
-        )
         self.server: RedisServer | None = None
         self.workers: dict[str, list] = {pattern: [] for pattern in BROKER_PATTERNS}
         self.helpers: dict[str, list] = {pattern: [] for pattern in BROKER_PATTERNS}  # RQ's scheduler
@@ -143,7 +117,7 @@ class RedisBroker:
         """The config a worker builds its app from: this app's mail settings, the queue, the Redis, the counters."""
         config = {key: self.app.config[key] for key in SHARED_KEYS if key in self.app.config}
         # A worker starts no workers of its own.
-        config.update(REDIS_URL=self.url(), STATS_PATH=str(self.stats_path), CELERY_WORKERS=0, RQ_WORKERS=0)
+        config.update(REDIS_URL=self.url(), CELERY_WORKERS=0, RQ_WORKERS=0)
         changes = dict(self.settings[pattern])
         config["CELERY"] = {**config["CELERY"], **changes.pop("CELERY", {})}
         return {**config, **changes}
@@ -237,17 +211,12 @@ class RedisBroker:
         if self.server is not None:
             self.server.stop(timeout=5)
             self.server = None
-        if self.own_stats:
-            remove_counters_file(self.stats_path)
 
 
 def init_broker(app: Flask) -> RedisBroker:
-    """Give the app its Redis broker: the Celery and RQ counters shared with their workers, closed on stop."""
+    """Give the app its Redis broker, closed on stop."""
     broker = RedisBroker(app)
     app.extensions[EXTENSION] = broker
-    if broker.own_stats:
-        for pattern in BROKER_PATTERNS:
-            get_stats(app).share(pattern, FileCounters(broker.stats_path, pattern))
     get_background(app).on_stop(broker.close)
     return broker
 

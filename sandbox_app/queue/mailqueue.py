@@ -11,9 +11,7 @@ from huey.api import Huey
 
 from ..config import get_settings
 from ..mailer.background import get_background
-from ..mailer.stats import get_stats
 from ..processes.consumer import ConsumerProcess
-from .counters import StoredCounters
 from .storage import (
     STORAGE_ERRORS,
     check_queue_name,
@@ -110,8 +108,16 @@ class MailQueue:
         return self.huey.pending_count() + self.huey.scheduled_count()
 
     def consumer_config(self) -> dict:
-        """What a consumer process needs to build the same app: the mail server and this queue."""
-        keys = ("MAIL_SERVER", "MAIL_PORT", "MAIL_TIMEOUT", "MAIL_DEFAULT_SENDER", "QUEUE_NAME", "QUEUE_URL")
+        """What a consumer process needs to build the same app: the mail server, this queue, the counters file."""
+        keys = (
+            "MAIL_SERVER",
+            "MAIL_PORT",
+            "MAIL_TIMEOUT",
+            "MAIL_DEFAULT_SENDER",
+            "QUEUE_NAME",
+            "QUEUE_URL",
+            "STATS_PATH",
+        )
         config = {key: self.app.config[key] for key in keys}
         # The mail server's login, if it asks for one (the sandbox key); passed in the environment, never argv.
         config.update(
@@ -187,10 +193,9 @@ class MailQueue:
 
 
 def init_queue(app: Flask, deliver: Callable) -> MailQueue:
-    """Give the app its queue, whose task runs `deliver(msg, task)`: counted in the shared storage, closed on stop."""
+    """Give the app its queue, whose task runs `deliver(msg, task)`, closed on stop."""
     mail_queue = MailQueue(app, deliver)
     app.extensions[EXTENSION] = mail_queue
-    get_stats(app).share("queue", StoredCounters(mail_queue))
     get_background(app).on_stop(mail_queue.close)
     return mail_queue
 

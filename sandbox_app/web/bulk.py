@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 from werkzeug.exceptions import BadRequest
 
-from ..mailer.stats import get_stats
+from ..mailer.seam import accept, not_sent
 from ..patterns.bulk import send_each, send_reusing
 from .compose import EmailRequest, check_address, email_from_fields, read_fields
 from .errors import smtp_error_response
@@ -38,11 +38,13 @@ def parse_bulk_request(req) -> tuple[list[EmailRequest], bool]:
 def send_bulk():
     """One message per recipient, over one connection; 200 all sent, 207 some, 502/503 none."""
     emails, reuse = parse_bulk_request(request)
-    stats = get_stats()
-    for _ in emails:
-        stats.accepted("bulk")
-    messages = [email.to_message() for email in emails]
+    app = current_app._get_current_object()
+    messages = [accept(app, email.to_message(), "bulk") for email in emails]  # counted, and tagged for the seam
     report = send_reusing(messages) if reuse else send_each(messages)
+    # The seam counted every message Flask-Mail sent; one whose connection never opened, it never saw.
+    reasons = {failure["to"]: failure["error"] for failure in report.failed}
+    for msg in messages:
+        not_sent(msg, reasons.get(msg.recipients[0], "not sent"))
     if report.delivered == len(messages):
         return report.to_dict(), 200
     if report.delivered:

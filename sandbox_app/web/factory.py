@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..config import SETTINGS_EXTENSION, SandboxConfig
 from ..mailer.background import init_background
-from ..mailer.connection import mail
+from ..mailer.seam import init_seam, mail
 from ..mailer.stats import init_stats
 from ..patterns import COUNTED_PATTERNS
 from ..patterns import init_app as init_patterns
@@ -51,8 +51,9 @@ def create_app(
     app.extensions[SETTINGS_EXTENSION] = settings
     init_access(app)  # first: a request without the key changes nothing
     mail.init_app(app)
-    init_stats(app, COUNTED_PATTERNS)
+    init_stats(app, COUNTED_PATTERNS)  # in the STATS_PATH file, made in the state folder when none is given
     init_background(app)
+    init_seam(app)  # stopping the app waits for the sends its patterns still hold
     init_patterns(app)  # the pool and the queue
     if mail_server is not None:
         attach_mail_server(app, mail_server)

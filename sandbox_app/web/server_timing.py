@@ -6,7 +6,7 @@ from time import perf_counter
 
 from flask import Response, g
 
-from ..mailer.clock import smtp_seconds
+from ..mailer.seam import smtp_seconds
 
 # What DevTools shows next to each entry (Network tab > the request > Timing > Server Timing).
 SMTP_DESCRIPTION = "waiting for the mail server in this request"
