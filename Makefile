@@ -10,25 +10,28 @@ TEST_EXTRAS := test,site
 STAMP       := $(VENV)/.installed-course
 TEST_STAMP  := $(VENV)/.installed-test
 SITE_STAMP  := $(VENV)/.installed-site
+# The versions tested, one file per Python minor version (`make constraints` writes them); none: pip resolves.
+CONSTRAINTS = constraints/py$(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])').txt
+PIP_INSTALL = $(PY) -m pip install --quiet $(if $(wildcard $(CONSTRAINTS)),--constraint $(CONSTRAINTS))
 # Jupyter refuses to run as root without being told; CI and containers run as root.
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: venv lab test check lint test-deps notebooks site sandbox bench clean
+.PHONY: venv lab test check lint test-deps notebooks site sandbox bench clean constraints
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+$(STAMP): pyproject.toml $(wildcard constraints/*.txt) | $(VENV)/bin/python
+	$(PIP_INSTALL) -e .
 	touch $(STAMP)
 
-$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e '.[$(TEST_EXTRAS)]'
+$(TEST_STAMP): pyproject.toml $(wildcard constraints/*.txt) | $(VENV)/bin/python
+	$(PIP_INSTALL) -e '.[$(TEST_EXTRAS)]'
 	touch $(STAMP) $(TEST_STAMP) $(SITE_STAMP)
 
-$(SITE_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e '.[site]'
+$(SITE_STAMP): pyproject.toml $(wildcard constraints/*.txt) | $(VENV)/bin/python
+	$(PIP_INSTALL) -e '.[site]'
 	touch $(STAMP) $(SITE_STAMP)
 
 venv: $(TEST_STAMP) ## create .venv with the course and what its tests need, to work on it (idempotent)
@@ -38,13 +41,13 @@ lab: $(STAMP) ## open JupyterLab on the course notebooks
 
 # Two workers, a file each at a time: a notebook's cells stay in one kernel, in order.
 test: $(TEST_STAMP) test-deps ## run the whole suite: unit, real SMTP, nbval, browser, hub
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile -rfEs
 
 test-deps: ## install what the browser, hub, Redis and ab tests need (as root; otherwise say what is missing)
 	bash tools/install_test_deps.sh
 
 check: $(TEST_STAMP) ## the fast tier: unit and real-SMTP tests; no browser, hub, nbval or whole notebooks
-	$(PY) -m pytest tests -n 2 -m "not browser and not hub and not slow" --timeout=60
+	$(PY) -m pytest tests -n 2 -m "not browser and not hub and not slow" --timeout=60 -rfEs
 
 LINTED := sandbox_app quiz tools tests
 lint: $(TEST_STAMP) ## ruff: lint rules and formatting (`ruff format` fixes the second)
@@ -66,6 +69,9 @@ bench: $(STAMP) ## print the measured comparison table
 .PHONY: bench-http
 bench-http: $(TEST_STAMP) ## ab on /ping: the sandbox against a bare Flask app on waitress, at 1 and 20 clients
 	$(PY) -m tools.bench_http
+
+constraints: ## pin the tested versions per Python minor version (constraints/py3.X.txt), each resolved on that Python
+	bash tools/constraints.sh
 
 clean: ## remove the virtual environment
 	rm -rf $(VENV)

@@ -114,7 +114,7 @@ class Sandbox:
             self.app_process = self._start_app_process()
 
     def _settings_at_start(self) -> SandboxConfig:
-        """The config with what is decided now: the mail server's port; out of process, the channel and the shared queue."""
+        """The config with what is decided now: the mail server's port; out of process, the channel and the queue."""
         changes: dict = {}
         if self.mail_server is not None:
             changes["smtp_port"] = self.mail_server.port  # the config may have asked for any free one

@@ -21,16 +21,37 @@ pytest_plugins = [
     "notebooks_twice",
     "redis_notebooks",
     "require_all",
+    "leftovers",
     "pytester",
 ]
 STATE_VARIABLES = ("SANDBOX_STATE_DIR", "XDG_STATE_HOME")
+# What a learner's shell may hold that would change what the tests see or where they write: a hub terminal sets
+# the quiz's folder and the hub's identity and token (a test would post to the live class), a laptop may set
+# SANDBOX_OPEN or a key. The tests that need one set it themselves.
+FOREIGN_VARIABLES = (
+    "QUIZ_RESPONSES_DIR", "QUIZ_LEARNER", "QUIZ_SERVICE_URL", "SANDBOX_OPEN", "SANDBOX_KEY", "SANDBOX_SMTP_PASSWORD",
+    "SANDBOX_NO_REDIS", "JUPYTERHUB_USER", "JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_TOKEN", "JUPYTERHUB_API_URL",
+    "JUPYTERHUB_CLIENT_ID", "JUPYTERHUB_BASE_URL", "JUPYTERHUB_SERVICE_URL", "JPY_API_TOKEN",
+)  # fmt: skip
 _session_state = tempfile.mkdtemp(prefix="sandbox-test-state-")
 
 
 def pytest_configure(config):
-    """Point the state folder of this process and every child it starts at a temporary one, before any fixture."""
+    """Point the state folder and the caches of this process and every child it starts at temporary ones, before any fixture.
+
+    Nothing is written into the user's home: matplotlib's font cache and IPython's profile (every kernel makes
+    one) go into the session's folder too.
+    """
+    for variable in FOREIGN_VARIABLES:
+        os.environ.pop(variable, None)
     for variable in STATE_VARIABLES:
         os.environ[variable] = _session_state
+    os.environ["MPLCONFIGDIR"] = os.path.join(_session_state, "matplotlib")
+    os.environ["IPYTHONDIR"] = os.path.join(_session_state, "ipython")
+    # Kernels write their connection files into Jupyter's runtime folder; a learner's own Jupyter settings
+    # would change what the tests see.
+    os.environ["JUPYTER_RUNTIME_DIR"] = os.path.join(_session_state, "jupyter-runtime")
+    os.environ["JUPYTER_CONFIG_DIR"] = os.path.join(_session_state, "jupyter-config")
 
 
 def pytest_unconfigure(config):

@@ -32,7 +32,10 @@ STATE = textwrap.dedent(
 # Before the first: the kernel's own channels and threads (nothing imported that the notebook would import).
 BEFORE = "import os, threading; print(repr((os.getpid(), sorted(t.name for t in threading.enumerate()))))"
 # Before the second Run All: another folder, as a hub's file browser may start a kernel in.
-SECOND_FOLDER = "import os, tempfile; os.chdir(tempfile.mkdtemp(prefix='second-run-all-'))"
+SECOND_FOLDER = (  # inside the session's state folder: nothing is left in /tmp
+    "import os, tempfile; folder = os.environ.get('SANDBOX_STATE_DIR') or tempfile.gettempdir(); "
+    "os.makedirs(folder, exist_ok=True); os.chdir(tempfile.mkdtemp(prefix='second-run-all-', dir=folder))"
+)
 TRANSIENT_THREADS = ("measure-client-", "load-client-", "lesson-thread", "mail-")
 
 

@@ -18,3 +18,14 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = f"{reason} ({REQUIRE_ALL}=1: nothing may be skipped)"
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    """A module skipped while it was collected (`pytest.skip(allow_module_level=True)`, an importorskip) fails too."""
+    report = yield
+    if report.skipped and required():
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"{reason} ({REQUIRE_ALL}=1: nothing may be skipped)"
+    return report

@@ -10,8 +10,8 @@ from playwright.sync_api import expect
 
 from sandbox_app import Sandbox, SandboxConfig
 from sandbox_app.addresses import auth_headers, key_link
-from sandbox_app.lab.timing import timed_exchange
 from sandbox_app.mailer.stats import get_stats
+from sandbox_app.measuring import timed_exchange
 from sandbox_app.processes.child import ChildProcess
 from sandbox_app.web.access import KEY_HEADER, cookie_name
 

@@ -23,10 +23,10 @@ LAZY_IMPORTS = {
     ("sandbox_app/config.py", "pydantic"): "only a child process reads settings from JSON: not the kernel (40 ms)",
     ("sandbox_app/config.py", "flask"): "RQ's scheduler reads its settings without loading Flask",
     ("sandbox_app/lab/plots.py", "matplotlib.pyplot"): "pyplot takes about a second to import; most cells never plot",
-    # A client process imports timing.py (measure_outside, run_clients): 19 MB with these left out, 70 with them.
-    ("sandbox_app/lab/timing.py", "sandbox_app.sandbox"): "the app and the mail server, only to name a stopped one",
-    ("sandbox_app/lab/timing.py", "tqdm.auto"): "tqdm's notebook bar loads ipywidgets: only where a bar is drawn",
-    ("sandbox_app/lab/timing.py", "tqdm.notebook"): "tqdm's notebook bar loads ipywidgets: only where a bar is drawn",
+    # A client process imports measuring.py (measure_outside, run_clients): 19 MB with these left out, 70 with them.
+    ("sandbox_app/measuring.py", "sandbox_app.sandbox"): "the app and the mail server, only to name a stopped one",
+    ("sandbox_app/measuring.py", "tqdm.auto"): "tqdm's notebook bar loads ipywidgets: only where a bar is drawn",
+    ("sandbox_app/measuring.py", "tqdm.notebook"): "tqdm's notebook bar loads ipywidgets: only where a bar is drawn",
     ("quiz/__init__.py", "quiz"): "the widgets, checkpoints and report load on first use: `python -m quiz` needs none",
     ("quiz/kinds/single.py", "quiz.inputs"): "ipywidgets loads where an input is drawn, not for `python -m quiz`",
     ("quiz/kinds/multiple.py", "quiz.inputs"): "ipywidgets loads where an input is drawn, not for `python -m quiz`",

@@ -8,13 +8,14 @@ import pytest
 from helpers import EMAIL, http_get, http_post
 
 from sandbox_app.__main__ import main
-from sandbox_app.lab import failures
+from sandbox_app.lab.crashes import crash_burst
+from sandbox_app.lab.send_failures import limited_burst, unseen_failures
 from sandbox_app.processes.webprocess import WebProcess
 from sandbox_app.smtp.server import DebugMailServer
 
 
 def test_a_background_failure_reaches_stderr_or_nothing_and_the_sandbox_counters_never_the_client(sandbox):
-    unseen = failures.unseen_failures(sandbox, sends=5)
+    unseen = unseen_failures(sandbox, sends=5)
     assert unseen.thread_replies == {202: 5} and unseen.pool_replies == {202: 5}  # the app said all was well
     assert len(unseen.thread_exceptions) == 5
     assert unseen.thread_exceptions[0].startswith("smtplib.SMTPRecipientsRefused: {'learner@example.com': (550")
@@ -28,7 +29,7 @@ def test_a_background_failure_reaches_stderr_or_nothing_and_the_sandbox_counters
 
 @pytest.mark.slow  # the lesson's experiment: a web process and a consumer, 60 requests, a crash
 def test_killing_the_web_process_loses_thread_and_pool_mail_but_not_queued_mail(sandbox):
-    crash = failures.crash_burst(sandbox, per_pattern=20, delay=0.1)
+    crash = crash_burst(sandbox, per_pattern=20, delay=0.1)
     assert sum(crash.accepted.values()) >= 30  # killed once half the 60 requests were accepted
     assert crash.refused_after_kill > 0  # the process really died in the middle of the burst
     assert crash.lost("threaded") + crash.lost("pool") > 0
@@ -40,16 +41,17 @@ def test_killing_the_web_process_loses_thread_and_pool_mail_but_not_queued_mail(
 
 @pytest.mark.slow  # the lesson's experiment: 180 sends through a mail server with 10 connections
 def test_a_connection_limit_refuses_threads_but_not_the_pool_or_the_queue(sandbox):
-    rows = failures.limited_burst(sandbox, requests=60, concurrency=12, max_connections=10, delay=0.2)
-    by_pattern = {row["pattern"]: row for row in rows}
-    assert all(row["accepted"] == 60 for row in rows)
-    assert by_pattern["threaded"]["refused_421"] > 0
-    assert by_pattern["threaded"]["lost"] == by_pattern["threaded"]["failed"] > 0
+    burst = limited_burst(sandbox, requests=60, concurrency=12, max_connections=10, delay=0.2)
+    by_pattern = burst.by_pattern
+    assert all(row.accepted == 60 for row in burst.rows)
+    assert by_pattern["threaded"].refused_421 > 0
+    assert by_pattern["threaded"].lost == by_pattern["threaded"].failed > 0
     for name in ["pool", "queue"]:
-        assert (by_pattern[name]["delivered"], by_pattern[name]["lost"]) == (60, 0)
-        assert by_pattern[name]["peak_connections"] <= 8 and by_pattern[name]["refused_421"] == 0
+        assert (by_pattern[name].delivered, by_pattern[name].lost) == (60, 0)
+        assert by_pattern[name].peak_connections <= 8 and by_pattern[name].refused_421 == 0
     assert sandbox.mail_server.settings.max_connections is None
-    figure = failures.plot_burst(rows)
+    assert [row[0] for row in burst.table().rows] == ["threaded", "pool", "queue"]
+    figure = burst.plot()
     assert [axes.get_ylabel() for axes in figure.axes] == ["response time (ms)", "mails"]
 
 

@@ -8,8 +8,10 @@ from functools import partial
 import pytest
 from helpers import eventually
 
-from sandbox_app.lab import bench, failures, measure_send
-from sandbox_app.lab.exercises import check_is_temporary, check_pool_sender
+from sandbox_app.lab import bench, measure_send
+from sandbox_app.lab.crashes import consumer_stops
+from sandbox_app.lab.exercises import check_pool_sender
+from sandbox_app.lab.send_failures import check_is_temporary
 from sandbox_app.mailer import mail
 from sandbox_app.queues.delivery import is_temporary
 from sandbox_app.smtp.loopback import LOOPBACK
@@ -93,12 +95,13 @@ def test_the_retry_exercise_check_uses_real_errors(sandbox):
 
 @pytest.mark.slow  # three consumer processes, one of them killed
 def test_a_killed_consumer_loses_the_sends_under_way_and_a_stopped_one_none(sandbox):
-    rows = failures.consumer_stops(sandbox, sends=6, workers=2, connect_delay=0.3)
-    by_signal = {row["signal"]: row for row in rows}
+    stops = consumer_stops(sandbox, sends=6, workers=2, connect_delay=0.3)
+    by_signal = stops.by_signal
     assert list(by_signal) == ["SIGINT", "SIGTERM", "SIGKILL"]
-    assert by_signal["SIGINT"]["lost"] == by_signal["SIGTERM"]["lost"] == 0
-    assert by_signal["SIGKILL"]["lost"] == by_signal["SIGKILL"]["in flight"] == 2
-    assert all(row["accepted"] == 6 and row["twice"] == 0 for row in rows)
+    assert by_signal["SIGINT"].lost == by_signal["SIGTERM"].lost == 0
+    assert by_signal["SIGKILL"].lost == by_signal["SIGKILL"].in_flight == 2
+    assert all(stop.accepted == 6 and stop.twice == 0 for stop in stops.stops)
+    assert stops.table().columns == ["signal", "what the consumer does", "in flight", "accepted", "delivered", "lost"]
     assert sandbox.queue.consumer.running and sandbox.mail_server.settings.connect_delay == 0
 
 

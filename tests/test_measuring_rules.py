@@ -3,8 +3,9 @@
 import pytest
 
 from sandbox_app.lab import percentile_table
-from sandbox_app.lab.tables import TOO_FEW, comparison_table, enough_samples, experience
-from sandbox_app.lab.timing import Sample, Samples, percentile
+from sandbox_app.lab.tables import TOO_FEW, enough_samples
+from sandbox_app.lab.under_load import comparison_table, experience
+from sandbox_app.measuring import Sample, Samples, percentile
 
 
 def samples(label: str, n: int, ms: float = 10.0) -> Samples:

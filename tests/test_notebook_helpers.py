@@ -8,8 +8,6 @@ from helpers import EMAIL, eventually, started_since
 
 from sandbox_app.lab import (
     background_sends,
-    comparison_table,
-    cpu_per_request,
     error_text,
     inbox,
     link,
@@ -21,11 +19,11 @@ from sandbox_app.lab import (
     run_in_thread,
     show_source,
     status,
-    sweep_delay,
-    trace_send,
     wait_until_settled,
 )
 from sandbox_app.lab.faults import thread_exceptions
+from sandbox_app.lab.smtp_delay import sweep_delay, trace_send
+from sandbox_app.lab.under_load import comparison_table, cpu_per_request
 from sandbox_app.mailer import mail
 from sandbox_app.mailer.stats import get_stats
 from sandbox_app.patterns import blocking
@@ -163,12 +161,26 @@ def test_a_failed_background_send_is_counted_and_logged_without_timestamps(sandb
     assert log_messages(sandbox, last=1) == ["WARNING threaded: mail not delivered: SMTPDataError: 451 Mailbox busy"]
 
 
-def test_helpers_say_to_start_the_sandbox_once_it_has_stopped(start_sandbox):
+@pytest.mark.parametrize("another_runs", [False, True], ids=["none runs", "another runs"])
+def test_helpers_say_to_start_the_sandbox_once_it_has_stopped(start_sandbox, another_runs):
     stopped = start_sandbox()
     stopped.stop()
-    for call in (lambda: inbox(stopped), lambda: post(stopped, "send/blocking"), lambda: measure(stopped, "ping", 1)):
+    running = start_sandbox() if another_runs else None  # never used in the stopped one's place
+    helpers = [
+        lambda: inbox(stopped),
+        lambda: post(stopped, "send/blocking"),
+        lambda: measure(stopped, "ping", 1),
+        lambda: status(stopped),
+        lambda: reset(stopped),
+        lambda: link(stopped),
+        lambda: log_messages(stopped),
+    ]
+    for call in helpers:
         with pytest.raises(SandboxNotRunning, match="start the sandbox first: run the first cell"):
             call()
+    if running is not None:
+        assert running.mail_server.messages == []  # no helper sent to it instead
+        assert post(running, "send/blocking").status == 200 and len(running.mail_server.messages) == 1
 
 
 def test_run_in_thread_brings_the_exception_back_and_leaves_no_thread():

@@ -9,9 +9,11 @@ from flask import Flask, current_app
 from flask_mail import Mail
 from helpers import missing
 
-from sandbox_app.lab import DEFAULT_EMAIL, cpu_per_request, failures
+from sandbox_app.lab import DEFAULT_EMAIL
+from sandbox_app.lab.crashes import late_reply
 from sandbox_app.lab.exercises import check_thread_sender
 from sandbox_app.lab.own_app import flask_run, hung_mail_server, send_and_wait
+from sandbox_app.lab.under_load import cpu_per_request
 from sandbox_app.mailer import mail
 from sandbox_app.mailer.connection import SandboxMail
 from sandbox_app.smtp.loopback import LOOPBACK
@@ -63,7 +65,7 @@ def test_the_debug_reloader_runs_start_up_code_twice_in_two_processes():
 @pytest.mark.slow  # the lesson's experiment: a consumer of its own, a retry a second or two later
 def test_a_reply_after_the_timeout_makes_the_queue_send_a_mail_twice(sandbox):
     sandbox.start_consumer()
-    late = failures.late_reply(sandbox, timeout=0.3, stall=0.8)
+    late = late_reply(sandbox, timeout=0.3, stall=0.8)
     assert late.accepted == 1 and late.copies == 2 and len(late.message_ids) == 1
     assert (late.counters["retried"], late.counters["delivered"], late.counters["failed"]) == (1, 1, 0)
     assert late.report().endswith("kept 2 copies, with 1 Message-ID")

@@ -3,7 +3,7 @@
 from helpers import EMAIL
 
 from sandbox_app import create_app
-from sandbox_app.lab.backlog import pool_backlog
+from sandbox_app.lab.pool_and_connections import pool_backlog
 from sandbox_app.mailer.background import get_background
 from sandbox_app.patterns.pool import get_pool
 
@@ -42,11 +42,14 @@ def test_without_a_bound_the_pool_takes_every_mail(mail_server):
 
 
 def test_the_backlog_experiment_compares_no_bound_with_a_bound(sandbox):
-    rows = pool_backlog(sandbox, queue_sizes=(None, 4), requests=40, concurrency=10, delay=0.1)
-    unbounded, bounded = rows
-    threads = bounded["threads"]
-    assert unbounded["answered 202"] == 40 and unbounded["lost"] == 0
-    assert bounded["answered 202"] + bounded["answered 503"] == 40 and bounded["answered 503"] > 0
-    assert bounded["most held in memory"] <= threads + 4 < unbounded["most held in memory"]
-    assert bounded["lost"] == 0 and bounded["delivered"] == bounded["answered 202"]
+    backlog = pool_backlog(sandbox, queue_sizes=(None, 4), requests=40, concurrency=10, delay=0.1)
+    unbounded, bounded = backlog.runs
+    threads = bounded.threads
+    assert unbounded.accepted == 40 and unbounded.lost == 0
+    assert bounded.accepted + bounded.refused == 40 and bounded.refused > 0
+    assert bounded.most_held <= threads + 4 < unbounded.most_held
+    assert bounded.lost == 0 and bounded.delivered == bounded.accepted
+    table = repr(backlog.table())
+    assert table.splitlines()[0].split("  ")[:3] == ["queue bound", "answered 202", "answered 503"]
+    assert [row[0] for row in backlog.table().rows] == ["none", 4]
     assert get_pool(sandbox.app).queue_size is None  # the experiment put the sandbox's pool back

@@ -56,7 +56,10 @@ def test_environment_yml_lists_the_runtime_dependencies_of_pyproject():
         # RQ's scheduler only moves jobs in Redis: no app at all (half a worker's memory).
         ("sandbox_app.programs.rq_scheduler", ["flask", "sandbox_app.web"]),
         # What a client process that times requests imports: HTTP and the standard library (5 MB, not 55).
-        ("sandbox_app.lab.timing", ["flask", "sandbox_app.sandbox", "ipywidgets", "matplotlib", "IPython"]),
+        (
+            "sandbox_app.measuring",
+            ["flask", "sandbox_app.sandbox", "sandbox_app.lab", "ipywidgets", "matplotlib", "IPython"],
+        ),
     ],
 )
 def test_each_program_imports_only_what_it_runs(program, absent, tmp_path):

@@ -11,7 +11,8 @@ from helpers import EMAIL, eventually, get_json, process_exists, wait_gone
 
 from sandbox_app import create_app
 from sandbox_app.config import SandboxConfig
-from sandbox_app.lab import failures, measure, measure_send
+from sandbox_app.lab import measure, measure_send
+from sandbox_app.lab.send_failures import temporary_failure
 from sandbox_app.mailer.background import get_background
 from sandbox_app.processes.child import ChildError
 from sandbox_app.queues.huey_queue import ConsumerProcess, huey_backend, sqlite_path
@@ -102,11 +103,15 @@ def test_a_shared_queue_keeps_its_mail_for_the_next_consumer(start_sandbox, capl
 
 def test_a_temporary_error_is_retried_and_delivered(start_sandbox):
     sandbox = start_sandbox(app_config={"QUEUE_RETRY_DELAY": 0.3})  # the lesson's 1 s, shortened
-    later = failures.temporary_failure(sandbox, sends=3)
-    assert later["retry_delay"] == 0.3 and min(later["arrived_after"]) >= 0.3  # each waited for its retry
-    assert later["queue"]["delivered"] == 3 and later["queue"]["retried"] == 3 and later["queue"]["failed"] == 0
-    assert later["queue"]["last_error"] == "SMTPDataError: 451 4.3.0 Try again later"
-    assert later["pool"]["failed"] == 3 and later["pool"]["delivered"] == 0  # the pool does not retry
+    later = temporary_failure(sandbox, sends=3)
+    assert later.retry_delay == 0.3 and min(later.arrived_after) >= 0.3  # each waited for its retry
+    assert later.queue["delivered"] == 3 and later.queue["retried"] == 3 and later.queue["failed"] == 0
+    assert later.queue["last_error"] == "SMTPDataError: 451 4.3.0 Try again later"
+    assert later.pool["failed"] == 3 and later.pool["delivered"] == 0  # the pool does not retry
+    assert later.report().splitlines() == [
+        "pool   delivered 0, failed 3, retried 0",
+        "queue  delivered 3, failed 0, retried 3",
+    ]
     assert len(sandbox.mail_server.messages) == 3
 
 

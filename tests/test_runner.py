@@ -1,10 +1,12 @@
 """The runner: one call starts both servers; re-run safe; stop frees ports and threads."""
 
+import dataclasses
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import pytest
 from helpers import http_get, http_post, port_is_free, started_since
 
 import sandbox_app
@@ -90,3 +92,21 @@ def test_week_old_logs_are_removed_on_start(state_dir, start_sandbox):
     assert not old.exists()
     assert recent.exists()
     assert sandbox.log_path.parent == logs
+
+
+def test_rerun_refuses_a_setting_it_cannot_change_and_never_restarts(sandbox):
+    ports = (sandbox.port, sandbox.smtp_port)
+    assert sandbox_app.start(server=sandbox.config.server, workers=sandbox.workers, smtp_delay=0.1) is sandbox
+    with pytest.raises(ValueError, match=r"not server='waitress' \(it runs with 'inprocess'\); workers=2 .*stop\(\)"):
+        sandbox_app.start(server="waitress", workers=2, smtp_delay=0.3)
+    with pytest.raises(ValueError, match=r"not another key\. Run sandbox_app\.stop\(\) first") as refused:
+        sandbox_app.start(key="another-key-of-16")
+    assert "another-key-of-16" not in str(refused.value)  # a secret is named, never shown
+    with pytest.raises(ValueError, match="smtp_port=2525"):
+        sandbox_app.start(dataclasses.replace(sandbox.config, smtp_port=2525, smtp_delay=0.3))
+    # Nothing was applied from a refused call, not even its delay; the sandbox kept running where it ran.
+    assert sandbox.mail_server.settings.delay == 0.1
+    assert sandbox_app.current() is sandbox and (sandbox.port, sandbox.smtp_port) == ports
+    # The very settings it runs with: the config's delay applies, as the delay given alone does.
+    assert sandbox_app.start(dataclasses.replace(sandbox.config, smtp_delay=0.2)) is sandbox
+    assert sandbox.mail_server.settings.delay == 0.2

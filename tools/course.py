@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import jupytext
 import nbformat
+
+from tools import cell_seconds
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LESSONS_DIR = REPO_ROOT / "lessons"
@@ -25,9 +28,9 @@ def lesson_paths() -> list[Path]:
     return sorted(LESSONS_DIR.glob("[0-9][0-9]-*.md"))
 
 
-def notebook_path(lesson: Path) -> Path:
+def notebook_path(lesson: Path, out_dir: Path = NOTEBOOKS_DIR) -> Path:
     """Where the notebook built from this lesson lives."""
-    return NOTEBOOKS_DIR / (lesson.stem + ".ipynb")
+    return out_dir / (lesson.stem + ".ipynb")
 
 
 def _bullets(items: list[str]) -> str:
@@ -83,28 +86,53 @@ def cell_sources(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
     return [(cell.cell_type, cell.source) for cell in nb.cells]
 
 
-def execute(nb: nbformat.NotebookNode, timeout: int = 300) -> nbformat.NotebookNode:
-    """Run every cell in a fresh kernel started in notebooks/, as a learner would."""
+def execute(nb: nbformat.NotebookNode, timeout: int = 300, cwd: Path = NOTEBOOKS_DIR) -> nbformat.NotebookNode:
+    """Run every cell in a fresh kernel started in cwd (notebooks/, as a learner would), timing each cell."""
     from nbclient import NotebookClient
 
     client = NotebookClient(
         nb,
         timeout=timeout,
         kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
-        record_timing=False,
+        resources={"metadata": {"path": str(cwd)}},
+        record_timing=True,  # the schedule prices each cell's run time (take_cell_seconds)
     )
     client.execute()
     return nb
 
 
-def build(lesson: Path, run: bool = True) -> Path:
-    """Write the notebook for one lesson (executed unless run is False); return its path."""
+def _timestamp(value: str) -> datetime:
+    # nbclient writes ISO 8601 with a Z; fromisoformat takes the Z only from Python 3.11
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def take_cell_seconds(nb: nbformat.NotebookNode) -> list[cell_seconds.CellTime]:
+    """Each code cell's run time (execute_input to execute_reply), its timestamps removed from the notebook.
+
+    The timestamps would change at every build: nbval and git diffs must see none of them.
+    """
+    times = []
+    for index, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        stamps = cell.metadata.pop("execution", None) or {}
+        if "iopub.execute_input" in stamps and "shell.execute_reply" in stamps:
+            took = _timestamp(stamps["shell.execute_reply"]) - _timestamp(stamps["iopub.execute_input"])
+            times.append(cell_seconds.CellTime(index, cell_seconds.source_hash(cell.source), took.total_seconds()))
+    return times
+
+
+def build(
+    lesson: Path,
+    run: bool = True,
+    out_dir: Path = NOTEBOOKS_DIR,
+    seconds_file: Path = cell_seconds.CELL_SECONDS_FILE,
+) -> Path:
+    """Write the notebook for one lesson into out_dir; when run, execute it and record its cells' seconds."""
     nb = notebook_from_lesson(lesson)
+    out_dir.mkdir(parents=True, exist_ok=True)
     if run:
-        execute(nb)
-    target = notebook_path(lesson)
-    target.parent.mkdir(parents=True, exist_ok=True)
+        execute(nb, cwd=out_dir)
+        cell_seconds.record(seconds_file, lesson.stem, take_cell_seconds(nb))
+    target = notebook_path(lesson, out_dir)
     nbformat.write(nb, target)
     return target
 
@@ -116,18 +144,36 @@ def main(argv: list[str] | None = None) -> int:
     build_cmd = sub.add_parser("build", help="build notebooks from lessons")
     build_cmd.add_argument("lessons", nargs="*", type=Path, help="lesson files (default: all)")
     build_cmd.add_argument("--no-run", action="store_true", help="do not execute the notebooks")
+    build_cmd.add_argument(
+        "--out", type=Path, default=NOTEBOOKS_DIR, help="folder to write the notebooks into (default: notebooks/)"
+    )
+    build_cmd.add_argument(
+        "--cell-seconds",
+        type=Path,
+        default=cell_seconds.CELL_SECONDS_FILE,
+        help="data file of each code cell's run time (default: tools/cell_seconds.yaml)",
+    )
     args = parser.parse_args(argv)
     lessons = [p.resolve() for p in args.lessons] or lesson_paths()
+    missing = [str(p) for p in lessons if not p.is_file()]
+    if missing:
+        print(f"error: no lesson file {', '.join(missing)}", file=sys.stderr)
+        return 2
     for lesson in lessons:
         started = time.perf_counter()
         try:
-            target = build(lesson, run=not args.no_run)
-        except LessonError as error:
+            target = build(lesson, run=not args.no_run, out_dir=args.out.resolve(), seconds_file=args.cell_seconds)
+        except (LessonError, cell_seconds.CellSecondsError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         took = time.perf_counter() - started
-        print(f"built {target.relative_to(REPO_ROOT)} in {took:.1f} s")
+        print(f"built {_shown(target)} in {took:.1f} s")
     return 0
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the repository when it is inside it."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 if __name__ == "__main__":

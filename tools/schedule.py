@@ -1,7 +1,8 @@
 """The teaching schedule from the time model (tools/time_model.yaml): `python -m tools.schedule [--write]`.
 
-A lesson's minutes are its reading time, plus a time per code cell, prediction, question and
-exercise. Sections (`## ` headings) are timed one by one, so that the core track can be a path
+A lesson's minutes are its reading time, plus a time per code cell (with its measured run time,
+tools/cell_seconds.yaml), the source a `show_source(...)` cell shows, a time per prediction and
+question, and each exercise priced by the code it asks for. Sections (`## ` headings) are timed one by one, so that the core track can be a path
 through marked sections: a lesson's front matter says `core: all`, or lists the titles of its
 core sections (its opening and key points then count too).
 """
@@ -9,9 +10,13 @@ core sections (its opening and key points then count too).
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib
+import inspect
 import math
 import re
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -20,6 +25,7 @@ import jupytext
 import yaml
 
 from quiz import load_bank
+from tools import cell_seconds
 from tools.course import REPO_ROOT, check_front_matter, lesson_paths
 
 GUIDE = REPO_ROOT / "INSTRUCTORS.md"
@@ -33,6 +39,8 @@ FENCED = re.compile(r"^(```|~~~).*?^\1\s*$", re.MULTILINE | re.DOTALL)
 DETAILS = re.compile(r"<details>.*?</details>", re.DOTALL)  # a solution: its time is the exercise's
 TAG = re.compile(r"<[^>]+>")
 WORD = re.compile(r"[\w'’`*-]+")
+SOLUTION_CODE = re.compile(r"^(```|~~~)python\s*$(.*?)^\1\s*$", re.MULTILINE | re.DOTALL)
+MAGIC = re.compile(r"^\s*[%!].*$", re.MULTILINE)  # IPython's %magics and !shell lines are not Python
 
 
 @cache
@@ -63,6 +71,18 @@ class Section:
     predictions: int = 0
     questions: int = 0
     exercise: bool = False
+    run_seconds: float = 0.0  # the measured run time of its measured code cells
+    unmeasured_cells: int = 0  # code cells with no measurement (yet): their run time counts as nothing
+    source_lines: int = 0  # lines of source its show_source cells display
+    exercise_lines: int = 0  # lines of code an exercise asks for: its first attempt and its solution
+
+    @property
+    def exercise_minutes(self) -> float:
+        """What the exercise asks: a base time plus a time per line of its code (0 when not an exercise)."""
+        rates = model()
+        if not self.exercise:
+            return 0.0
+        return rates["minutes_per_exercise"] + self.exercise_lines * rates["minutes_per_exercise_line"]
 
     @property
     def minutes(self) -> float:
@@ -71,9 +91,11 @@ class Section:
         return (
             self.words / rates["words_per_minute"]
             + self.code_cells * rates["minutes_per_code_cell"]
+            + self.run_seconds / 60
+            + self.source_lines / rates["source_lines_per_minute"]
             + self.predictions * rates["minutes_per_prediction"]
             + self.questions * rates["minutes_per_question"]
-            + self.exercise * rates["minutes_per_exercise"]
+            + self.exercise_minutes
         )
 
 
@@ -100,19 +122,119 @@ class LessonTime:
         chosen = set(self.core) | {OPENING, CLOSING}
         return math.ceil(sum(section.minutes for section in self.sections if section.title in chosen))
 
+    def sections_titled(self, *titles: str) -> list[Section]:
+        """The sections with these titles, in that order."""
+        by_title = {section.title: section for section in self.sections}
+        return [by_title[title] for title in titles]
+
+    @property
+    def unmeasured_cells(self) -> int:
+        """Code cells whose run time the model does not know yet (no build measured them, or they changed)."""
+        return sum(section.unmeasured_cells for section in self.sections)
+
     @property
     def notebook(self) -> str:
         """The notebook learners open."""
         return f"notebooks/{self.path.stem}.ipynb"
 
 
-def time_lesson(lesson: Path) -> LessonTime:
+def _python(code: str) -> ast.Module:
+    return ast.parse(textwrap.dedent(MAGIC.sub("", code)))  # a solution may show an indented excerpt
+
+
+def _imports(code: str) -> list[ast.stmt]:
+    """The import statements of a cell (top level: a lesson imports at the top of its cells)."""
+    return [node for node in _python(code).body if isinstance(node, ast.Import | ast.ImportFrom)]
+
+
+def _bound(imports: list[ast.stmt]) -> dict[str, str]:
+    """The names the imports bind, each to the dotted path of what it names."""
+    names = {}
+    for node in imports:
+        for alias in node.names:
+            if isinstance(node, ast.Import):  # `import a.b` binds a; `import a.b as c` binds c to a.b
+                bound = alias.asname or alias.name.split(".")[0]
+                names[bound] = alias.name if alias.asname else bound
+            else:
+                names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return names
+
+
+def _dotted(node: ast.expr) -> str:
+    """`queue.is_temporary` as a string; ValueError for anything but names and attributes."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    raise ValueError(f"show_source({ast.unparse(node)}): the model reads only names and attributes")
+
+
+@cache
+def _resolve(path: str) -> object:
+    """The object a dotted path names: the longest importable module, then attributes."""
+    parts = path.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attr in parts[split:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(path)
+
+
+@cache
+def _source_lines(path: str) -> int:
+    """The non-blank lines show_source displays for an object (inspect.getsource, as show_source does)."""
+    obj = inspect.unwrap(_resolve(path))
+    return sum(1 for line in inspect.getsource(obj).splitlines() if line.strip())
+
+
+def shown_source_lines(code: str, earlier_code: list[str]) -> int:
+    """Lines of source the show_source(...) calls in code display, names bound by imports in it or earlier cells."""
+    names = _bound([node for source in [*earlier_code, code] for node in _imports(source)])
+    lines = 0
+    for node in ast.walk(_python(code)):
+        if not (isinstance(node, ast.Call) and _dotted_or_none(node.func) in ("show_source", "lab.show_source")):
+            continue
+        for arg in node.args:
+            root, _, rest = _dotted(arg).partition(".")
+            if root not in names:
+                raise ValueError(f"show_source({ast.unparse(arg)}): '{root}' is not imported in the lesson")
+            lines += _source_lines(".".join(filter(None, [names[root], rest])))
+    return lines
+
+
+def _dotted_or_none(node: ast.expr) -> str | None:
+    try:
+        return _dotted(node)
+    except ValueError:
+        return None
+
+
+def _shown_lines(lesson: Path, where: str, code: str, earlier_code: list[str]) -> int:
+    """shown_source_lines, its failure a ValueError naming the lesson and the cell."""
+    try:
+        return shown_source_lines(code, earlier_code)
+    except (ValueError, ImportError, AttributeError, SyntaxError) as error:
+        raise ValueError(f"{lesson.name}: {where}: {error}") from None
+
+
+def _code_lines(code: str) -> int:
+    return sum(1 for line in code.splitlines() if line.strip())
+
+
+def time_lesson(lesson: Path, seconds_file: Path = cell_seconds.CELL_SECONDS_FILE) -> LessonTime:
     """Time a lesson source section by section; ValueError if its core list names no section of it."""
     nb = jupytext.read(lesson)
     meta = nb.metadata
     check_front_matter(lesson, meta)
+    measured = cell_seconds.lesson_seconds(lesson.stem, seconds_file)
+    by_source = {source: seconds for (_, source), seconds in measured.items()}  # a cell that moved, unchanged
     header = " ".join([meta["title"], *meta["questions"], *meta["objectives"]])
     sections = [Section(OPENING, words(header))]
+    earlier_code: list[str] = []
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             for part in re.split(r"^(?=## )", cell.source, flags=re.MULTILINE):
@@ -120,9 +242,24 @@ def time_lesson(lesson: Path) -> LessonTime:
                     title = part.splitlines()[0][3:].strip()
                     sections.append(Section(title, exercise=title.lower().startswith("exercise")))
                 sections[-1].words += words(part)
+                if sections[-1].exercise:  # the solution's code, and the source it shows
+                    for _, solution in SOLUTION_CODE.findall(part):
+                        where = f"a solution in '{sections[-1].title}'"
+                        shown = _shown_lines(lesson, where, solution, earlier_code)
+                        sections[-1].exercise_lines += _code_lines(solution) + shown
         elif cell.cell_type == "code":
             section = sections[-1]
             section.code_cells += 1
+            key = (len(earlier_code), cell_seconds.source_hash(cell.source))
+            seconds = measured.get(key, by_source.get(key[1]))
+            if seconds is None:
+                section.unmeasured_cells += 1
+            else:
+                section.run_seconds += seconds
+            section.source_lines += _shown_lines(lesson, f"code cell {len(earlier_code)}", cell.source, earlier_code)
+            if section.exercise:  # the first attempt the learner changes
+                section.exercise_lines += _code_lines(cell.source)
+            earlier_code.append(cell.source)
             section.words += len(WORD.findall(cell.source))  # the code is read too
             section.predictions += cell.source.count("quiz.checkpoint(")
             section.questions += cell.source.count("quiz.ask(")
@@ -156,7 +293,24 @@ def schedule_table(lessons: list[Path] | None = None) -> str:
         rows.append(f"| `{t.notebook}` | {t.title} | {t.claimed} | {t.core_minutes or '–'} |")
     tracks = track_minutes(times)
     rows.append(f"| | **total** | **{tracks['whole']}** | **{tracks['core']}** |")
-    return "\n".join(rows)
+    return "\n".join(rows) + "\n\n" + run_time_note(times)
+
+
+def run_time_note(times: list[LessonTime], seconds_file: Path = cell_seconds.CELL_SECONDS_FILE) -> str:
+    """One sentence: how many code cells the model has a measured run time for, and from which machine."""
+    cells = sum(section.code_cells for t in times for section in t.sections)
+    unmeasured = sum(t.unmeasured_cells for t in times)
+    rate = model()["minutes_per_code_cell"]
+    machine = cell_seconds.load(seconds_file)["machine"]
+    where = (
+        f" on {machine.get('cpu')}, {machine.get('cores')} cores, Python {machine.get('python')}"
+        if cells > unmeasured
+        else ""
+    )
+    return (
+        f"Run times: {cells - unmeasured} of {cells} code cells measured{where} (`tools/cell_seconds.yaml`, "
+        f"written by `make notebooks`); {unmeasured} unmeasured count {rate} minutes each, their run time none."
+    )
 
 
 def guide_table(guide: Path = GUIDE) -> str:
@@ -184,13 +338,18 @@ def model_report() -> str:
     """Per lesson: the minutes claimed, the model's, and where they go (for authors)."""
     lines = []
     for t in course_times():
-        lines.append(f"{t.path.stem}: claims {t.claimed}, model {t.minutes}, core {t.core_minutes}")
+        lines.append(
+            f"{t.path.stem}: claims {t.claimed}, model {t.minutes}, core {t.core_minutes}"
+            + (f", {t.unmeasured_cells} cells unmeasured" if t.unmeasured_cells else "")
+        )
         for s in t.sections:
             lines.append(
                 f"    {s.minutes:5.1f}  {s.title[:50]:<50} {s.words:4} words {s.code_cells:2} cells"
+                + (f" {s.run_seconds:.0f} s run" if s.run_seconds else "")
+                + (f" {s.source_lines} source lines" if s.source_lines else "")
                 + (f" {s.predictions} pred" if s.predictions else "")
                 + (f" {s.questions} q" if s.questions else "")
-                + (" exercise" if s.exercise else "")
+                + (f" exercise of {s.exercise_lines} lines ({s.exercise_minutes:.1f} min)" if s.exercise else "")
             )
     return "\n".join(lines)
 

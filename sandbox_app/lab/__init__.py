@@ -1,33 +1,27 @@
-"""What lesson cells call: measuring, replies, tables, plots and experiments, all on the running sandbox.
+"""What lesson cells call on the running sandbox: replies, measuring, tables and plots, each a plain import.
 
-Importing it in IPython installs one-line hints for cells run before the sandbox started. Each name
-is imported when first asked for: a client process that times requests (lab/timing.py) imports only
-what it runs, not the sandbox, the app or matplotlib.
+Each lesson's own experiments live in a module named by its topic (`sandbox_app.lab.server_models`, ...).
+Importing the lab in IPython installs one-line hints for cells run before the sandbox started. A client
+process that times requests imports `sandbox_app.measuring`, never the lab: it stays free of the app.
 """
 
 from __future__ import annotations
 
-import sys
+from ..examples import DEFAULT_EMAIL
+from ..measuring import Samples, background_load, background_sends, measure, measure_send
+from .client import Reply, call, get, link, post, put
+from .hints import install_hints
+from .plots import plot_delay_sweep, plot_distributions, plot_in_order, plot_timeline
+from .running import log_messages, reset, status, wait_until_settled
+from .source import show_source
+from .tables import inbox, percentile_table, rows_table
+from .threads import error_text, run_in_thread
 
-from ..lazy import lazy_exports
+__all__ = [
+    "DEFAULT_EMAIL", "Reply", "Samples", "background_load", "background_sends", "call", "error_text", "get", "inbox",
+    "link", "log_messages", "measure", "measure_send", "percentile_table", "plot_delay_sweep", "plot_distributions",
+    "plot_in_order", "plot_timeline", "post", "put", "reset", "rows_table", "run_in_thread", "show_source", "status",
+    "wait_until_settled",
+]  # fmt: skip
 
-_HOMES = {
-    "..examples": ["DEFAULT_EMAIL"],
-    ".client": ["Reply", "call", "get", "post", "put"],
-    ".experiments": ["DelaySweep", "Timeline", "blocks_worker", "sweep_delay", "trace_send"],
-    ".hints": ["install_hints"],
-    ".links": ["link"],
-    ".load": ["background_load", "background_sends", "cpu_per_request"],
-    ".plots": ["plot_delay_sweep", "plot_distributions", "plot_in_order", "plot_timeline"],
-    ".sandbox": ["log_messages", "reset", "running_sandbox", "status", "wait_until_settled"],
-    ".source": ["show_source"],
-    ".tables": ["comparison_table", "inbox", "percentile_table", "rows_table"],
-    ".threads": ["error_text", "run_in_thread"],
-    ".timing": ["Samples", "measure", "measure_send"],
-}
-_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
-__all__ = sorted(_HOME_OF)
-__getattr__, __dir__ = lazy_exports(__name__, _HOME_OF)
-
-if "IPython" in sys.modules:  # in a notebook, importing the lab is enough; a client process has no IPython
-    __getattr__("install_hints")()
+install_hints()  # in a notebook, importing the lab is enough (elsewhere this does nothing)

@@ -6,14 +6,14 @@ from contextlib import nullcontext
 
 from ..config import SandboxConfig
 from ..examples import DEFAULT_EMAIL
+from ..measuring import measure, measure_send, percentile
 from ..patterns import ASYNC_PATTERNS, PATTERNS
 from ..queues.registry import BACKENDS, FIRST_QUEUE
 from ..sandbox import Sandbox, SandboxNotRunning
 from .client import call
-from .experiments import blocks_worker
-from .sandbox import settle
+from .running import settle
+from .smtp_delay import blocks_worker
 from .tables import Table
-from .timing import measure, measure_send, percentile
 from .workers import only_queue, queues_paused
 
 BULK = "bulk"

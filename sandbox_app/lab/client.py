@@ -1,16 +1,18 @@
-"""One request at a time from a lesson cell: the reply with its status, headers, body and time."""
+"""How a lesson cell reaches the app: one request and its reply (status, headers, body, time), or a link to open."""
 
 from __future__ import annotations
 
+import html
 import json as jsonlib
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from ..addresses import auth_headers
+from ..addresses import key_link
 from ..examples import DEFAULT_EMAIL
-from .sandbox import running_sandbox
-from .timing import parse_server_timing, route_url, timed_exchange
+from ..measuring import endpoint, parse_server_timing, timed_exchange
+from ..sandbox import Sandbox
+from .running import running_sandbox
 
 
 @dataclass
@@ -66,25 +68,47 @@ class Reply:
         return f"{self.method} /{self.path} -> {self.status} {reason}: {shown}"
 
 
-def call(sandbox, method: str, path: str, json: dict | None = None, timeout: float = 30.0) -> Reply:
+def call(sandbox: Sandbox, method: str, path: str, json: dict | None = None, timeout: float = 30.0) -> Reply:
     """Send one request to the sandbox and keep everything about the answer."""
-    sandbox = running_sandbox(sandbox)
+    where = endpoint(running_sandbox(sandbox))
     path = path.lstrip("/")
-    exchange = timed_exchange(route_url(sandbox, path), method, json, timeout, auth_headers(sandbox))
+    exchange = timed_exchange(where.route(path), method, json, timeout, where.headers)
     sample = exchange.sample
     return Reply(method, path, sample.status, exchange.headers, exchange.body, sample.seconds, sample.started_at)
 
 
-def get(sandbox, path: str) -> Reply:
+def get(sandbox: Sandbox, path: str) -> Reply:
     """GET a path of the sandbox, e.g. get(sandbox, "api/stats")."""
     return call(sandbox, "GET", path)
 
 
-def post(sandbox, path: str, json: dict | None = None) -> Reply:
+def post(sandbox: Sandbox, path: str, json: dict | None = None) -> Reply:
     """POST JSON to a path of the sandbox, e.g. post(sandbox, "send/blocking", email) (a test email if none)."""
     return call(sandbox, "POST", path, DEFAULT_EMAIL if json is None and path.strip("/").startswith("send/") else json)
 
 
-def put(sandbox, path: str, json: dict) -> Reply:
+def put(sandbox: Sandbox, path: str, json: dict) -> Reply:
     """PUT JSON to a path of the sandbox, e.g. put(sandbox, "api/smtp", {"delay": 0.1})."""
     return call(sandbox, "PUT", path, json)
+
+
+@dataclass
+class Link:
+    """A link the learner's browser can open (through JupyterHub's proxy on a hub)."""
+
+    url: str
+    text: str
+
+    def _repr_html_(self) -> str:
+        return f'<a href="{html.escape(self.url)}" target="_blank" rel="noopener">{html.escape(self.text)}</a>'
+
+    def __repr__(self) -> str:
+        return f"{self.text}: {self.url}"
+
+
+def link(sandbox: Sandbox, path: str = "", text: str | None = None) -> Link:
+    """A clickable link to a page of the sandbox, e.g. link(sandbox, "inbox")."""
+    sandbox = running_sandbox(sandbox)
+    path = path.lstrip("/")
+    # The key rides along once: the app trades it for a cookie and drops it from the address bar.
+    return Link(key_link(sandbox, path), text or f"Open /{path} in a new tab")

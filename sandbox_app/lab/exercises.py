@@ -1,25 +1,19 @@
-"""Exercise checks: run the learner's own sending code against the sandbox's real app and mail server."""
+"""Exercise checks shared by lessons: the learner's own background sender, run against the real app and mail server."""
 
 from __future__ import annotations
 
 import logging
-import smtplib
 import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
-from aiosmtpd.handlers import Sink
-from flask import Flask
 from flask_mail import Message
 
 from ..examples import DEFAULT_EMAIL
-from ..mailer import mail
-from ..mailer.connection import SandboxMail
-from ..smtp.loopback import LOOPBACK, LoopbackController, free_port
-from ..smtp.server import SMTP_USER
+from ..sandbox import Sandbox
 from ..waiting import wait_until
 from .faults import mail_server_settings, thread_exceptions
-from .sandbox import reset, running_sandbox
+from .running import reset, running_sandbox
 from .threads import error_text
 
 EXERCISE_SUBJECT = "exercise"
@@ -78,7 +72,8 @@ def app_warnings(app):
         app.logger.removeHandler(handler)
 
 
-def _message(number: int) -> Message:
+def exercise_message(number: int) -> Message:
+    """The exercise's mail number `number`, counted by its subject."""
     return Message(f"{EXERCISE_SUBJECT} #{number}", recipients=[DEFAULT_EMAIL["to"]], body=DEFAULT_EMAIL["body"])
 
 
@@ -87,7 +82,7 @@ def _call_in_request(app, send_email, count: int) -> tuple[list, list[float], Ba
     statuses, seconds = [], []
     with app.test_request_context("/send/exercise", method="POST"):
         for number in range(count):
-            msg = _message(number)  # built in the request, as the route builds it
+            msg = exercise_message(number)  # built in the request, as the route builds it
             started = time.perf_counter()
             try:
                 statuses.append(send_email(app, msg))
@@ -105,18 +100,18 @@ POOL_LOG_HINT = "give the future a done callback that logs future.exception() wi
 THREAD_LOG_HINT = "catch the exception around mail.send in the thread and log it with app.logger.warning"
 
 
-def check_pool_sender(sandbox, send_email, *, sends: int = 4, delay: float = 0.1) -> Report:
+def check_pool_sender(sandbox: Sandbox, send_email, *, sends: int = 4, delay: float = 0.1) -> Report:
     """Check a pool's `send_email(app, msg)`: fast, delivered, and failures logged (see check_background_sender)."""
     return check_background_sender(sandbox, send_email, sends=sends, delay=delay, log_hint=POOL_LOG_HINT)
 
 
-def check_thread_sender(sandbox, send_email, *, sends: int = 4, delay: float = 0.1) -> Report:
+def check_thread_sender(sandbox: Sandbox, send_email, *, sends: int = 4, delay: float = 0.1) -> Report:
     """Check a threaded `send_email(app, msg)`: fast, delivered, and failures logged (see check_background_sender)."""
     return check_background_sender(sandbox, send_email, sends=sends, delay=delay, log_hint=THREAD_LOG_HINT)
 
 
 def check_background_sender(
-    sandbox, send_email, *, sends: int = 4, delay: float = 0.1, log_hint: str = POOL_LOG_HINT
+    sandbox: Sandbox, send_email, *, sends: int = 4, delay: float = 0.1, log_hint: str = POOL_LOG_HINT
 ) -> Report:
     """Check a `send_email(app, msg)` that sends in the background: fast, delivered, and failures logged.
 
@@ -157,70 +152,4 @@ def check_background_sender(
     report.checks.append(Check(
         f"each failure reaches the app's log ({min(len(warnings), 2)} of 2 logged)", len(warnings) >= 2, log_hint
     ))  # fmt: skip
-    return report
-
-
-# What a queue should do with each error the sandbox's mail server (or its absence) can produce.
-NOBODY_LISTENING, WRONG_PASSWORD, NO_AUTH_OFFERED = "nobody listening", "wrong password", "no AUTH offered"
-SMTP_ERRORS = [
-    ("451 to DATA", {"DATA": {"code": 451, "message": "4.3.0 Try again later"}}, True),
-    ("450 to RCPT (mailbox busy)", {"RCPT": {"code": 450, "message": "4.2.1 Mailbox busy"}}, True),
-    ("421 to MAIL (service closing)", {"MAIL": {"code": 421, "message": "4.3.2 Service not available"}}, True),
-    ("550 to RCPT (no such user)", {"RCPT": {"code": 550, "message": "5.1.1 No such user here"}}, False),
-    ("554 to DATA (message rejected)", {"DATA": {"code": 554, "message": "5.7.1 Message rejected"}}, False),
-    ("nobody listening (connection refused)", NOBODY_LISTENING, True),
-    ("a wrong password (535)", WRONG_PASSWORD, False),
-    ("a login the server does not offer (a configuration error)", NO_AUTH_OFFERED, False),
-]
-
-
-def _send_with(port: int, password: str | None) -> Exception:
-    """What Flask-Mail raises sending one message to `port`, logged in as "sandbox" with `password`."""
-    app = Flask("exercise-app")
-    app.config.update(MAIL_SERVER=LOOPBACK, MAIL_PORT=port, MAIL_DEFAULT_SENDER="shop@example.com",
-                      MAIL_USERNAME=SMTP_USER, MAIL_PASSWORD=password, MAIL_TIMEOUT=5.0)  # fmt: skip
-    sender = SandboxMail()
-    sender.init_app(app)
-    with app.app_context():
-        try:
-            sender.send(_message(0))
-        except OSError as error:  # smtplib's errors are OSErrors too
-            return error
-    raise AssertionError(f"a send to port {port} went through")
-
-
-def smtp_error(sandbox, faults) -> Exception:
-    """The exception Flask-Mail raises when the sandbox's mail server answers with `faults`, or in a named case."""
-    if faults == NOBODY_LISTENING:
-        return _send_with(free_port(), sandbox.key)
-    if faults == WRONG_PASSWORD:
-        return _send_with(sandbox.smtp_port, "not-the-password")
-    if faults == NO_AUTH_OFFERED:
-        with LoopbackController(Sink()) as bare:  # a server that offers no AUTH: the login cannot even be tried
-            return _send_with(bare.port, "any-password")
-    with sandbox.app.app_context(), mail_server_settings(sandbox, delay=0.0, faults=faults):
-        try:
-            mail.send(_message(0))
-        except smtplib.SMTPException as error:
-            return error
-    raise AssertionError(f"the mail server accepted a message it should have refused ({faults})")
-
-
-def check_is_temporary(sandbox, is_temporary) -> Report:
-    """Check an `is_temporary(error)` on real errors from the sandbox's mail server: retry 4xx and outages, not 5xx."""
-    sandbox = running_sandbox(sandbox)
-    report = Report("Checked with the errors Flask-Mail raised against the sandbox's mail server:")
-    for what, faults, temporary in SMTP_ERRORS:
-        error = smtp_error(sandbox, faults)
-        try:
-            answer = is_temporary(error)
-        except Exception as raised:  # the learner's code
-            report.checks.append(Check(what, False, f"is_temporary raised {error_text(raised)}"))
-            continue
-        expected = "temporary, try again later" if temporary else "permanent, give up"
-        report.checks.append(Check(
-            f"{what}: {expected}", bool(answer) == temporary,
-            f"Flask-Mail raised {type(error).__name__}; your function said {answer!r}",
-        ))  # fmt: skip
-    reset(sandbox, settle=())
     return report

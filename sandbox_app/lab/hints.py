@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from IPython import get_ipython
+import sys
 
 from ..runner import current
 from ..sandbox import SandboxNotRunning
@@ -25,8 +25,8 @@ def _hint_for(shell, etype, value, tb, tb_offset=None):
 
 def install_hints(shell=None) -> bool:
     """In IPython, show the sandbox's errors as hints (see the module docstring); True when installed."""
-    if shell is None:
-        shell = get_ipython()  # None outside IPython
+    if shell is None and "IPython" in sys.modules:  # never loaded for this: a plain Python process has no shell
+        shell = sys.modules["IPython"].get_ipython()  # None outside IPython's shell
     if shell is None:
         return False
     if shell.custom_exceptions and shell.custom_exceptions != (SandboxNotRunning, NameError):

@@ -1,4 +1,4 @@
-"""The your-own-app lesson: a mail server that hangs, a send watched like a worker, and `flask run` started briefly."""
+"""Your own app in production (the lesson): a hung mail server, a send watched like a worker, a slow resolver, `flask run`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flask_mail import Message
+from flask import Flask
+from flask_mail import Mail, Message
 
 from ..processes.child import ChildError, ChildProcess
 from ..smtp.loopback import LOOPBACK, free_port
@@ -68,7 +69,7 @@ class SendAttempt:
         return f"finished after {self.seconds:.2f} s: {outcome}"
 
 
-def send_and_wait(app, mail, wait: float) -> SendAttempt:
+def send_and_wait(app: Flask, mail: Mail, wait: float) -> SendAttempt:
     """Send one mail with `mail` in a thread of its own, inside `app`'s context; watch it for `wait` s.
 
     A send that has not finished by then goes on in its thread: it ends when the mail server answers or
@@ -91,6 +92,26 @@ def send_and_wait(app, mail, wait: float) -> SendAttempt:
     if not attempt.finished:
         attempt.seconds = wait
     return attempt
+
+
+@contextmanager
+def slow_resolver(seconds: float) -> Iterator[None]:
+    """For the block, every socket.getfqdn() in this process (the app's, when it runs in this one) waits `seconds`.
+
+    A simulation, and said so: the resolver itself is not touched. `email.utils.make_msgid` (called by every
+    Flask-Mail Message()) and smtplib's EHLO name both call socket.getfqdn(), so both pay, as they would.
+    """
+    real = socket.getfqdn
+
+    def slow(name: str = "") -> str:
+        time.sleep(seconds)
+        return real(name)
+
+    socket.getfqdn = slow
+    try:
+        yield
+    finally:
+        socket.getfqdn = real
 
 
 PORT_ATTEMPTS = 3

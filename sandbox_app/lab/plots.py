@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import re
 
-from .experiments import DelaySweep, Timeline
-from .timing import Samples
+from ..measuring import Samples
+from .smtp_delay import DelaySweep, Timeline
 
 COLORS = {"ping": "#7f7f7f", "blocking": "#d62728", "threaded": "#1f77b4", "pool": "#2ca02c", "queue": "#9467bd"}
 

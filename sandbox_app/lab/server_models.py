@@ -11,14 +11,13 @@ from pathlib import Path
 
 from .. import runner
 from ..config import SandboxConfig
+from ..measuring import Samples, background_sends, measure, measure_send
 from ..processes.child import ChildError, ChildProcess
 from ..processes.servers import ServerUnavailable, check_server, learner_command, serving
 from ..sandbox import Sandbox
-from .load import background_sends
 from .plots import COLORS, new_figure
-from .sandbox import running_sandbox
+from .running import running_sandbox
 from .tables import Table
-from .timing import Samples, measure, measure_send
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 MODEL_NAMES = {
@@ -112,18 +111,36 @@ def plot_models(runs: list[ModelRun]):
 
 
 @dataclass
+class LocustRow:
+    """What Locust measured for one request name (ms)."""
+
+    name: str
+    requests: int
+    failures: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+@dataclass
 class LocustResult:
     """What Locust measured per request name: count, failures, p50, p95, p99 (ms)."""
 
-    rows: list[dict]
+    rows: list[LocustRow]
+
+    @property
+    def by_name(self) -> dict[str, LocustRow]:
+        """The rows by request name ("/ping", "/send/blocking")."""
+        return {row.name: row for row in self.rows}
 
     def table(self) -> Table:
         """The rows as a table."""
         columns = ["name", "requests", "failures", "p50 ms", "p95 ms", "p99 ms"]
-        return Table(columns, [[row[c] for c in columns] for row in self.rows], "Locust, from its own process")
+        rows = [[r.name, r.requests, r.failures, r.p50_ms, r.p95_ms, r.p99_ms] for r in self.rows]
+        return Table(columns, rows, "Locust, from its own process")
 
 
-def run_locust(sandbox, users: int = 8, seconds: int = 3, pattern: str = "blocking") -> LocustResult:
+def run_locust(sandbox: Sandbox, users: int = 8, seconds: int = 3, pattern: str = "blocking") -> LocustResult:
     """Point Locust (headless) at the sandbox for `seconds` with `users` users; its per-request statistics."""
     sandbox = running_sandbox(sandbox)  # a stopped one: say so, not a table of refused connections
     with tempfile.TemporaryDirectory(prefix="locust-") as folder:
@@ -141,7 +158,7 @@ def run_locust(sandbox, users: int = 8, seconds: int = 3, pattern: str = "blocki
         with open(f"{prefix}_stats.csv", newline="") as stats:
             rows = [row for row in csv.DictReader(stats) if row["Name"] != "Aggregated"]
     return LocustResult([
-        {"name": row["Name"], "requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
-         "p50 ms": float(row["50%"]), "p95 ms": float(row["95%"]), "p99 ms": float(row["99%"])}
+        LocustRow(row["Name"], int(row["Request Count"]), int(row["Failure Count"]), float(row["50%"]),
+                  float(row["95%"]), float(row["99%"]))
         for row in rows
     ])  # fmt: skip

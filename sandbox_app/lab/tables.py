@@ -1,19 +1,13 @@
-"""Tables for lesson cells: the inbox, percentiles, and the page's comparison table rebuilt from measurements."""
+"""Tables for lesson cells: any rows, the inbox, and response time percentiles."""
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 
-from .experiments import blocks_worker
-from .sandbox import running_sandbox
-from .timing import Samples
+from ..measuring import Samples
+from ..sandbox import Sandbox
+from .running import running_sandbox
 
-# The three response time limits of usability research (Nielsen, 1993, after Miller, 1968): under 0.1 s a
-# response feels instant, under 1 s the user's flow of thought is kept, under 10 s their attention is.
-FEELS_INSTANT_MS = 100
-KEEPS_FLOW_MS = 1000
-KEEPS_ATTENTION_MS = 10_000
 # Where a percentile has no sample above it, it is the maximum under another name: shown as this instead.
 TOO_FEW = "–"
 
@@ -88,7 +82,7 @@ INBOX_COLUMNS = {
 }
 
 
-def inbox(sandbox, *, last: int | None = None, columns=("from", "to", "subject", "body")) -> Table:
+def inbox(sandbox: Sandbox, *, last: int | None = None, columns=("from", "to", "subject", "body")) -> Table:
     """The debug mail server's captured mail as a table, oldest first (the `last` few if given)."""
     sandbox = running_sandbox(sandbox)
     if sandbox.mail_server is None:
@@ -105,17 +99,6 @@ def inbox(sandbox, *, last: int | None = None, columns=("from", "to", "subject",
     return Table(list(columns), rows, caption if messages else "The inbox is empty.")
 
 
-def experience(ms: float) -> str:
-    """What a response time feels like to a person (usability research's three limits)."""
-    if ms < FEELS_INSTANT_MS:
-        return "feels instant"
-    if ms < KEEPS_FLOW_MS:
-        return "a noticeable wait"
-    if ms < KEEPS_ATTENTION_MS:
-        return "breaks the user's flow of thought"
-    return "long enough to lose the user's attention"
-
-
 def enough_samples(n: int, q: float) -> bool:
     """Whether `n` samples give a q-th percentile that is more than the slowest two: 1 + 100 / (100 - q) of them.
 
@@ -124,85 +107,6 @@ def enough_samples(n: int, q: float) -> bool:
     slowest lies beyond it: from 21 samples for p95, 101 for p99, 1,001 for p99.9.
     """
     return q < 100 and (n - 1) * (100 - q) >= 100 - 1e-9  # the tolerance keeps p99.9 at exactly 1,001 samples
-
-
-@dataclass
-class Comparison:
-    """One pattern, measured alone and with `clients` clients at once, against the mail server's delay."""
-
-    pattern: str
-    delay: float
-    alone: Samples
-    crowd: Samples | None = None
-    clients: int | None = None
-
-    @property
-    def blocks_worker(self) -> bool:
-        """Whether each response waited for the mail server (the worker was held meanwhile)."""
-        return blocks_worker(self.alone, self.delay)
-
-    @property
-    def verdict(self) -> str:
-        """The page's verdict, from this measurement."""
-        return "[X] Bad" if self.blocks_worker else "[OK] Good"
-
-    def row(self, crowd_column: bool = True) -> list[str]:
-        """The table row: pattern, blocks the worker?, response delay, (in a crowd,) user experience, verdict."""
-        blocks = f"yes, for the mail server's {self.delay * 1000:g} ms" if self.blocks_worker else "no"
-        delay = f"p50 {_ms(self.alone.p50_ms)}, p95 {_pct_ms(self.alone, 95)}"
-        feel = experience(self.alone.p50_ms)
-        crowd = "-"
-        if self.crowd is not None:
-            crowd = f"p50 {_ms(self.crowd.p50_ms)}, p95 {_pct_ms(self.crowd, 95)}"
-            if experience(self.crowd.p50_ms) != feel:
-                feel += f"; {experience(self.crowd.p50_ms)} in the crowd"
-        return [self.pattern, blocks, delay, *([crowd] if crowd_column else []), feel, self.verdict]
-
-
-def _ms(value: float) -> str:
-    """Milliseconds as people read them: 0.52 ms, 3.4 ms, 204 ms."""
-    return f"{value:.2f} ms" if value < 1 else f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
-
-
-def _pct_ms(samples: Samples, q: float) -> str:
-    """A percentile as people read it, or "–" when there are too few samples for it."""
-    return _ms(samples.pct(q)) if enough_samples(samples.n, q) else TOO_FEW
-
-
-class ComparisonTable(Table):
-    """The page's comparison table, rebuilt from measurements."""
-
-    def __init__(self, comparisons: list[Comparison]) -> None:
-        self.comparisons = comparisons
-        delay = comparisons[0].delay if comparisons else 0
-        crowds = {c.clients for c in comparisons if c.crowd is not None}
-        with_crowd = bool(crowds)
-        columns = ["pattern", "blocks the worker?", "response delay, one client"]
-        if with_crowd:
-            clients = crowds.pop() if len(crowds) == 1 else None
-            columns.append(f"{clients or 'many'} clients at once")
-        columns += ["user experience", "verdict"]
-        rows = [c.row(crowd_column=with_crowd) for c in comparisons]
-        super().__init__(columns, rows, f"Measured here, mail server delay {delay * 1000:g} ms")
-
-    def verdicts(self) -> str:
-        """Only what does not change from run to run: each pattern, whether it blocks, its verdict."""
-        return "\n".join(
-            f"{c.pattern}: {'blocks' if c.blocks_worker else 'does not block'} the worker, {c.verdict}"
-            for c in self.comparisons
-        )
-
-
-def comparison_table(
-    delay: float, alone: list[Samples], crowd: list[Samples] = (), clients: int | None = None
-) -> ComparisonTable:
-    """Rebuild the page's table from samples labelled with their pattern (as `measure_send` labels them).
-
-    `delay` is the mail server's delay (s) while measuring; `crowd` holds the same patterns
-    measured with `clients` clients at once.
-    """
-    crowds = {s.label: s for s in crowd}
-    return ComparisonTable([Comparison(s.label, delay, s, crowds.get(s.label), clients) for s in alone])
 
 
 def percentile_table(*samples: Samples, percentiles=(50, 95, 99)) -> Table:

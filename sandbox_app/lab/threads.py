@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 
-def run_in_thread(target, *args: Any, timeout: float = 30.0) -> BaseException | None:
+def run_in_thread(target: Callable[..., Any], *args: Any, timeout: float = 30.0) -> BaseException | None:
     """Run `target(*args)` in a new thread, wait for it, and return what it raised (None if nothing).
 
     The exception comes back to the caller to print from the cell: an exception left in a thread

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from contextlib import suppress
@@ -46,6 +47,7 @@ class ChildProcess:
         startup_timeout: float = 20.0,
         stop_signal: int = signal.SIGTERM,
         pass_fds: tuple[int, ...] = (),
+        tethered: bool = False,
         reports_ready: bool = False,
     ) -> None:
         self.command = [str(part) for part in command]
@@ -57,6 +59,10 @@ class ChildProcess:
         self.startup_timeout = startup_timeout
         self.stop_signal = stop_signal
         self.pass_fds = pass_fds
+        # A program that cannot watch its parent (redis-server) runs under processes/tether.py, which ends it when
+        # this process is gone, however it ended: it holds the read end of a pipe whose write end only we hold.
+        self.tethered = tethered
+        self._tether: int | None = None  # our end of that pipe
         self.reports_ready = reports_ready
         self.report: dict | None = None  # what the child reported once ready (reports_ready)
         self._ready_file: Path | None = None
@@ -92,12 +98,19 @@ class ChildProcess:
     def _popen(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = self._child_env()
+        command, pass_fds, watched = self.command, self.pass_fds, None
+        if self.tethered:
+            watched, self._tether = os.pipe()  # not inheritable: no other child of ours holds our end
+            command = [sys.executable, "-m", "sandbox_app.processes.tether", str(watched), *command]
+            pass_fds = (*pass_fds, watched)
         with open(self.log_path, "wb") as log:
             # Its own session: a Ctrl-C meant for the parent (or a notebook's interrupt) does not reach it.
             self.process = subprocess.Popen(
-                self.command, env=env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True, pass_fds=self.pass_fds,
+                command, env=env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, pass_fds=pass_fds,
             )  # fmt: skip
+        if watched is not None:
+            os.close(watched)
         self._family = {}
 
     def start(self, timeout: float | None = None) -> ChildProcess:
@@ -213,6 +226,9 @@ class ChildProcess:
                 leftover.kill()
         psutil.wait_procs(alive, timeout=DESCENDANTS_GRACE)
         self.killed += [leftover.pid for leftover in alive]
+        if self._tether is not None:
+            os.close(self._tether)
+            self._tether = None
         return self.process.returncode
 
     def read_log(self) -> str:

@@ -74,8 +74,10 @@ class RedisServer(ChildProcess):
             encoding="utf-8",
         )
         config.chmod(0o600)
+        # Tethered: a C program cannot watch its parent, and a kernel that nbval or the out-of-memory killer ends
+        # with SIGKILL never stops it; its Redis would live on, listening, in a deleted folder.
         super().__init__([binary, config], folder / f"redis-{self.port}.log", what="redis-server",
-                         startup_timeout=STARTUP_TIMEOUT)  # fmt: skip
+                         startup_timeout=STARTUP_TIMEOUT, tethered=True)  # fmt: skip
 
     @property
     def url(self) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sandbox_app.addresses import KEY_HEADER, auth_headers, key_link
 from sandbox_app.lab.client import Reply  # status, headers, body, text, json, header(), server_timing
-from sandbox_app.lab.timing import Sample, route_url, timed_exchange, timed_request
+from sandbox_app.measuring import Sample, route_url, timed_exchange, timed_request
 
 __all__ = ["HTTP_TIMEOUT", "Reply", "auth_headers", "get_json", "http_call", "http_get", "http_post", "key_headers",
            "open_page", "timed", "url_of"]  # fmt: skip
@@ -55,7 +55,7 @@ def get_json(target, path: str) -> Any:
 
 
 def timed(target, path: str, method: str = "GET", json: Any = None) -> Sample:
-    """One request timed by the lessons' own stopwatch (sandbox_app.lab.timing), with what it must carry."""
+    """One request timed by the lessons' own stopwatch (sandbox_app.measuring), with what it must carry."""
     return timed_request(url_of(target, path), method, json, headers=auth_headers(target))
 
 

@@ -40,15 +40,22 @@ def process_exists(pid: int) -> bool:
         return False
 
 
+TETHER = "sandbox_app.processes.tether"
+
+
 def named(processes, *words: str) -> list[psutil.Process]:
     """The processes whose command line mentions one of `words`, in their order; those gone meanwhile left out.
 
-    A process that ended (an RQ work horse not reaped yet is a zombie, with no command line) runs nothing.
+    A process that ended (an RQ work horse not reaped yet is a zombie, with no command line) runs nothing, and a
+    tether (sandbox_app/processes/tether.py) is not the program it names: that runs as its child.
     """
     found = []
     for process in processes:
         with suppress(psutil.NoSuchProcess):
-            if any(word in part for part in process.cmdline() for word in words):
+            command = process.cmdline()
+            if TETHER in command:
+                continue
+            if any(word in part for part in command for word in words):
                 found.append(process)
     return found
 

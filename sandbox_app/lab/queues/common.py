@@ -11,8 +11,8 @@ from contextlib import contextmanager, suppress
 import psutil
 
 from ...examples import DEFAULT_EMAIL
+from ...measuring import measure_send
 from ...waiting import wait_until
-from ..timing import measure_send
 
 
 def typed_command(process) -> str:

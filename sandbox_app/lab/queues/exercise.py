@@ -13,7 +13,7 @@ from ...queues.delivery import is_temporary, send_queued
 from ...queues.rq_queue import PATTERN as SEND_ONCE_QUEUE
 from ..exercises import Check, Report
 from ..faults import TRY_AGAIN_LATER, mail_server_settings
-from ..sandbox import reset, running_sandbox
+from ..running import reset, running_sandbox
 from ..threads import error_text
 
 SUBJECT = "guard exercise"

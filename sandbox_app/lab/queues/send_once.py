@@ -8,9 +8,9 @@ import time
 from ...queues.registry import BACKENDS
 from ...smtp.loopback import LOOPBACK, LoopbackController
 from ...waiting import wait_until
-from ..failures.late_reply import SlowToConfirm
+from ..crashes import SlowToConfirm
 from ..faults import mail_server_settings
-from ..sandbox import reset, running_sandbox
+from ..running import reset, running_sandbox
 from ..workers import queues_paused
 from .common import (
     copies,

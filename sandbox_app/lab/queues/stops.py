@@ -10,7 +10,7 @@ from ...queues.celery_queue import VISIBILITY_TIMEOUT
 from ...queues.registry import BACKENDS
 from ...waiting import wait_until
 from ..faults import mail_server_settings
-from ..sandbox import reset, running_sandbox
+from ..running import reset, running_sandbox
 from ..workers import queues_paused
 from .common import (
     copies,

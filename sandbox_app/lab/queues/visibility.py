@@ -9,7 +9,7 @@ from contextlib import suppress
 from ...queues.celery_queue import ACKS_LATE, VISIBILITY_TIMEOUT
 from ...waiting import wait_until
 from ..faults import mail_server_settings
-from ..sandbox import reset, running_sandbox
+from ..running import reset, running_sandbox
 from ..workers import queues_paused
 from .common import copies, send_tagged, signal_and_wait, wait_for_sends, wait_until_quiet
 

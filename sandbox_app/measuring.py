@@ -1,22 +1,29 @@
-"""Time requests: n requests to a route -> latency samples with percentiles in milliseconds."""
+"""Time requests: n requests to a route -> latency samples with percentiles in ms, alone or under background load.
+
+This module is what a client process imports (see measure_outside and background_load), and so it lives
+outside the lab: it imports the sandbox, the app and the progress bars only where it uses them, so that a
+client process starts light (5 MB, not 55).
+"""
 
 from __future__ import annotations
 
 import http.client
 import json as jsonlib
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from statistics import quantiles
+from typing import Protocol
 from urllib.parse import urlsplit
 
-from ..addresses import auth_headers
-from ..examples import DEFAULT_EMAIL
-from ..processes.clients import client_pool
-
-# This module is what a client process imports (see measure_outside and lab/load.py): it imports the
-# sandbox, the app and the progress bars only where it uses them, so a client process starts light.
+from .addresses import auth_headers
+from .examples import DEFAULT_EMAIL
+from .processes.clients import client_pool, in_a_client_process
+from .waiting import wait_until
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -143,17 +150,43 @@ class Samples:
         )
 
 
-def base_url(target) -> str:
-    """The base URL of a Sandbox (its .url) or of a URL string; a stopped Sandbox says so."""
+class Served(Protocol):
+    """Anything that answers HTTP at a `url`: a Sandbox, a web process, an Endpoint (and may carry a `key`)."""
+
+    @property
+    def url(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where requests go and the headers they carry: what a client process is given instead of the sandbox."""
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def route(self, path: str) -> str:
+        """The full URL of `path`."""
+        return route_url(self.url, path)
+
+
+def endpoint(target: Served | str) -> Endpoint:
+    """The endpoint of a sandbox (or anything with a `.url` and a `.key`, as a web process), an Endpoint or a URL."""
+    if isinstance(target, Endpoint):
+        return target
+    return Endpoint(base_url(target), auth_headers(target))
+
+
+def base_url(target: Served | str) -> str:
+    """The base URL of a Sandbox (its .url), a web process or a URL string; a stopped Sandbox says so."""
     if not getattr(target, "running", True):
-        from ..sandbox import SandboxNotRunning  # a Sandbox's own module: loaded wherever one runs
+        from .sandbox import SandboxNotRunning  # a Sandbox's own module: loaded wherever one runs
 
         raise SandboxNotRunning()  # instead of a wall of "connection refused"
-    return getattr(target, "url", target)
+    return target if isinstance(target, str) else target.url
 
 
-def route_url(target, path: str) -> str:
-    """The full URL of `path` on a Sandbox or base URL."""
+def route_url(target: Served | str, path: str) -> str:
+    """The full URL of `path` on a Sandbox, a web process, an Endpoint or a base URL."""
     return base_url(target).rstrip("/") + "/" + path.lstrip("/")
 
 
@@ -195,39 +228,34 @@ def timed_request(
 
 
 def measure(
-    target,
+    target: Served | str,
     path: str = "ping",
     n: int = 30,
     *,
-    method: str | None = None,
     json: dict | None = None,
     warmup: int = 3,
     concurrency: int = 1,
+    outside: bool | None = None,
     label: str | None = None,
     progress: bool = False,
-    headers: dict | None = None,
-    outside: bool | None = None,
 ) -> Samples:
-    """Time `n` requests to `path` (after `warmup` untimed ones), `concurrency` clients at once.
+    """Time `n` requests to `path` (after `warmup` untimed ones), `concurrency` clients at once; POST when `json`.
 
     `outside=True` runs the clients in a process of their own, as real users are: by default whenever
     the app runs in its own process(es), so that the clients never share the app's CPU or GIL.
     """
     if outside is None:
         outside = not getattr(target, "in_process", True)
+    where, label = endpoint(target), label or path.strip("/")
     if outside:
-        return measure_outside(
-            route_url(target, ""), path, n, method=method, json=json, warmup=warmup, concurrency=concurrency,
-            label=label, headers={**auth_headers(target), **(headers or {})},
-        )  # fmt: skip
-    url, headers = route_url(target, path), {**auth_headers(target), **(headers or {})}
-    method = method or ("POST" if json is not None else "GET")
+        options = {"json": json, "warmup": warmup, "concurrency": concurrency, "label": label}
+        return measure_outside(where, path, n, **options)
+    url, method = where.route(path), "GET" if json is None else "POST"
     for _ in range(warmup):
-        timed_request(url, method, json, headers=headers)
-    label = label or path.strip("/")
+        timed_request(url, method, json, headers=where.headers)
     # Each of `concurrency` threads sends its next request as soon as the last one is answered.
     with ThreadPoolExecutor(concurrency, thread_name_prefix="measure-client") as pool:
-        samples = pool.map(lambda _: timed_request(url, method, json, headers=headers), range(n))
+        samples = pool.map(lambda _: timed_request(url, method, json, headers=where.headers), range(n))
         if progress:  # a bar only when asked: tqdm starts a monitor thread that outlives the measurement
             samples = progress_bar(samples, total=n, desc=label)
         samples = list(samples)
@@ -259,13 +287,64 @@ def run_clients(url, method, json, headers, clients: int, stop, steady=None) -> 
     return samples
 
 
-def measure_outside(url: str, path: str, n: int, **options) -> Samples:
+def measure_outside(where: Endpoint, path: str, n: int, **options) -> Samples:
     """`measure` with its clients in a new process of their own; the same Samples come back."""
     with client_pool(preload=__name__) as pool:
-        return pool.submit(measure, url, path, n, outside=False, **options).result()
+        return pool.submit(measure, where, path, n, outside=False, **options).result()
 
 
-def measure_send(target, pattern: str, n: int = 30, *, email: dict | None = None, **options) -> Samples:
-    """Time `n` sends with one pattern (POST /send/<pattern>), labelled with the pattern."""
+def measure_send(target: Served | str, pattern: str, n: int = 30, *, email: dict | None = None,
+                 **options) -> Samples:  # fmt: skip
+    """Time `n` sends with one pattern (POST /send/<pattern>), labelled with the pattern; `measure`'s options."""
     options.setdefault("label", pattern)
     return measure(target, f"send/{pattern}", n, json=email or DEFAULT_EMAIL, **options)
+
+
+@contextmanager
+def background_load(
+    target: Served | str,
+    path: str,
+    clients: int = 8,
+    *,
+    json: dict | None = None,
+    label: str | None = None,
+    outside: bool | None = None,
+) -> Iterator[Samples]:
+    """While the block runs, `clients` clients request `path` back to back; yields their samples (complete after).
+
+    The block starts once every client has had one answer, so it runs under steady load. The clients
+    run in a process of their own (`outside`) by default whenever the app runs in its own process(es).
+    """
+    where = endpoint(target)
+    method = "POST" if json is not None else "GET"
+    result = Samples(label or f"{path.strip('/')} load")
+    if outside is None:
+        outside = not getattr(target, "in_process", True)
+    args = (where.route(path), method, json, where.headers, clients)
+    in_a_process = in_a_client_process(run_clients, *args, preload=__name__, name="load-clients")
+    with in_a_process if outside else _clients_in_threads(*args) as (stop, steady, collect):
+        try:
+            wait_until(steady, 30, "the load to reach every client")
+            yield result
+        finally:
+            stop()
+        result.samples.extend(collect())
+
+
+@contextmanager
+def _clients_in_threads(*args):
+    """run_clients in a thread of this process: (stop, steady, collect) functions."""
+    stop, steady = threading.Event(), threading.Event()
+    with ThreadPoolExecutor(1, thread_name_prefix="load") as pool:
+        running = pool.submit(run_clients, *args, stop, steady)
+        yield stop.set, lambda: steady.is_set() or running.done(), running.result
+
+
+def background_sends(
+    target: Served | str, pattern: str, clients: int = 8, *, email: dict | None = None,
+    outside: bool | None = None,
+) -> Iterator[Samples]:  # fmt: skip
+    """`background_load` sending with one pattern (POST /send/<pattern>), labelled with the pattern."""
+    return background_load(
+        target, f"send/{pattern}", clients, json=email or DEFAULT_EMAIL, label=pattern, outside=outside
+    )

@@ -5,21 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..runner import current
-from ..sandbox import SandboxNotRunning
+from ..sandbox import Sandbox, SandboxNotRunning
 from ..waiting import wait_until
 
 LOG_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")  # logging's asctime, as the runner writes it
 
 
-def running_sandbox(sandbox=None):
-    """`sandbox` if it is running, else the running one; SandboxNotRunning when there is none."""
-    if sandbox is not None and sandbox.running:
-        return sandbox
-    running = current()
-    if running is None:
-        raise SandboxNotRunning()
-    return running
+def running_sandbox(sandbox: Sandbox) -> Sandbox:
+    """`sandbox`, checked: SandboxNotRunning (saying what to run) once it has stopped, never another sandbox."""
+    if not sandbox.running:
+        raise SandboxNotRunning()  # instead of a wall of refused connections
+    return sandbox
 
 
 @dataclass
@@ -32,7 +28,7 @@ class Status:
         return self.text
 
 
-def status(sandbox) -> Status:
+def status(sandbox: Sandbox) -> Status:
     """Say what is running: the app, its workers, the debug mail server and its delay."""
     sandbox = running_sandbox(sandbox)
     server = sandbox.mail_server
@@ -44,21 +40,22 @@ def status(sandbox) -> Status:
     return Status(f"The sandbox is running: {app} and {smtp}, on {sandbox.host} only.")
 
 
-def settled(sandbox, patterns=("threaded", "pool")) -> bool:
+def settled(sandbox: Sandbox, patterns=("threaded", "pool")) -> bool:
     """Whether all mail these patterns accepted is delivered or failed by now."""
     counters = sandbox.stats.snapshot()
     return all(c["delivered"] + c["failed"] >= c["accepted"] for name, c in counters.items() if name in patterns)
 
 
-def wait_until_settled(sandbox, patterns=("threaded", "pool"), timeout: float = 10.0) -> bool:
+def wait_until_settled(sandbox: Sandbox, patterns=("threaded", "pool"), timeout: float = 10.0) -> bool:
     """Wait until all mail these patterns accepted is delivered or failed; False if `timeout` s pass first."""
+    running_sandbox(sandbox)
     try:
         return wait_until(lambda: settled(sandbox, patterns), timeout, "background sends")
     except TimeoutError:
         return False
 
 
-def settle(sandbox, pattern: str, accepted: int, timeout: float) -> dict:
+def settle(sandbox: Sandbox, pattern: str, accepted: int, timeout: float) -> dict:
     """Wait until `accepted` mails of `pattern` are delivered or failed (or `timeout` s pass); return its counters."""
 
     def counters_when_settled() -> dict | None:
@@ -71,7 +68,7 @@ def settle(sandbox, pattern: str, accepted: int, timeout: float) -> dict:
         return sandbox.stats.snapshot()[pattern]
 
 
-def reset(sandbox, *, settle=("threaded", "pool")) -> None:
+def reset(sandbox: Sandbox, *, settle=("threaded", "pool")) -> None:
     """Let background sends of `settle` patterns finish, then empty the inbox and zero every counter."""
     sandbox = running_sandbox(sandbox)
     wait_until_settled(sandbox, settle)
@@ -81,7 +78,7 @@ def reset(sandbox, *, settle=("threaded", "pool")) -> None:
         sandbox.mail_server.reset_counters()
 
 
-def log_messages(sandbox, last: int | None = None) -> list[str]:
+def log_messages(sandbox: Sandbox, last: int | None = None) -> list[str]:
     """The app's log lines without timestamps ("WARNING threaded: mail not delivered: ..."), the `last` few if given."""
     lines = [LOG_TIMESTAMP.sub("", line) for line in running_sandbox(sandbox).read_log()]
     return lines[-last:] if last else lines

@@ -1,25 +1,34 @@
-"""Processes that die: the web process killed in the middle of a burst, and the queue's consumer stopped three ways."""
+"""Crashes and duplicates (the lesson): the web process killed mid-burst, the consumer stopped three ways, a late reply.
+
+Each experiment runs on the sandbox, puts back what it changed, and returns what it counted.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import email
 import http.client
 import signal
 import threading
 import time
 from collections import Counter
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ...addresses import auth_headers
-from ...examples import DEFAULT_EMAIL
-from ...processes.webprocess import WebProcess
-from ...waiting import wait_until
-from ..faults import mail_server_settings
-from ..sandbox import reset, running_sandbox
-from ..tables import Table
-from ..timing import measure_send, timed_request
+from ..addresses import auth_headers
+from ..examples import DEFAULT_EMAIL
+from ..measuring import measure_send, timed_request
+from ..processes.webprocess import WebProcess
+from ..queues.huey_queue import ConsumerProcess
+from ..sandbox import Sandbox
+from ..smtp.loopback import LOOPBACK, LoopbackController
+from ..waiting import wait_until
+from .faults import mail_server_settings
+from .running import reset, running_sandbox
+from .send_failures import BURST_PATTERNS
+from .tables import Table
 
-BURST_PATTERNS = ("threaded", "pool", "queue")
+# -- the web process killed in the middle of a burst ------------------------------------------------------------
 
 
 @dataclass
@@ -46,14 +55,14 @@ def tagged(pattern: str, number: int) -> dict:
     return {**DEFAULT_EMAIL, "subject": f"crash test {pattern} #{number}"}
 
 
-def delivered_by_pattern(sandbox, patterns) -> Counter:
+def delivered_by_pattern(sandbox: Sandbox, patterns) -> Counter:
     """Captured messages per pattern, by their subject."""
     subjects = Counter(m.subject.split(" #")[0].removeprefix("crash test ") for m in sandbox.mail_server.messages)
     return Counter({pattern: subjects[pattern] for pattern in patterns})
 
 
 def crash_burst(
-    sandbox,
+    sandbox: Sandbox,
     per_pattern: int = 40,
     patterns=BURST_PATTERNS,
     kill_after: float = 0.5,
@@ -130,9 +139,44 @@ CONSUMER_STOPS = {
 }
 
 
+@dataclass
+class ConsumerStop:
+    """The consumer stopped with one signal while each of its threads was in the middle of a send."""
+
+    signal: str
+    what_it_does: str
+    in_flight: int  # sends under way when the signal came
+    delivered_before_stop: int
+    accepted: int
+    delivered: int
+    lost: int
+    twice: int  # mails delivered more than once
+
+
+STOP_COLUMNS = {"signal": "signal", "what the consumer does": "what_it_does", "in flight": "in_flight",
+                "accepted": "accepted", "delivered": "delivered", "lost": "lost"}  # fmt: skip
+
+
+@dataclass
+class ConsumerStops:
+    """One stop per signal."""
+
+    stops: list[ConsumerStop]
+
+    @property
+    def by_signal(self) -> dict[str, ConsumerStop]:
+        """The stops by signal name."""
+        return {stop.signal: stop for stop in self.stops}
+
+    def table(self) -> Table:
+        """One row per signal: what the consumer does, the sends in flight, and what became of the mail."""
+        rows = [[getattr(stop, field) for field in STOP_COLUMNS.values()] for stop in self.stops]
+        return Table(list(STOP_COLUMNS), rows)
+
+
 def consumer_stops(
-    sandbox, sends: int = 12, workers: int = 4, connect_delay: float = 0.3, signals=tuple(CONSUMER_STOPS)
-) -> list[dict]:
+    sandbox: Sandbox, sends: int = 12, workers: int = 4, connect_delay: float = 0.3, signals=tuple(CONSUMER_STOPS)
+) -> ConsumerStops:
     """Per signal: a consumer with `workers` threads is stopped while each thread is in the middle of a send.
 
     The mail server waits `connect_delay` before greeting, so every worker is caught in the middle of a send;
@@ -162,15 +206,92 @@ def consumer_stops(
             wait_until(lambda: len(server.messages) >= expected, 10, "the queue's mail")  # noqa: B023 (waited for here)
         sandbox.stop_consumer()  # graceful: a send still under way finishes, and is counted
         delivered = len(server.messages)
-        rows.append({
-            "signal": name,
-            "what the consumer does": CONSUMER_STOPS[name],
-            "in flight": in_flight,
-            "delivered before the stop": delivered_before,
-            "accepted": accepted,
-            "delivered": min(delivered, accepted),
-            "lost": max(accepted - delivered, 0),
-            "twice": max(delivered - accepted, 0),
-        })  # fmt: skip
+        rows.append(ConsumerStop(
+            signal=name, what_it_does=CONSUMER_STOPS[name], in_flight=in_flight, delivered_before_stop=delivered_before,
+            accepted=accepted, delivered=min(delivered, accepted), lost=max(accepted - delivered, 0),
+            twice=max(delivered - accepted, 0),
+        ))  # fmt: skip
     sandbox.start_consumer()  # as the lesson had it: the default number of workers
-    return rows
+    return ConsumerStops(rows)
+
+
+# -- a reply that comes too late: the mail server keeps the mail, the client gives up, the queue sends it twice -----
+
+
+@dataclass
+class SlowToConfirm:
+    """aiosmtpd handler: keeps each message at once, then holds back its `250` reply, the first time only.
+
+    A real mail server that has stored a message and is slow to say so (a congested link, a slow disk)
+    looks like this to its client: the client's timeout fires, and it counts a temporary failure.
+    """
+
+    stall: float
+    received: list[tuple[float, str]] = field(default_factory=list)  # (when, Message-ID) of every copy kept
+
+    async def handle_DATA(self, server, session, envelope):
+        """Keep the message, then (the first time) wait `stall` s before confirming it."""
+        headers = email.message_from_bytes(envelope.original_content or envelope.content)
+        self.received.append((time.time(), headers["Message-ID"]))
+        if len(self.received) == 1:
+            await asyncio.sleep(self.stall)  # cancelled when the client hangs up: the message is kept all the same
+        return "250 OK: kept"
+
+
+@dataclass
+class LateReply:
+    """One queued mail, sent to a mail server whose first reply comes after the consumer's timeout."""
+
+    timeout: float
+    stall: float
+    accepted: int
+    counters: dict  # the queue's /api/stats: retried, delivered, failed
+    received: list[tuple[float, str]]  # (when, Message-ID) of each copy the mail server kept
+
+    @property
+    def copies(self) -> int:
+        """How many copies of the mail the mail server kept."""
+        return len(self.received)
+
+    @property
+    def message_ids(self) -> set[str]:
+        """The distinct Message-ID headers among the copies."""
+        return {message_id for _, message_id in self.received}
+
+    def report(self) -> str:
+        """The counts as sentences (deterministic: no timings in them)."""
+        ids = len(self.message_ids)
+        return "\n".join([
+            f"the client (the queue's consumer, MAIL_TIMEOUT {self.timeout:g} s): accepted {self.accepted}, "
+            f"retried {self.counters['retried']}, delivered {self.counters['delivered']}, "
+            f"failed {self.counters['failed']}",
+            f"the mail server (confirms after {self.stall:g} s): kept {self.copies} "
+            f"cop{'y' if self.copies == 1 else 'ies'}, with {ids} Message-ID{'' if ids == 1 else 's'}",
+        ])  # fmt: skip
+
+
+def late_reply(sandbox: Sandbox, timeout: float = 0.5, stall: float = 1.0) -> LateReply:
+    """One mail through the queue, to a mail server that keeps it but confirms only after the consumer gave up.
+
+    The sandbox's own consumer steps aside for a consumer whose MAIL_TIMEOUT is `timeout` and whose
+    mail server holds its first reply for `stall` s; afterwards the sandbox's consumer comes back.
+    """
+    sandbox = running_sandbox(sandbox)
+    reset(sandbox, settle=())
+    sandbox.stop_consumer()
+    handler = SlowToConfirm(stall)
+    server = LoopbackController(handler)
+    # The same queue and app as the sandbox's consumer, another mail server, and a short timeout. This
+    # server asks for no login, so none is sent.
+    without_login = {"MAIL_USERNAME": None, "MAIL_PASSWORD": None}
+    settings = sandbox.queue.worker_settings(
+        {**without_login, "MAIL_SERVER": LOOPBACK, "MAIL_PORT": server.port, "MAIL_TIMEOUT": timeout}
+    )
+    try:
+        with server, ConsumerProcess(settings, workers=1):
+            accepted = measure_send(sandbox, "queue", 1, warmup=0).statuses.get(202, 0)
+            with suppress(TimeoutError):  # counted as it stands below
+                wait_until(lambda: sandbox.stats.snapshot()["queue"]["delivered"] >= accepted, 15, "the retried mail")
+    finally:
+        sandbox.start_consumer()
+    return LateReply(timeout, stall, accepted, sandbox.stats.snapshot()["queue"], list(handler.received))

@@ -1,4 +1,4 @@
-"""The lessons' experiments on timing: a delay sweep, and one request's timeline against its SMTP send."""
+"""Who waits for the mail server (the lessons on blocking and threaded sending): a delay sweep, one request's timeline."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from statistics import linear_regression
 
-from ..addresses import auth_headers
 from ..examples import DEFAULT_EMAIL
 from ..mailer import mail
+from ..measuring import Samples, endpoint, measure_send, timed_exchange
+from ..sandbox import Sandbox
 from ..waiting import wait_until
-from .timing import Samples, measure_send, route_url, timed_exchange
+from .running import running_sandbox
 
 
 def blocks_worker(samples: Samples, delay: float) -> bool:
@@ -54,10 +55,10 @@ class DelaySweep:
 
 
 def sweep_delay(
-    sandbox, pattern: str, delays=(0.0, 0.1, 0.2, 0.3), n: int = 3, *, email: dict | None = None
+    sandbox: Sandbox, pattern: str, delays=(0.0, 0.1, 0.2, 0.3), n: int = 3, *, email: dict | None = None
 ) -> DelaySweep:
     """Set each delay on the sandbox's debug mail server in turn and time `n` sends; the old delay is put back."""
-    server = sandbox.mail_server
+    server = running_sandbox(sandbox).mail_server
     if server is None:
         raise ValueError("this sandbox sends to an outside mail server: it has no delay to change")
     saved = server.settings.delay
@@ -127,11 +128,13 @@ class Timeline:
         return self.request.end < self.smtp.end
 
 
-def trace_send(sandbox, pattern: str, *, email: dict | None = None, timeout: float = 10.0) -> Timeline:
+def trace_send(sandbox: Sandbox, pattern: str, *, email: dict | None = None, timeout: float = 10.0) -> Timeline:
     """Send once with `pattern` and record both spans (patterns that send in this process)."""
+    where = endpoint(running_sandbox(sandbox))
     with recording_smtp_sends() as spans:
-        url = route_url(sandbox, f"send/{pattern}")
-        exchange = timed_exchange(url, "POST", email or DEFAULT_EMAIL, timeout, auth_headers(sandbox))
+        exchange = timed_exchange(
+            where.route(f"send/{pattern}"), "POST", email or DEFAULT_EMAIL, timeout, where.headers
+        )
         if exchange.sample.status >= 400:
             answer = exchange.body.decode(errors="replace")
             raise ValueError(f"POST /send/{pattern} answered {exchange.sample.status}: {answer}")
