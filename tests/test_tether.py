@@ -8,6 +8,7 @@ import textwrap
 import psutil
 import pytest
 from helpers import missing
+
 from sandbox_app.queues.redis_server import redis_binary
 
 # A parent that starts a Redis of its own, says the Redis's pid, then waits to be killed.
