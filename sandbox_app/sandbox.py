@@ -208,7 +208,7 @@ class Sandbox:
 
     @property
     def queue(self) -> HueyBackend:
-        """The app's durable mail queue (Huey), the one lesson 8 starts with."""
+        """The app's durable mail queue (Huey), the one lesson 10 starts with."""
         return self.backend(FIRST_QUEUE)
 
     def start_consumer(self, workers: int | None = None) -> WorkerProcess:

@@ -80,7 +80,7 @@ class KernelState(ExtraCell):
             _, (first, _), (second, _) = runs
             code = "".join(cell.source for cell in nb.cells if cell.cell_type == "code")
             if "sandbox_app.stop()" in code or "run_model(" in code:  # run_model starts and stops sandboxes
-                # A lesson that restarts the sandbox (lesson 5, under other servers) gets new ports: none left over.
+                # A lesson that restarts the sandbox (lesson 7, under other servers) gets new ports: none left over.
                 assert len(second) == len(first), "the second run left servers behind"
             else:
                 assert second == first, "the second run started other servers"

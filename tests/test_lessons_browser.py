@@ -30,7 +30,7 @@ def test_meet_the_sandbox_shows_the_inbox_and_its_link_opens_the_inbox_page(lab_
 
 def test_under_load_shows_progress_bars_and_the_comparison_table(lab_page, jupyter_lab):
     page = lab_page
-    open_notebook(page, jupyter_lab, "05-under-load.ipynb")
+    open_notebook(page, jupyter_lab, "06-under-load.ipynb")
     run_all_cells(page, timeout=120)
     notebook = page.locator(NOTEBOOK)
 

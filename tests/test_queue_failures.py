@@ -1,6 +1,6 @@
 """The three queues under the same failures, with real workers killed: lost and duplicated mail counted.
 
-Lessons 11 and 12 run every case, and nbval holds their verdicts; these are the cases a change to the
+Lessons 15 and 16 run every case, and nbval holds their verdicts; these are the cases a change to the
 queues' code would break first, each with its own failure message.
 """
 

@@ -190,7 +190,7 @@ def test_wrong_options_of_question_1_name_real_misconceptions_with_feedback_that
     blocking = load_bank().question("blocking")
     wrong = {o.key: o for o in blocking.options if o.key != blocking.answer}
     assert set(wrong) == {"mail-later", "cpu-cost", "server-stops"}
-    assert "lesson 5" in wrong["cpu-cost"].feedback  # the CPU measurement that refutes it (05-under-load)
+    assert "lesson 6" in wrong["cpu-cost"].feedback  # the CPU measurement that refutes it (06-under-load)
     assert "other" in wrong["server-stops"].feedback and "workers" in wrong["server-stops"].feedback
 
 
@@ -257,13 +257,13 @@ def test_questions_are_found_by_id_or_number_and_unknown_ones_are_named():
 # Where the bank points a learner: (item id, lesson number cited) -> the slug of the lesson meant. Lessons get
 # renumbered: this table then fails, naming the feedback whose number to update.
 CITED = {
-    ("blocking", 5): "under-load",  # the CPU per send, and other users queueing under load
+    ("blocking", 6): "under-load",  # the CPU per send, and other users queueing under load
     ("threaded", 3): "threaded",
-    ("verify", 3): "threaded",  # a thread whose send fails still answers at once
-    ("verify", 9): "when-sending-fails",
-    ("verify", 4): "measuring",
+    ("verify", 4): "thread-failures",  # a thread whose send fails still answers at once
+    ("verify", 11): "when-sending-fails",
+    ("verify", 5): "measuring",
     ("threaded-context", 3): "threaded",
-    ("under-load-ping", 5): "under-load",
+    ("under-load-ping", 6): "under-load",
 }
 CITATION = re.compile(r"\blessons? (\d+)(?: and (\d+))?")
 

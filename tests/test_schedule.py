@@ -31,8 +31,8 @@ def test_the_model_uses_rates_no_faster_than_experts_do():
 @pytest.mark.parametrize(
     ("stem", "title"),
     [
-        ("09-when-sending-fails", "Exercise: which errors are worth trying again?"),
-        ("12-sending-once", "Exercise: a guard that sends once"),
+        ("11-when-sending-fails", "Exercise: which errors are worth trying again?"),
+        ("17-sending-once", "Exercise: a guard that sends once"),
     ],
 )
 def test_the_exercises_the_expert_timed_take_what_the_expert_took(stem, title):
@@ -65,9 +65,9 @@ def test_the_core_track_is_a_short_workshop_on_the_page_s_own_story():
         f"{stem} {t.core_minutes}" for stem, t in core.items()
     )
     # The page's story: meet the sandbox, blocking, threaded, measuring (its table), and the closing quiz.
-    assert {"01-meet-the-sandbox", "02-blocking", "03-threaded", "04-measuring", "05-under-load"} <= set(core)
+    assert {"01-meet-the-sandbox", "02-blocking", "03-threaded", "05-measuring", "06-under-load"} <= set(core)
     assert max(core) == lesson_paths()[-1].stem  # the closing quiz
-    assert "The page's table, from your numbers" in core["05-under-load"].core
+    assert "The page's table, from your numbers" in core["06-under-load"].core
 
 
 def test_the_model_counts_what_a_lesson_asks():

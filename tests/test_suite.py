@@ -109,7 +109,12 @@ def test_every_port_taken_ends_in_one_error_with_the_last_log(tmp_path):
 
 def test_only_the_lessons_on_celery_and_rq_need_redis():
     notebooks = [Path("notebooks") / f"{lesson.stem}.ipynb" for lesson in lesson_paths()]
-    assert [n.stem for n in notebooks if needs_redis(n)] == ["11-celery-and-rq", "12-sending-once"]
+    assert [n.stem for n in notebooks if needs_redis(n)] == [
+        "14-celery-and-rq",
+        "15-three-queues",
+        "16-stopping-workers",
+        "17-sending-once",
+    ]
 
 
 def notebook_printing(source: str, *printed: str):

@@ -2,7 +2,7 @@
 
 The backend is the one its settings name (SENDS_FOR_QUEUE, set by `QueueBackend.worker_settings`). Huey's
 consumer and Celery's and RQ's workers have programs of their own: `huey_consumer` and `celery -A` need a
-module attribute, and lesson 11 shows RQ's command line. A new backend needs none: its `work()` runs here.
+module attribute, and lesson 14 shows RQ's command line. A new backend needs none: its `work()` runs here.
 """
 
 from __future__ import annotations

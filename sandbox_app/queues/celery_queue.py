@@ -43,7 +43,7 @@ TASK_NAME = "sandbox.deliver_email"
 # A worker waits for a task with Redis's BRPOP, up to this long per call (kombu's default: 1 s), and a warm
 # shutdown waits for that call to return: a shorter wait lets the lessons restart their workers promptly.
 BROKER_POLLING = {"polling_interval": 0.2}
-VISIBILITY_TIMEOUT = 2  # seconds, for lesson 11's at-least-once setting; Redis's default in kombu is an hour
+VISIBILITY_TIMEOUT = 2  # seconds, for lesson 15's at-least-once setting; Redis's default in kombu is an hour
 # Celery on Redis, at least once: acknowledged after the task returns, and a task nobody acknowledged handed
 # out again once the visibility timeout has passed (checked on every idle poll, not every tenth).
 ACKS_LATE = {
@@ -111,7 +111,7 @@ def default_settings(queue_name: str) -> dict:
         "broker_url": None,  # the Redis is known when the queue is first used (see get_celery)
         "task_default_queue": f"{queue_name}-celery",  # two sandboxes on one Redis keep their mail apart
         "task_ignore_result": True,  # nobody reads a result: storing it would only fill Redis
-        "task_acks_late": False,  # Celery's default: acknowledged just before it runs (lesson 11 turns it on)
+        "task_acks_late": False,  # Celery's default: acknowledged just before it runs (lesson 15 turns it on)
         "broker_connection_retry_on_startup": True,
         # A Redis that is gone: the view answers 503 within seconds instead of retrying for a minute.
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2},

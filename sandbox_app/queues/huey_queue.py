@@ -74,7 +74,7 @@ def consumer_huey(app: Flask) -> Huey:
     def report_started() -> None:
         report_ready()  # each worker calls this; the first one counts
 
-    if app.config.get("QUEUE_REQUEUE_INTERRUPTED", True):  # off: plain Huey, for lesson 10's comparison
+    if app.config.get("QUEUE_REQUEUE_INTERRUPTED", True):  # off: plain Huey, for lesson 13's comparison
         requeue_interrupted(huey)  # a send cut short by an immediate stop (SIGTERM) goes back on the queue
     count_outcomes(huey, app)
     return huey

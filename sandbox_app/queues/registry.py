@@ -25,7 +25,7 @@ BACKENDS: dict[str, type[QueueBackend]] = {
     CeleryBackend.pattern: CeleryBackend,
     RqBackend.pattern: RqBackend,
 }
-# The queue the course meets first (lesson 8), and the one `start_consumer()` starts: it needs no Redis.
+# The queue the course meets first (lesson 10), and the one `start_consumer()` starts: it needs no Redis.
 FIRST_QUEUE = HueyBackend.pattern
 EXTENSION = "sandbox_queues"
 
@@ -37,8 +37,8 @@ def queue_senders() -> dict[str, Callable]:
 
 def init_queues(app: Flask) -> dict[str, QueueBackend]:
     """Give the app one backend per queue, closed (workers stopped, Redis too) when the app stops."""
-    app.config.setdefault("QUEUE_SEND_ONCE", False)  # lesson 12: skip a redelivered mail already sent
-    app.config.setdefault("QUEUE_TASK_TAIL", 0.0)  # lesson 12: seconds of other work a task does after its send
+    app.config.setdefault("QUEUE_SEND_ONCE", False)  # lesson 17: skip a redelivered mail already sent
+    app.config.setdefault("QUEUE_TASK_TAIL", 0.0)  # lesson 17: seconds of other work a task does after its send
     # One name for the app's queues (Huey's; Celery's and RQ's are made from it): given, to share them with other
     # processes, else made up, this sandbox's alone.
     app.config["QUEUE_NAME"] = check_queue_name(app.config.get("QUEUE_NAME") or new_queue_name())

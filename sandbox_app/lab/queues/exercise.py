@@ -1,4 +1,4 @@
-"""Lesson 12's exercise: a learner's send-once guard, checked with real sends to the sandbox's mail server."""
+"""Lesson 17's exercise: a learner's send-once guard, checked with real sends to the sandbox's mail server."""
 
 from __future__ import annotations
 
