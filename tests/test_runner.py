@@ -45,10 +45,11 @@ def test_rerun_applies_the_delay(sandbox):
 def test_stop_waits_for_background_sends(start_sandbox):
     before = set(threading.enumerate())
     sandbox = start_sandbox(smtp_delay=0.3)
-    assert http_post(sandbox, "send/threaded", {"to": "a@example.com", "subject": "s", "body": "b"}).status == 202
     mail_server = sandbox.mail_server
-    assert mail_server.messages == []  # still waiting out the delay
-    sandbox.stop()
+    with mail_server.holding():
+        assert http_post(sandbox, "send/threaded", {"to": "a@example.com", "subject": "s", "body": "b"}).status == 202
+        assert mail_server.messages == []  # held at the mail server
+    sandbox.stop()  # released, the send still needs its 0.3 s: stop() must wait for it
     assert len(mail_server.messages) == 1  # the thread finished before the mail server went
     assert started_since(before) == []
 
