@@ -66,7 +66,9 @@ BAD_REQUESTS = [
     pytest.param({**EMAIL, "subject": "Hi\r"}, 400, "CR or LF", id="cr-in-subject"),
     pytest.param({**EMAIL, "body": 42}, 400, "'body' must be a string", id="body-not-text"),
     pytest.param({**EMAIL, "body": "x" * (MAX_BODY_BYTES + 1)}, 413, "larger than 1 MiB", id="body-over-1mib"),
-    pytest.param({**EMAIL, "body": "x" * (3 * MAX_BODY_BYTES)}, 413, "", id="request-over-limit"),
+    pytest.param(
+        {**EMAIL, "body": "x" * (3 * MAX_BODY_BYTES)}, 413, "exceeds the capacity limit", id="request-over-limit"
+    ),
     pytest.param(["not", "an", "object"], 400, "expected a JSON object", id="json-array"),
 ]
 
