@@ -189,15 +189,13 @@ def test_the_cli_prints_a_link_that_opens_the_page_in_chromium(chromium, tmp_pat
                        what="the CLI", ready=printed)  # fmt: skip
     with cli.start(timeout=30):  # read with a deadline: a CLI that never prints fails here, not at pytest's timeout
         link = printed().group(1)
-        context = chromium.new_context()
-        page = context.new_page()
-        page.goto(link)
-        expect(page.locator("button.send").first).to_be_visible()
-        assert "key=" not in page.url  # the key was traded for a cookie
-        stats = page.evaluate("fetch('api/stats').then(r => r.status)")
-        assert stats == 200  # the page's own requests carry the cookie
-        stranger = chromium.new_context().new_page()
-        answer = stranger.goto(link.split("?")[0])
-        assert answer.status == 403
-        context.close()
-        stranger.context.close()
+        # Closed on leaving the block, failed or not: a context left open holds its pages' connections.
+        with chromium.new_context() as context, chromium.new_context() as stranger:
+            page = context.new_page()
+            page.goto(link)
+            expect(page.locator("button.send").first).to_be_visible()
+            assert "key=" not in page.url  # the key was traded for a cookie
+            stats = page.evaluate("fetch('api/stats').then(r => r.status)")
+            assert stats == 200  # the page's own requests carry the cookie
+            answer = stranger.new_page().goto(link.split("?")[0])
+            assert answer.status == 403
