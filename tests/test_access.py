@@ -1,5 +1,6 @@
 """The sandbox's key: without it HTTP gets 403 and changes nothing, SMTP gets 530 and captures nothing."""
 
+import itertools
 import json
 import re
 import smtplib
@@ -8,12 +9,14 @@ import sys
 import pytest
 from playwright.sync_api import expect
 
-from sandbox_app import Sandbox, SandboxConfig
+from sandbox_app import Sandbox, SandboxConfig, create_app
 from sandbox_app.addresses import auth_headers, key_link
+from sandbox_app.mailer.background import get_background
 from sandbox_app.mailer.stats import get_stats
 from sandbox_app.measuring import timed_exchange
 from sandbox_app.processes.child import ChildProcess
 from sandbox_app.web.access import KEY_HEADER, cookie_name
+from sandbox_app.web.send import PATTERNS as SEND_PATTERNS
 
 EMAIL = {"to": "learner@example.com", "subject": "Hello", "body": "Only with the key."}
 RAW_MAIL = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: knock\r\n\r\nhello\r\n"
@@ -38,23 +41,48 @@ def opened():
         yield sandbox
 
 
-@pytest.mark.parametrize(
-    "method, path, body",
-    [
-        ("GET", "/", None),
-        ("GET", "/inbox", None),
-        ("GET", "/ping", None),
-        ("GET", "/api/messages", None),
-        ("GET", "/api/stats", None),
-        ("GET", "/api/smtp", None),
-        ("GET", "/static/sandbox.js", None),
-        ("POST", "/send/blocking", EMAIL),
-        ("POST", "/send/bulk", {**EMAIL, "to": ["a@example.com"]}),
-        ("PUT", "/api/smtp", {"delay": 3600}),
-        ("DELETE", "/api/messages", None),
-        ("DELETE", "/api/stats", None),
-    ],
-)
+# The values that fill a rule's variables (every pattern the send route knows), and the body a request with the
+# key would act on.
+RULE_ARGUMENTS = {"pattern": list(SEND_PATTERNS), "filename": ["sandbox.js"]}
+BODIES = {"/send/bulk": {**EMAIL, "to": ["a@example.com"]}, "/api/smtp": {"delay": 3600}}
+
+
+def every_route() -> list:
+    """(method, path, body) of every rule of the app's url_map, each of its methods and variable values, static too.
+
+    Read from the app itself: a route added later is in the matrix below without an edit here.
+    """
+    app = create_app({"TESTING": True})
+    routes = []
+    for rule in app.url_map.iter_rules():
+        names = sorted(rule.arguments - set(rule.defaults or {}))
+        for values in itertools.product(*(RULE_ARGUMENTS[name] for name in names)):
+            filled = dict(zip(names, values, strict=True))
+            path = re.sub(r"<(?:\w+:)?(\w+)>", lambda variable, filled=filled: filled[variable[1]], rule.rule)
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):  # Flask answers these two for every rule
+                body = BODIES.get(path, EMAIL) if method in ("POST", "PUT") else None
+                routes.append(pytest.param(method, path, body, id=f"{method} {path}"))
+    get_background(app).finish(timeout=5)
+    return routes
+
+
+ROUTES = every_route()
+
+
+def test_the_matrix_holds_every_route():
+    # The matrix can fail only if it is not empty: these are routes the README names.
+    covered = {(method, path) for method, path, _body in (param.values for param in ROUTES)}
+    named = {
+        ("GET", "/"),
+        ("GET", "/api/queue"),
+        ("POST", "/send/queue"),
+        ("PUT", "/api/smtp"),
+        ("GET", "/static/sandbox.js"),
+    }
+    assert named <= covered, named - covered
+
+
+@pytest.mark.parametrize("method, path, body", ROUTES)
 @pytest.mark.parametrize("key", [None, "wrong-key-0123456789"], ids=["no-key", "wrong-key"])
 def test_without_the_key_every_route_answers_403_and_changes_nothing(keyed, method, path, body, key):
     setup = request(keyed, "POST", "send/blocking", EMAIL, auth_headers(keyed))  # one message, so a DELETE has work
@@ -189,15 +217,13 @@ def test_the_cli_prints_a_link_that_opens_the_page_in_chromium(chromium, tmp_pat
                        what="the CLI", ready=printed)  # fmt: skip
     with cli.start(timeout=30):  # read with a deadline: a CLI that never prints fails here, not at pytest's timeout
         link = printed().group(1)
-        context = chromium.new_context()
-        page = context.new_page()
-        page.goto(link)
-        expect(page.locator("button.send").first).to_be_visible()
-        assert "key=" not in page.url  # the key was traded for a cookie
-        stats = page.evaluate("fetch('api/stats').then(r => r.status)")
-        assert stats == 200  # the page's own requests carry the cookie
-        stranger = chromium.new_context().new_page()
-        answer = stranger.goto(link.split("?")[0])
-        assert answer.status == 403
-        context.close()
-        stranger.context.close()
+        # Closed on leaving the block, failed or not: a context left open holds its pages' connections.
+        with chromium.new_context() as context, chromium.new_context() as stranger:
+            page = context.new_page()
+            page.goto(link)
+            expect(page.locator("button.send").first).to_be_visible()
+            assert "key=" not in page.url  # the key was traded for a cookie
+            stats = page.evaluate("fetch('api/stats').then(r => r.status)")
+            assert stats == 200  # the page's own requests carry the cookie
+            answer = stranger.new_page().goto(link.split("?")[0])
+            assert answer.status == 403

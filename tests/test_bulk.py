@@ -56,6 +56,22 @@ def test_a_refused_recipient_is_counted_and_the_rest_still_go(client, mail_serve
     assert (stats["delivered"], stats["failed"]) == (20 - refused, refused)
 
 
+@pytest.mark.parametrize("reuse", [True, False], ids=["reuse", "each"])
+def test_every_recipient_refused_is_a_502_in_json(client, mail_server, reuse):
+    mail_server.configure(faults={"RCPT": {"code": 550, "message": "No such user"}})
+    response = post_bulk(client, RECIPIENTS[:3], reuse=reuse)
+    assert response.status_code == 502  # the server answered, and refused: not "unavailable" (503)
+    assert response.is_json and "Retry-After" not in response.headers
+    report = response.json
+    assert report["error"] == "mail server refused the message: recipient refused: 550 No such user"
+    assert report["smtp_code"] == 550
+    assert report["delivered"] == 0
+    assert [failure["to"] for failure in report["failed"]] == RECIPIENTS[:3]
+    assert mail_server.messages == [] and mail_server.counters()["faults"]["RCPT"] == 3
+    stats = client.get("/api/stats").json["bulk"]
+    assert (stats["accepted"], stats["delivered"], stats["failed"]) == (3, 0, 3)
+
+
 def test_a_connection_that_breaks_is_opened_again_and_each_message_tried_once(client, mail_server):
     mail_server.configure(faults={"DATA": {"drop": True, "probability": 0.25}}, seed=3)
     report = post_bulk(client).json

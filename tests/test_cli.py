@@ -107,11 +107,19 @@ def test_taken_port_is_a_one_line_error(option, what):
     assert done.stdout == ""
 
 
-@pytest.mark.parametrize("args", [["--smtp-delay", "-1"], ["--port", "http"], ["--workers", "0"], ["--key", "short"]])
-def test_bad_arguments_are_explained(args, capsys):
+@pytest.mark.parametrize(
+    ("args", "refusal"),
+    [
+        (["--smtp-delay", "-1"], "argument --smtp-delay: must be between 0 and 3600 seconds, got -1"),
+        (["--port", "http"], "argument --port: not a port number (0-65535): 'http'"),
+        (["--workers", "0"], "argument --workers: must be a whole number of at least 1, got '0'"),
+        (["--key", "short"], "argument --key: a key is 8 to 128 letters, digits, '-' or '_'"),
+    ],
+)
+def test_bad_arguments_are_explained(args, refusal, capsys):
     with pytest.raises(SystemExit) as exited:
         main(args)  # the command's own parser, in this process: it refuses before starting anything
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert "error:" in err
+    assert err.splitlines()[-1].endswith(f"error: {refusal}")  # the option refused, and why

@@ -3,11 +3,10 @@
 import logging
 import subprocess
 
-from helpers import need_program
+from helpers import need_program, refusing_port
 
 from sandbox_app import create_app
 from sandbox_app.processes.channel import LauncherClient
-from sandbox_app.processes.ports import free_port
 from sandbox_app.smtp.remote import RemoteMailServer
 from tools.bench_http import parse_ab, run_ab
 
@@ -25,15 +24,16 @@ def test_an_unexpected_error_is_one_json_line_and_its_traceback_goes_to_the_log(
 
 
 def test_an_app_whose_launcher_is_gone_answers_503_in_json(state_dir):
-    port = free_port()  # nothing listens there: the launcher whose channel showed the mail server is gone
-    remote = RemoteMailServer(LauncherClient(port, "k" * 64, timeout=2))
-    assert remote.running is False
-    client = create_app({"MAIL_PORT": free_port()}, mail_server=remote).test_client()
-    for path in ("/api/smtp", "/api/messages"):
-        response = client.get(path)
-        assert response.status_code == 503, (path, response.get_data(as_text=True))
-        assert response.json["error"].startswith("mail server unavailable: ")
-    assert client.get("/ping").status_code == 200  # the rest of the app still answers
+    # Held without listening, the port refuses: the launcher whose channel showed the mail server is gone.
+    with refusing_port() as launcher_port, refusing_port() as smtp_port:
+        remote = RemoteMailServer(LauncherClient(launcher_port, "k" * 64, timeout=2))
+        assert remote.running is False
+        client = create_app({"MAIL_PORT": smtp_port}, mail_server=remote).test_client()
+        for path in ("/api/smtp", "/api/messages"):
+            response = client.get(path)
+            assert response.status_code == 503, (path, response.get_data(as_text=True))
+            assert response.json["error"].startswith("mail server unavailable: ")
+        assert client.get("/ping").status_code == 200  # the rest of the app still answers
 
 
 def test_ab_is_run_and_its_report_read(sandbox, tmp_path):

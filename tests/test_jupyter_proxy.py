@@ -110,13 +110,12 @@ def lab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def lab_context(chromium, lab):
     """A browser context logged in to the lab (its token sets the cookie, as a learner's login does)."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto(lab.lab_url())
-    expect(page.locator(".jp-LauncherCard", has_text="Mail sandbox")).to_be_visible(timeout=60_000)
-    page.close()
-    yield context
-    context.close()
+    with chromium.new_context(viewport={"width": 1280, "height": 900}) as context:  # closed if the login fails too
+        page = context.new_page()
+        page.goto(lab.lab_url())
+        expect(page.locator(".jp-LauncherCard", has_text="Mail sandbox")).to_be_visible(timeout=60_000)
+        page.close()
+        yield context
 
 
 @pytest.fixture

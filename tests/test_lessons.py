@@ -151,10 +151,27 @@ def test_each_ignored_cell_is_followed_by_a_checked_verdict(notebook):
         assert following is not None, f"nothing checks the last cell:\n{cell.source}"
         printed = "".join(o.text for o in following.outputs if o.output_type == "stream" and o.name == "stdout")
         assert VERDICT.search(printed), f"the cell after an ignored one prints no checked verdict:\n{following.source}"
-        assert not re.search(r": False$", printed, re.MULTILINE), f"a verdict does not hold:\n{printed}"
         if measured:  # a verdict on what the ignored cells measured, not on something else
             assert measured & names(following.source, ast.Load), f"the verdict uses none of {sorted(measured)}"
         measured = set()
+
+
+def compared_text(part: tuple) -> str:
+    """The text of one compared output: a stream's, a result's text/plain, an error's message."""
+    if part[0] == "data":
+        return part[1].get("text/plain", "")
+    return " ".join(part[1:]) if part[0] == "error" else part[1]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lesson_id)
+def test_no_compared_output_holds_a_verdict_that_failed(notebook):
+    # nbval passes a cell whose output matches the committed one: a verdict committed as False would stay green.
+    for number, cell in enumerate(code_cells(nbformat.read(notebook, as_version=4)), start=1):
+        if not is_compared(cell):
+            continue
+        for part in comparable(cell.outputs):
+            failed = re.findall(r"^.+: False$", compared_text(part), re.MULTILINE)
+            assert not failed, f"code cell {number} was committed with a verdict that does not hold: {failed}"
 
 
 # --- In a classroom ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import os
 import socket
 
 import pytest
-from helpers import listening_addresses
+from helpers import listening_addresses, started_on_a_free_port
 
 from sandbox_app import Sandbox, SandboxConfig
 from sandbox_app.processes.servers import SERVERS
@@ -51,7 +51,6 @@ def test_the_queue_consumer_listens_nowhere(sandbox):
 
 
 def test_a_mail_server_on_a_given_port_still_binds_loopback():
-    with DebugMailServer() as probe:
-        port = probe.port
-    with DebugMailServer(port) as server:
+    with started_on_a_free_port(lambda port: DebugMailServer(port).start()) as server:
+        assert server.requested_port == server.port != 0
         assert hosts_on({server.port}) == {"127.0.0.1"}

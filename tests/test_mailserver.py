@@ -6,6 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from helpers import eventually
 
 from sandbox_app.smtp.server import DebugMailServer
 from sandbox_app.smtp.settings import SettingsError
@@ -117,7 +118,7 @@ def test_fault_probability_is_seeded(mail_server):
 
 
 def test_connection_limit_answers_421_under_burst(mail_server):
-    mail_server.configure(max_connections=3, delay=0.3)
+    mail_server.configure(max_connections=3)
 
     def attempt(_):
         try:
@@ -126,14 +127,47 @@ def test_connection_limit_answers_421_under_burst(mail_server):
         except smtplib.SMTPConnectError as error:
             return error.smtp_code
 
-    with ThreadPoolExecutor(12) as pool:
-        results = list(pool.map(attempt, range(12)))
-    assert results.count("sent") >= 3
-    assert 421 in results
+    # Held, the three admitted clients keep their connections open: the nine others meet a full server, at
+    # any machine speed.
+    with ThreadPoolExecutor(12) as pool, mail_server.holding():
+        futures = [pool.submit(attempt, n) for n in range(12)]
+        eventually(lambda: mail_server.counters()["refused"] == 9)
+        assert mail_server.counters()["open_connections"] == 3  # the limit was reached, not merely respected
+        assert mail_server.messages == []
+    results = [future.result() for future in futures]
+    assert sorted(results, key=str) == [421] * 9 + ["sent"] * 3
     counters = mail_server.counters()
-    assert counters["peak_connections"] <= 3
-    assert counters["refused"] == results.count(421)
-    assert len(mail_server.messages) == results.count("sent")
+    assert (counters["peak_connections"], counters["connections"], counters["refused"]) == (3, 3, 9)
+    assert len(mail_server.messages) == 3
+
+
+def test_a_held_server_captures_nothing_until_released(mail_server):
+    with ThreadPoolExecutor(2) as pool:
+        with mail_server.holding():
+            assert mail_server.held
+            sending = [pool.submit(send, mail_server) for _ in range(2)]
+            eventually(lambda: mail_server.counters()["open_connections"] == 2)
+            time.sleep(0.2)  # a server that ignored the hold would have captured by now
+            assert mail_server.messages == [] and not any(future.done() for future in sending)
+        assert not mail_server.held
+        mail_server.wait_for(2, timeout=5)
+        for future in sending:
+            future.result()  # both clients heard 250
+    send(mail_server)  # released, the next message passes at once
+    assert mail_server.total == 3
+
+
+def test_stopping_a_held_server_lets_its_clients_go(mail_server):
+    mail_server.hold()
+    with ThreadPoolExecutor(1) as pool:
+        sending = pool.submit(send, mail_server)
+        eventually(lambda: mail_server.counters()["open_connections"] == 1)
+        started = time.monotonic()
+        mail_server.stop()
+        with pytest.raises(smtplib.SMTPException):  # the connection closed unanswered, as on any stop
+            sending.result(timeout=5)
+    assert time.monotonic() - started < 3  # not the client's 5-second timeout
+    assert not mail_server.held
 
 
 def test_connect_delay_slows_the_greeting(mail_server):

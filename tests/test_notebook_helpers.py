@@ -4,7 +4,7 @@ import inspect
 import threading
 
 import pytest
-from helpers import EMAIL, eventually, started_since
+from helpers import EMAIL, eventually, refusing_port, started_since
 
 from sandbox_app.lab import (
     background_sends,
@@ -71,7 +71,11 @@ def test_blocking_load_makes_ping_wait_for_a_worker_and_the_load_clients_stop(sa
 
 
 def test_background_sends_reraise_a_client_error():
-    with pytest.raises(ConnectionRefusedError), background_sends("http://127.0.0.1:9/", "blocking", clients=2):
+    with (
+        refusing_port() as port,
+        pytest.raises(ConnectionRefusedError),
+        background_sends(f"http://127.0.0.1:{port}/", "blocking", clients=2),
+    ):
         pass
 
 

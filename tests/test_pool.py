@@ -11,11 +11,11 @@ from sandbox_app.mailer.stats import get_stats
 
 
 def test_pool_answers_at_once_and_delivers(client, mail_server):
-    mail_server.configure(delay=0.3)
-    response = client.post("/send/pool", json=EMAIL)
-    assert response.status_code == 202
-    assert response.json == {"pattern": "pool", "status": "accepted", "to": EMAIL["to"]}
-    assert mail_server.messages == []  # answered before the mail server finished
+    with mail_server.holding():
+        response = client.post("/send/pool", json=EMAIL)
+        assert response.status_code == 202
+        assert response.json == {"pattern": "pool", "status": "accepted", "to": EMAIL["to"]}
+        assert mail_server.messages == []  # answered while the mail server still held the mail
     (message,) = mail_server.wait_for(1, timeout=5)
     assert message.subject == EMAIL["subject"]
     eventually(lambda: client.get("/api/stats").json["pool"]["delivered"] == 1)
@@ -51,11 +51,13 @@ def test_the_pool_never_opens_more_connections_than_it_has_threads(make_app, mai
 def test_stopping_the_sandbox_drains_the_pool_first(start_sandbox):
     before = set(threading.enumerate())
     sandbox = start_sandbox(smtp_delay=0.2, app_config={"MAIL_POOL_SIZE": 2})
-    samples = measure_send(sandbox, "pool", 6, warmup=0, concurrency=3)
-    assert samples.statuses == {202: 6}
     mail_server = sandbox.mail_server
-    assert len(mail_server.messages) < 6  # 2 threads at 0.2 s each: most are still queued
-    assert [name for name in started_since(before) if name.startswith("sandbox-mail-pool")]
+    with mail_server.holding():
+        samples = measure_send(sandbox, "pool", 6, warmup=0, concurrency=3)
+        assert samples.statuses == {202: 6}
+        assert mail_server.messages == []  # all six still in the pool: two held at the server, four queued
+        assert [name for name in started_since(before) if name.startswith("sandbox-mail-pool")]
+    # Released: 2 threads at 0.2 s each need 0.6 s for the six; stop() must wait for them.
     sandbox.stop()
     assert len(mail_server.messages) == 6  # every queued send went out before the app stopped
     assert started_since(before) == []  # and the pool's threads are gone, with the servers'

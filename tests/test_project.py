@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import refusing_port
 
 try:
     import tomllib
@@ -64,10 +65,13 @@ def test_environment_yml_lists_the_runtime_dependencies_of_pyproject():
 )
 def test_each_program_imports_only_what_it_runs(program, absent, tmp_path):
     code = f"import sys, {program}; print(sorted(m for m in {absent!r} if m in sys.modules))"
-    # What its launcher passes (Celery's and Huey's programs build their app on import); no Redis is reached.
-    config = {"QUEUE_NAME": "imports", "RQ_QUEUE": "imports-rq", "REDIS_URL": "redis://127.0.0.1:9/0"}
-    settings = json.dumps({"queue_name": "imports", "app_config": config})
-    env = {**os.environ, "SANDBOX_SETTINGS": settings, "SANDBOX_STATE_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    # What its launcher passes (Celery's and Huey's programs build their app on import). No Redis is reached,
+    # and should a program try, the port refuses: held here without listening.
+    with refusing_port() as no_redis:
+        config = {"QUEUE_NAME": "imports", "RQ_QUEUE": "imports-rq", "REDIS_URL": f"redis://127.0.0.1:{no_redis}/0"}
+        settings = json.dumps({"queue_name": "imports", "app_config": config})
+        env = {**os.environ, "SANDBOX_SETTINGS": settings, "SANDBOX_STATE_DIR": str(tmp_path)}
+        command = [sys.executable, "-c", code]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"{program} imports {done.stdout.strip()}"

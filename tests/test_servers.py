@@ -189,11 +189,12 @@ def test_the_app_processes_end_when_their_launcher_is_killed(tmp_path, server):
             eventually(lambda p=process: not process_exists(p.pid), timeout=15)
 
 
-def test_gunicorn_modes_say_why_on_windows(monkeypatch):
-    monkeypatch.setattr(servers.os, "name", "nt")
+def test_gunicorn_modes_say_why_on_windows():
+    # The system is a parameter: patching the global os.name would change it for every thread of the run.
     with pytest.raises(servers.ServerUnavailable, match="not Windows"):
-        servers.check_server("gunicorn-gevent")
-    assert servers.check_server("waitress") == "waitress"
+        servers.check_server("gunicorn-gevent", system="nt")
+    assert servers.check_server("waitress", system="nt") == "waitress"
+    assert servers.check_server("gunicorn-gevent", system="posix") == "gunicorn-gevent"
 
 
 def test_an_unknown_server_is_refused_in_one_line(tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from helpers import free_port
+from helpers import refusing_port
 
 from sandbox_app.config import SandboxConfig, get_settings
 from sandbox_app.processes.channel import ChannelError, LauncherChannel, LauncherClient
@@ -137,8 +137,8 @@ def test_the_channel_answers_by_name_raises_what_the_handler_raised_and_refuses_
 
 
 def test_a_launcher_that_is_gone_is_an_oserror():
-    with pytest.raises(OSError):
-        LauncherClient(free_port(), "k" * 64, timeout=1).call("mail.running")
+    with refusing_port() as port, pytest.raises(OSError):
+        LauncherClient(port, "k" * 64, timeout=1).call("mail.running")
 
 
 def test_a_sandbox_out_of_process_owns_its_channel_and_stops_it(state_dir):

@@ -1,6 +1,7 @@
 """The course website: built offline with warnings as errors, its links resolve, no page gives an answer away,
 the run links come and go with their settings, and Chromium opens every page (console, images, diagrams, axe)."""
 
+import hashlib
 import html
 import importlib.util
 import os
@@ -12,7 +13,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import nbformat
 import pytest
 import yaml
 from helpers import free_port, missing, start_on_free_port
@@ -41,8 +41,23 @@ def need_toolchain() -> None:
         missing("mermaid.js is not in build/site-tools", "`make test-deps` with npm and the npm registry reachable")
 
 
+def digests(folder: Path) -> dict[str, str]:
+    """The SHA-256 of every file under `folder`, by its path inside it."""
+    return {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def notebooks_before_the_build() -> dict[str, str]:
+    """What notebooks/ held before the site was built: the build reads the committed notebooks, never writes them."""
+    return digests(REPO / "notebooks")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, notebooks_before_the_build):
     """The website, built into a temporary folder with no run-this-lesson URL set."""
     need_toolchain()
     folder = tmp_path_factory.mktemp("site")
@@ -153,11 +168,15 @@ def test_the_run_links_are_there_only_when_their_urls_are_set(site, tmp_path):
     assert from_file.hub_url == "https://hub.example.edu" and from_file.binder_link("x.ipynb") is None
 
 
-def test_the_published_notebooks_carry_no_widget_state(site):
-    for source in (site / "_sources" / "lessons").glob("*.ipynb*"):
+def test_the_published_notebooks_carry_no_widget_state(site, notebooks_before_the_build):
+    sources = sorted((site / "_sources" / "lessons").glob("*.ipynb*"))
+    lessons = sorted((REPO / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    assert len(sources) == len(lessons) > 0, [source.name for source in sources]  # an empty glob checks nothing
+    for source in sources:
         assert "application/vnd.jupyter.widget-state+json" not in source.read_text(encoding="utf-8"), source.name
-    for notebook in (REPO / "notebooks").glob("*.ipynb"):  # while the committed ones are untouched
-        assert nbformat.read(notebook, as_version=4).cells
+    # While the committed ones are untouched, every file of notebooks/ byte for byte.
+    assert any(name.endswith(".ipynb") for name in notebooks_before_the_build)
+    assert digests(REPO / "notebooks") == notebooks_before_the_build
 
 
 def test_the_publishing_workflow_builds_with_make_site_and_uploads_the_folder():

@@ -32,11 +32,11 @@ class ServerUnavailable(RuntimeError):
     """This server cannot run here (gunicorn needs a Unix system)."""
 
 
-def check_server(server: str) -> str:
-    """The server's name if it can run on this system; ValueError or ServerUnavailable saying why not."""
+def check_server(server: str, system: str = os.name) -> str:
+    """The server's name if it can run on `system` (os.name: this one); ValueError or ServerUnavailable saying why not."""
     if server not in SERVERS:
         raise ValueError(f"unknown server {server!r}; choose one of: {', '.join(SERVERS)}")
-    if server.startswith("gunicorn") and os.name == "nt":
+    if server.startswith("gunicorn") and system == "nt":
         raise ServerUnavailable(f"{server} needs gunicorn, which runs on Linux and macOS, not Windows")
     return server
 

@@ -8,6 +8,8 @@ import logging
 import random
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +65,8 @@ class CaptureHandler:
         return "250 OK"
 
     async def handle_DATA(self, smtp, session, envelope):
-        """Wait the configured delay, then capture the message unless a DATA fault fires."""
+        """Wait while the server is held and the configured delay, then capture unless a DATA fault fires."""
+        await self.server.pass_gate()
         await asyncio.sleep(self.server.message_delay())
         reply = await self.server.inject_fault("DATA", smtp)
         if reply:
@@ -102,7 +105,7 @@ class SandboxSMTP(SMTP):
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._admitted:
-            self._mail_server.release(self)
+            self._mail_server.forget(self)
             self._admitted = False
         super().connection_lost(error)
 
@@ -153,6 +156,7 @@ class DebugMailServer:
         self._controller: SandboxController | None = None
         self._tls: SelfSignedTLS | None = None  # made on first use: most lessons never turn TLS on
         self._lock = threading.Lock()
+        self._gate: asyncio.Event | None = None  # set while held: DATA waits for it
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> DebugMailServer:
@@ -196,6 +200,7 @@ class DebugMailServer:
         controller, self._controller = self._controller, None
         if controller is None:
             return
+        self._open_gate(self._take_gate(), controller.loop)  # a held message must not keep its client waiting
         # Close sessions first: newer Pythons wait for open connections on shutdown.
         controller.loop.call_soon_threadsafe(self._abort_sessions)
         controller.stop()
@@ -275,6 +280,56 @@ class DebugMailServer:
                 self._tls = SelfSignedTLS()
         return {"tls_context": self._tls.server_context, "require_starttls": True}
 
+    # -- the gate --------------------------------------------------------
+    def hold(self) -> None:
+        """Keep every message unanswered at DATA until `release()` or `stop()`, however fast the machine is.
+
+        A test of "answered before the mail arrived" holds the server instead of slowing it: a timed delay
+        can run out on a stalled machine before the test looks.
+        """
+        with self._lock:
+            if self._gate is None:
+                self._gate = asyncio.Event()
+
+    def release(self) -> None:
+        """Let every held message (and every later one) through."""
+        controller = self._controller
+        self._open_gate(self._take_gate(), controller.loop if controller else None)
+
+    @contextmanager
+    def holding(self) -> Iterator[DebugMailServer]:
+        """`with server.holding():` hold the mail, and let it through on leaving the block, failed or not."""
+        self.hold()
+        try:
+            yield self
+        finally:
+            self.release()
+
+    @property
+    def held(self) -> bool:
+        """Whether messages wait at DATA for `release()`."""
+        return self._gate is not None
+
+    async def pass_gate(self) -> None:
+        """Return at once, or when the server is released while held (on the server's loop)."""
+        gate = self._gate
+        if gate is not None:
+            await gate.wait()
+
+    def _take_gate(self) -> asyncio.Event | None:
+        with self._lock:
+            gate, self._gate = self._gate, None
+            return gate
+
+    @staticmethod
+    def _open_gate(gate: asyncio.Event | None, loop: asyncio.AbstractEventLoop | None) -> None:
+        if gate is None:
+            return
+        if loop is None:
+            gate.set()
+        else:
+            loop.call_soon_threadsafe(gate.set)  # an asyncio.Event is set on its own loop's thread
+
     # -- connections -----------------------------------------------------
     def admit(self, session: SandboxSMTP) -> bool:
         """Count a new connection; False when it is over the limit (it will get 421)."""
@@ -287,7 +342,7 @@ class DebugMailServer:
         self._counters["peak_connections"] = max(self._counters["peak_connections"], len(self._sessions))
         return True
 
-    def release(self, session: SandboxSMTP) -> None:
+    def forget(self, session: SandboxSMTP) -> None:
         """Forget a closed connection."""
         self._sessions.discard(session)
 

@@ -3,7 +3,8 @@
 - `http`: every HTTP request a test makes to a running sandbox, a web process or a URL, through the
   lessons' own client, with the key added in one place; `open_page` for a browser tab.
 - `processes`: polling (`eventually`), threads started, processes and ports, listening sockets, servers
-  started on free ports (`free_port`, then `start_on_free_port` tries again if another process took it: both the library's).
+  started on free ports (`free_port`, then `start_on_free_port` tries again if another process took it: both the library's;
+  `started_on_a_free_port` for a server in the test's own process), a port held to refuse (`refusing_port`).
 - `machine`: a part the machine lacks skips its tests with one reason, or fails them when
   `SANDBOX_REQUIRE_ALL=1` (as `.ci/run` sets) says nothing may skip.
 - `banks`: quiz banks built in a test, and the errors a broken one gets.
@@ -31,9 +32,11 @@ from .machine import CHROMIUM_NAMES, REQUIRE_ALL, find_chromium, missing, need_p
 from .processes import (
     eventually,
     listening_addresses,
+    listening_ports,
     named,
-    port_is_free,
     process_exists,
+    refusing_port,
+    started_on_a_free_port,
     started_since,
     wait_gone,
 )
@@ -41,6 +44,7 @@ from .processes import (
 __all__ = [
     "CHROMIUM_NAMES", "EMAIL", "HTTP_TIMEOUT", "KEY_HEADER", "REQUIRE_ALL", "Reply", "auth_headers", "broken_copy",
     "eventually", "find_chromium", "free_port", "get_json", "http_call", "http_get", "http_post", "key_headers",
-    "listening_addresses", "missing", "named", "need_program", "open_page", "option", "port_is_free", "process_exists",
-    "question", "refused_with", "required", "start_on_free_port", "started_since", "timed", "url_of", "wait_gone",
+    "listening_addresses", "listening_ports", "missing", "named", "need_program", "open_page", "option",
+    "process_exists", "question", "refused_with", "refusing_port", "required", "start_on_free_port",
+    "started_on_a_free_port", "started_since", "timed", "url_of", "wait_gone",
 ]  # fmt: skip

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import socket
 import threading
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import TypeVar
 
 import psutil
 
+from sandbox_app.processes.ports import PORT_ATTEMPTS, free_port
 from sandbox_app.smtp.loopback import LOOPBACK
 from sandbox_app.waiting import wait_until
 
 # Threads a library starts once per process and keeps on purpose: tqdm's monitor of its progress bars.
 PROCESS_WIDE_THREADS = {"tqdm_monitor"}
+Started = TypeVar("Started")
 
 
 def eventually(condition, timeout: float = 5.0, interval: float = 0.01):
@@ -65,13 +71,35 @@ def wait_gone(pid: int, timeout: float = 10.0) -> None:
     eventually(lambda: not process_exists(pid), timeout=timeout)
 
 
-def port_is_free(port: int) -> bool:
-    """Whether this port can be bound on loopback right now."""
-    try:
-        with socket.create_server((LOOPBACK, port)):
-            return True
-    except OSError:
-        return False
+def listening_ports(pid: int = os.getpid()) -> set[int]:
+    """The ports this process (and its children) listen on: what is ours, whoever else binds a port meanwhile."""
+    return {port for _host, port in listening_addresses(pid)}
+
+
+@contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port that refuses connections while the block runs: bound by this socket, never listening.
+
+    A port found free and closed may be bound by anyone a moment later; one held cannot.
+    """
+    with socket.socket() as held:
+        held.bind((LOOPBACK, 0))
+        yield held.getsockname()[1]
+
+
+def started_on_a_free_port(start: Callable[[int], Started], attempts: int = PORT_ATTEMPTS) -> Started:
+    """start(port) on a loopback port free now; again on another when a process bound that one first.
+
+    For servers a test starts in its own process on a port it names; `start_on_free_port` does the same
+    for child processes.
+    """
+    for _attempt in range(attempts):
+        try:
+            return start(free_port())
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+    raise OSError(errno.EADDRINUSE, f"no free port held still in {attempts} attempts")
 
 
 def listening_addresses(*pids: int) -> set[tuple[str, int]]:
