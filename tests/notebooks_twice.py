@@ -24,13 +24,17 @@ STATE = textwrap.dedent(
     import os, threading, sandbox_app
     from sandbox_app.lab import wait_until_settled
     _sandbox = sandbox_app.current()
+    _owned = []
     if _sandbox is not None:
         wait_until_settled(_sandbox)
-    print(repr((os.getpid(), sorted(t.name for t in threading.enumerate()))))
+        # What the running sandbox listens on in this process: its mail server, its HTTP server and, with the app in
+        # a process of its own, the launcher's channel.
+        _owned = [_sandbox.smtp_port, _sandbox.http_server.port] + ([_sandbox.channel.port] if _sandbox.channel else [])
+    print(repr((os.getpid(), sorted(t.name for t in threading.enumerate()), sorted(_owned))))
     """
 )
 # Before the first: the kernel's own channels and threads (nothing imported that the notebook would import).
-BEFORE = "import os, threading; print(repr((os.getpid(), sorted(t.name for t in threading.enumerate()))))"
+BEFORE = "import os, threading; print(repr((os.getpid(), sorted(t.name for t in threading.enumerate()), [])))"
 # Before the second Run All: another folder, as a hub's file browser may start a kernel in.
 SECOND_FOLDER = (  # inside the session's state folder: nothing is left in /tmp
     "import os, tempfile; folder = os.environ.get('SANDBOX_STATE_DIR') or tempfile.gettempdir(); "
@@ -64,7 +68,7 @@ class KernelState(ExtraCell):
     def runtest(self):
         super().runtest()  # executes self.cell in nbval's kernel; its outputs in self.test_outputs
         printed = "".join(o.get("text", "") for o in self.test_outputs if o.get("name") == "stdout")
-        pid, threads = ast.literal_eval(printed.strip().splitlines()[-1])
+        pid, threads, owned = ast.literal_eval(printed.strip().splitlines()[-1])
         runs = self.parent.__dict__.setdefault("kernel_states", [])
         if not runs:  # before the first Run All: the kernel's own channels
             runs.append((listening_ports(pid), threads))
@@ -72,7 +76,9 @@ class KernelState(ExtraCell):
         runs.append((listening_ports(pid) - runs[0][0], threads))
         nb = self.parent.nb
         listening, names = runs[-1]
-        assert len(listening) == 2 * starts_the_sandbox(nb), f"listening after Run All {len(runs) - 1}: {listening}"
+        assert bool(owned) == starts_the_sandbox(nb), f"the sandbox after Run All {len(runs) - 1}: {owned}"
+        # Nothing listens in the kernel but the running sandbox's own servers: no server left by an earlier run.
+        assert listening == set(owned), f"listening after Run All {len(runs) - 1}: {listening}, the sandbox's: {owned}"
         assert names.count("sandbox-http") == int(starts_the_sandbox(nb)), names
         assert not [name for name in names if name.startswith(TRANSIENT_THREADS)], names
         assert len([name for name in names if name.startswith("waitress")]) <= 4, names
