@@ -12,7 +12,7 @@ from flask_mail import Message
 from ..examples import DEFAULT_EMAIL
 from ..sandbox import Sandbox
 from ..waiting import wait_until
-from .faults import mail_server_settings, thread_exceptions
+from .faults import REFUSE_EVERY_RECIPIENT, mail_server_settings, thread_exceptions
 from .running import reset, running_sandbox
 from .threads import error_text
 
@@ -144,8 +144,11 @@ def check_background_sender(
         hint = f"a thread raised {error_text(raised[0].exc_value).splitlines()[0]}"
     report.checks.append(Check(f"every mail arrives ({arrived} of {sends})", arrived == sends, hint))
 
-    refuse = {"RCPT": {"code": 550, "message": "5.1.1 No such user here"}}
-    with mail_server_settings(sandbox, delay=0.0, faults=refuse), app_warnings(app) as warnings, thread_exceptions():
+    with (
+        mail_server_settings(sandbox, delay=0.0, faults=REFUSE_EVERY_RECIPIENT),
+        app_warnings(app) as warnings,
+        thread_exceptions(),
+    ):
         _call_in_request(app, send_email, 2)
         with suppress(TimeoutError):
             wait_until(lambda: len(warnings) >= 2, 1.0, "the failures in the app's log")

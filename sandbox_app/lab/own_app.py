@@ -19,7 +19,8 @@ from pathlib import Path
 from flask import Flask
 from flask_mail import Mail, Message
 
-from ..processes.child import ChildError, ChildProcess
+from ..processes.child import ChildProcess
+from ..processes.ports import start_on_free_port
 from ..smtp.loopback import LOOPBACK, free_port
 from .threads import error_text
 
@@ -114,7 +115,6 @@ def slow_resolver(seconds: float) -> Iterator[None]:
         socket.getfqdn = real
 
 
-PORT_ATTEMPTS = 3
 STARTED = re.compile(r"^start-up code ran in process (\d+)", re.MULTILINE)
 
 
@@ -152,20 +152,17 @@ def flask_run(source: str, *args: str, timeout: float = 20.0) -> FlaskRun:
         Path(folder, "startup.py").write_text(source, encoding="utf-8")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("WERKZEUG_RUN_MAIN", None)  # as in a fresh terminal
-        for _attempt in range(PORT_ATTEMPTS):
+
+        def new_flask_run() -> ChildProcess:
             # flask run binds the port itself: another process may take it first, and then flask says so.
             port = free_port()
             command = [sys.executable, "-m", "flask", "--app", "startup", "run", "--port", port, *args]
             # The reloader's server is a child of its own: stopping the process stops it too.
-            flask = ChildProcess(command, Path(folder, f"output-{port}.txt"), what="flask run", env=env, cwd=folder,
-                                 ready=lambda port=port: _answers(port))  # fmt: skip
-            try:
-                with flask.start(timeout):
-                    return FlaskRun(args, [int(pid) for pid in STARTED.findall(flask.read_log())])
-            except ChildError:
-                if "Address already in use" not in flask.read_log():
-                    raise
-        raise ChildError(f"flask run found no free port in {PORT_ATTEMPTS} attempts")
+            return ChildProcess(command, Path(folder, f"output-{port}.txt"), what="flask run", env=env, cwd=folder,
+                                ready=lambda: _answers(port), startup_timeout=timeout)  # fmt: skip
+
+        with start_on_free_port(new_flask_run) as flask:
+            return FlaskRun(args, [int(pid) for pid in STARTED.findall(flask.read_log())])
 
 
 def _answers(port: int) -> bool:
