@@ -7,6 +7,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from statistics import median
 
 from ..measuring import Samples, endpoint, timed_request
 from ..sandbox import Sandbox
@@ -42,6 +43,7 @@ class CpuCost:
     cpu_seconds: float
     wall_seconds: float
     context_switches: float = math.nan
+    rounds: int = 1  # more than one: the median of that many rounds of `n` requests, interleaved with other paths
 
     @property
     def cpu_ms(self) -> float:
@@ -55,7 +57,8 @@ class CpuCost:
 
     def __str__(self) -> str:
         switches = "" if math.isnan(self.switches) else f", {self.switches:.0f} context switches"
-        return f"{self.label}: {self.cpu_ms:.2f} ms of CPU per request{switches} ({self.n} requests)"
+        requests = f"{self.n} requests" if self.rounds == 1 else f"median of {self.rounds} rounds of {self.n} requests"
+        return f"{self.label}: {self.cpu_ms:.2f} ms of CPU per request{switches} ({requests})"
 
 
 def cpu_per_request(
@@ -78,6 +81,27 @@ def cpu_per_request(
         raise TimeoutError("background sends did not finish within 10 s")
     cpu, wall, switches = time.process_time() - cpu, time.perf_counter() - wall, context_switches() - switches
     return CpuCost(label or path.strip("/"), n, cpu, wall, switches)
+
+
+def interleaved_cpu_costs(
+    sandbox: Sandbox, requests: dict[str, dict | None], rounds: int = 5, n: int = 10
+) -> list[CpuCost]:
+    """cpu_per_request for each path of `requests` (its JSON body, or None for a GET), in interleaved rounds.
+
+    Each path's figure is the median of its rounds: a burst of other work on the machine lands in one round of
+    one path, not in a whole measurement, so two paths are compared under the same conditions.
+    """
+    measured: dict[str, list[CpuCost]] = {path: [] for path in requests}
+    for _ in range(rounds):
+        for path, body in requests.items():
+            measured[path].append(cpu_per_request(sandbox, path, n, json=body))
+    return [
+        CpuCost(
+            path.strip("/"), n, median(cost.cpu_seconds for cost in costs), median(cost.wall_seconds for cost in costs),
+            median(cost.context_switches for cost in costs), rounds,
+        )
+        for path, costs in measured.items()
+    ]  # fmt: skip
 
 
 def experience(ms: float) -> str:
