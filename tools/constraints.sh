@@ -13,9 +13,12 @@ find_pythons() {
     local minor
     local candidate
     for minor in 3.10 3.11 3.12 3.13; do
-        # pyenv's own interpreters first: its shim on PATH fails for a version that is not selected.
-        for candidate in $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$minor".*/bin/python"$minor" 2>/dev/null | sort -V -r) \
-                         "/usr/bin/python$minor" "$(command -v "python$minor" || true)"; do
+        # The system's own first: a learner's Debian Python is an early patch release (3.11.2), and a package may
+        # need a later one (soupsieve 3 asks for 3.11.5): pins resolved there install on every later patch too.
+        # Then pyenv's, oldest first (its shim on PATH fails for a version that is not selected).
+        for candidate in "/usr/bin/python$minor" \
+                         $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$minor".*/bin/python"$minor" 2>/dev/null | sort -V) \
+                         "$(command -v "python$minor" || true)"; do
             if [ -n "$candidate" ] && "$candidate" -c pass 2>/dev/null; then
                 echo "$candidate"
                 break
