@@ -27,10 +27,11 @@ pytest_plugins = [
 STATE_VARIABLES = ("SANDBOX_STATE_DIR", "XDG_STATE_HOME")
 # What a learner's shell may hold that would change what the tests see or where they write: a hub terminal sets
 # the quiz's folder and the hub's identity and token (a test would post to the live class), a laptop may set
-# SANDBOX_OPEN or a key. The tests that need one set it themselves.
+# SANDBOX_OPEN or a key. The tests that need one set it themselves. (SANDBOX_NO_REDIS stays: it is how a run
+# says "no Redis here", as .ci/run's learner run does.)
 FOREIGN_VARIABLES = (
     "QUIZ_RESPONSES_DIR", "QUIZ_LEARNER", "QUIZ_SERVICE_URL", "SANDBOX_OPEN", "SANDBOX_KEY", "SANDBOX_SMTP_PASSWORD",
-    "SANDBOX_NO_REDIS", "JUPYTERHUB_USER", "JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_TOKEN", "JUPYTERHUB_API_URL",
+    "JUPYTERHUB_USER", "JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_TOKEN", "JUPYTERHUB_API_URL",
     "JUPYTERHUB_CLIENT_ID", "JUPYTERHUB_BASE_URL", "JUPYTERHUB_SERVICE_URL", "JPY_API_TOKEN",
 )  # fmt: skip
 _session_state = tempfile.mkdtemp(prefix="sandbox-test-state-")
