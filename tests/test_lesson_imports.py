@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
+import tempfile
 from importlib import import_module
 from pathlib import Path
 
@@ -13,6 +15,8 @@ import pytest
 from tools.course import REPO_ROOT, lesson_paths, notebook_from_lesson
 
 PACKAGE = REPO_ROOT / "sandbox_app"
+# jedi caches what it parsed under ~/.cache/jedi unless told otherwise: the session's own folder, never the home.
+jedi.settings.cache_directory = str(Path(os.environ.get("XDG_CACHE_HOME") or tempfile.gettempdir()) / "jedi")
 
 
 def lesson_code(lesson: Path) -> str:
