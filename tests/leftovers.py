@@ -16,6 +16,8 @@ import pytest
 
 TOKEN_VARIABLE = "SANDBOX_TEST_RUN"
 XDIST_WORKER = "exec(eval(sys.stdin.readline()))"  # how execnet starts pytest-xdist's workers
+# multiprocessing's forkserver and resource tracker, started by a test in pytest's own process: they end with it
+PYTEST_HELPERS = ("from multiprocessing.forkserver import main", "from multiprocessing.resource_tracker import main")
 GRACE = 5.0  # seconds a process stopping on its own (a worker that saw its parent go) gets before it counts
 
 
@@ -36,7 +38,10 @@ def started_by_this_run(token: str) -> list[psutil.Process]:
         with suppress(psutil.Error):
             if process.pid == os.getpid() or process.status() == psutil.STATUS_ZOMBIE:
                 continue
-            if XDIST_WORKER in " ".join(process.cmdline()):
+            command = " ".join(process.cmdline())
+            if XDIST_WORKER in command:
+                continue
+            if process.ppid() == os.getpid() and any(helper in command for helper in PYTEST_HELPERS):
                 continue
             if process.environ().get(TOKEN_VARIABLE) == token:
                 found.append(process)

@@ -8,6 +8,7 @@ import logging
 import random
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,6 +68,8 @@ class CaptureHandler:
     async def handle_DATA(self, smtp, session, envelope):
         """Wait while the server is held and the configured delay, then capture unless a DATA fault fires."""
         await self.server.pass_gate()
+        if not self.server.running:  # released by stop(): the client hears a refusal, never a 250
+            return "421 4.3.2 The server is stopping"
         await asyncio.sleep(self.server.message_delay())
         reply = await self.server.inject_fault("DATA", smtp)
         if reply:
@@ -157,6 +160,7 @@ class DebugMailServer:
         self._tls: SelfSignedTLS | None = None  # made on first use: most lessons never turn TLS on
         self._lock = threading.Lock()
         self._gate: asyncio.Event | None = None  # set while held: DATA waits for it
+        self._waiting_at_gate = 0
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> DebugMailServer:
@@ -181,7 +185,12 @@ class DebugMailServer:
             listener.close()
             raise
         self._controller, self.port = controller, port
-        self.reset_counters()  # forget aiosmtpd's start-up probe connection
+        # aiosmtpd's start-up probe has hung up, but its session may not have closed yet: wait, so that
+        # open_connections counts only real clients from here on.
+        deadline = time.monotonic() + 2.0
+        while self._sessions and time.monotonic() < deadline:
+            time.sleep(0.005)
+        self.reset_counters()  # forget the probe's connection
         return self
 
     def _authenticate(self, server, session, envelope, mechanism: str, auth_data) -> AuthResult:
@@ -313,8 +322,18 @@ class DebugMailServer:
     async def pass_gate(self) -> None:
         """Return at once, or when the server is released while held (on the server's loop)."""
         gate = self._gate
-        if gate is not None:
+        if gate is None:
+            return
+        self._waiting_at_gate += 1
+        try:
             await gate.wait()
+        finally:
+            self._waiting_at_gate -= 1
+
+    @property
+    def waiting_at_gate(self) -> int:
+        """How many messages wait at DATA for `release()` now."""
+        return self._waiting_at_gate
 
     def _take_gate(self) -> asyncio.Event | None:
         with self._lock:
