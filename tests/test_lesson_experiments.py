@@ -87,6 +87,7 @@ def test_the_retry_exercise_check_uses_real_errors(sandbox):
     assert failed == [
         "450 to RCPT (mailbox busy): temporary, try again later",
         "421 to MAIL (service closing): temporary, try again later",
+        "421 greeting (over the server's connection limit): temporary, try again later",
         "nobody listening (connection refused): temporary, try again later",
     ]
     crashing = check_is_temporary(sandbox, lambda error: error.smtp_code >= 500)

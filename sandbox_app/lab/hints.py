@@ -1,4 +1,4 @@
-"""In IPython, the sandbox's errors as one-line hints: what to run, instead of a traceback."""
+"""In IPython, the sandbox's errors as one-line hints: what to run or install, instead of a traceback."""
 
 from __future__ import annotations
 
@@ -6,12 +6,17 @@ import sys
 
 from ..runner import current
 from ..sandbox import SandboxNotRunning
+from ..unavailable import Unavailable
+
+# Raised deep in a helper, their message says all there is to do (start the sandbox; install Redis; use WSL).
+ONE_LINE = (SandboxNotRunning, Unavailable)
+HANDLED = (*ONE_LINE, NameError)
 
 
 def _hint_for(shell, etype, value, tb, tb_offset=None):
-    """IPython's custom exception handler: one line for SandboxNotRunning, a hint with a NameError."""
+    """IPython's custom exception handler: one line for SandboxNotRunning and Unavailable, a hint with a NameError."""
     error = f"\x1b[31m{etype.__name__}\x1b[39m: {value}"
-    if issubclass(etype, SandboxNotRunning):
+    if issubclass(etype, ONE_LINE):
         stb = [error]  # raised deep in a helper: its traceback says nothing useful
     elif current() is None:
         stb = [error, f"\x1b[1mHint\x1b[0m: {SandboxNotRunning()}."]  # the missing name is a symptom, not the cause
@@ -29,7 +34,7 @@ def install_hints(shell=None) -> bool:
         shell = sys.modules["IPython"].get_ipython()  # None outside IPython's shell
     if shell is None:
         return False
-    if shell.custom_exceptions and shell.custom_exceptions != (SandboxNotRunning, NameError):
+    if shell.custom_exceptions and shell.custom_exceptions != HANDLED:
         return False  # someone else's handler: leave it alone
-    shell.set_custom_exc((SandboxNotRunning, NameError), _hint_for)
+    shell.set_custom_exc(HANDLED, _hint_for)
     return True

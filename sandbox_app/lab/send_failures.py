@@ -6,6 +6,7 @@ Each experiment runs on the sandbox, puts back what it changed, and returns what
 from __future__ import annotations
 
 import smtplib
+import socket
 from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass
@@ -139,10 +140,12 @@ def temporary_failure(sandbox: Sandbox, sends: int = 5, faults: dict = TRY_AGAIN
 
 # What a queue should do with each error the sandbox's mail server (or its absence) can produce.
 NOBODY_LISTENING, WRONG_PASSWORD, NO_AUTH_OFFERED = "nobody listening", "wrong password", "no AUTH offered"
+OVER_THE_LIMIT = "over the connection limit"
 SMTP_ERRORS = [
     ("451 to DATA", {"DATA": {"code": 451, "message": "4.3.0 Try again later"}}, True),
     ("450 to RCPT (mailbox busy)", {"RCPT": {"code": 450, "message": "4.2.1 Mailbox busy"}}, True),
     ("421 to MAIL (service closing)", {"MAIL": {"code": 421, "message": "4.3.2 Service not available"}}, True),
+    ("421 greeting (over the server's connection limit)", OVER_THE_LIMIT, True),
     ("550 to RCPT (no such user)", {"RCPT": {"code": 550, "message": "5.1.1 No such user here"}}, False),
     ("554 to DATA (message rejected)", {"DATA": {"code": 554, "message": "5.7.1 Message rejected"}}, False),
     ("nobody listening (connection refused)", NOBODY_LISTENING, True),
@@ -172,6 +175,14 @@ def smtp_error(sandbox: Sandbox, faults) -> Exception:
         return _send_with(free_port(), sandbox.key)
     if faults == WRONG_PASSWORD:
         return _send_with(sandbox.smtp_port, "not-the-password")
+    if faults == OVER_THE_LIMIT:  # one connection allowed and taken: the next is greeted with 421
+        with mail_server_settings(sandbox, max_connections=1), socket.create_connection((LOOPBACK, sandbox.smtp_port)):
+            wait_until(
+                lambda: sandbox.mail_server.counters()["open_connections"] == 1,
+                5,
+                "the connection that takes the one place",
+            )
+            return _send_with(sandbox.smtp_port, sandbox.key)
     if faults == NO_AUTH_OFFERED:
         with LoopbackController(Sink()) as bare:  # a server that offers no AUTH: the login cannot even be tried
             return _send_with(bare.port, "any-password")

@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 from typing import Protocol
 
+from ..unavailable import Unavailable
 from .child import ChildProcess
 from .env import Settings, settings_env
 
@@ -28,7 +29,7 @@ GTHREAD_THREADS = 4  # threads per gthread worker process, as waitress has 4
 STARTUP_TIMEOUT = 30.0
 
 
-class ServerUnavailable(RuntimeError):
+class ServerUnavailable(Unavailable):
     """This server cannot run here (gunicorn needs a Unix system)."""
 
 
@@ -37,7 +38,7 @@ def check_server(server: str, system: str = os.name) -> str:
     if server not in SERVERS:
         raise ValueError(f"unknown server {server!r}; choose one of: {', '.join(SERVERS)}")
     if server.startswith("gunicorn") and system == "nt":
-        raise ServerUnavailable(f"{server} needs gunicorn, which runs on Linux and macOS, not Windows")
+        raise ServerUnavailable(f"{server} needs gunicorn, which runs on Linux and macOS, not Windows: run the course in WSL")
     return server
 
 

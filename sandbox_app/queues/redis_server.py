@@ -21,6 +21,7 @@ from flask import Flask
 from ..paths import state_dir
 from ..processes.child import ChildError, ChildProcess
 from ..processes.ports import free_port, start_on_free_port
+from ..unavailable import Unavailable
 from .backend import QueueBackend, WorkerProcess, launcher, unavailable
 
 INSTALL_HINT = (
@@ -39,7 +40,7 @@ def check_redis_url(url: str) -> str:
     return url
 
 
-class RedisUnavailable(RuntimeError):
+class RedisUnavailable(Unavailable):
     """No Redis server can run on this machine; the message says what to install."""
 
 
