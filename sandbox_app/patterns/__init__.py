@@ -5,7 +5,7 @@ from functools import partial
 from ..mailer.background import get_background
 from ..mailer.outcomes import record_failure
 from ..queues.registry import init_queues, queue_senders
-from . import async_view, blocking, pool, threaded
+from . import async_view, blocking, greenlet, pool, threaded
 
 # One message per request (POST /send/<pattern>): the page's buttons and the bench's rows; the queues'
 # from their backends (sandbox_app.queues).
@@ -20,8 +20,10 @@ ASYNC_PATTERNS = {
     "async": async_view.send_email,
     "async-nowait": async_view.send_email_nowait,
 }
+# Flask's gevent recipe (POST /send/gevent): only under gunicorn's gevent worker, where a spawned greenlet runs.
+GREENLET_PATTERNS = {"gevent": greenlet.send_email}
 # Every pattern /api/stats counts: the ones above, and bulk (many messages per request, POST /send/bulk).
-COUNTED_PATTERNS = [*PATTERNS, *ASYNC_PATTERNS, "bulk"]
+COUNTED_PATTERNS = [*PATTERNS, *ASYNC_PATTERNS, *GREENLET_PATTERNS, "bulk"]
 
 
 def init_app(app) -> None:

@@ -38,7 +38,9 @@ def check_server(server: str, system: str = os.name) -> str:
     if server not in SERVERS:
         raise ValueError(f"unknown server {server!r}; choose one of: {', '.join(SERVERS)}")
     if server.startswith("gunicorn") and system == "nt":
-        raise ServerUnavailable(f"{server} needs gunicorn, which runs on Linux and macOS, not Windows: run the course in WSL")
+        raise ServerUnavailable(
+            f"{server} needs gunicorn, which runs on Linux and macOS, not Windows: run the course in WSL"
+        )
     return server
 
 

@@ -13,6 +13,7 @@ bp = Blueprint("send", __name__)
 # the pattern's name, so that Flask-Mail's send counts it as delivered or failed (mailer/seam.py says how).
 PATTERNS = {name: handing_over(name, send_email) for name, send_email in patterns.PATTERNS.items()}
 ASYNC_PATTERNS = {name: handing_over(name, send_email) for name, send_email in patterns.ASYNC_PATTERNS.items()}
+GREENLET_PATTERNS = {name: handing_over(name, send_email) for name, send_email in patterns.GREENLET_PATTERNS.items()}
 
 
 def timed() -> bool:
@@ -60,6 +61,19 @@ async def send_async(pattern):
     return {"pattern": pattern, "to": email.to, "status": "sent" if status == 200 else "accepted"}, status
 
 
+def send_greenlet(pattern):
+    """Send one email from a spawned greenlet: 202 at once; 409 where no greenlet would ever run."""
+    if not patterns.greenlet.greenlets_run_here():
+        abort(409, f"POST /send/{pattern} needs gunicorn's gevent worker (python -m sandbox_app --server "
+                   "gunicorn-gevent): under this server nothing monkey-patched socket, so nothing ever yields to "
+                   "gevent's hub after the view returns, and a spawned greenlet would never send")  # fmt: skip
+    email = parse_email_request(request)
+    status = GREENLET_PATTERNS[pattern](current_app._get_current_object(), email.to_message())
+    return {"pattern": pattern, "to": email.to, "status": "accepted"}, status
+
+
 # Static rules: werkzeug tries them before /send/<pattern>.
 for _name in ASYNC_PATTERNS:
     bp.add_url_rule(f"/send/{_name}", view_func=send_async, methods=["POST"], defaults={"pattern": _name})
+for _name in GREENLET_PATTERNS:
+    bp.add_url_rule(f"/send/{_name}", view_func=send_greenlet, methods=["POST"], defaults={"pattern": _name})
