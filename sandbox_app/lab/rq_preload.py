@@ -1,0 +1,74 @@
+"""Lesson 14's measurement: what a job costs under the stock `rq worker`, and under a worker that loaded the app first."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis import Redis
+from rq import Queue
+
+from ..paths import state_dir
+from ..processes.child import ChildError, ChildProcess
+from ..queues.redis_server import start_redis
+from .tables import Table
+
+JOB = "sandbox_app.programs.tutorial_tasks.welcome_job"
+# RQ's own command, as the Mega-Tutorial runs it: the job's module is imported in each work horse, after the fork.
+STOCK = [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url"]  # then the URL and the queue
+# RQ's "Performance notes": a worker script that imports what the jobs need before it forks any work horse.
+PRELOADED = [sys.executable, "-c", (
+    "import sys; import sandbox_app.programs.tutorial_tasks; from redis import Redis; from rq import Queue, Worker; "
+    "queue = Queue(sys.argv[2], connection=Redis.from_url(sys.argv[1])); Worker([queue]).work(burst=True)"
+)]  # fmt: skip
+
+
+@dataclass
+class PerJob:
+    """One way of running the worker: each job's run time in its work horse, as RQ recorded it."""
+
+    way: str
+    seconds: list[float]
+
+    @property
+    def median_ms(self) -> float:
+        """The median job's run time, in milliseconds."""
+        return statistics.median(self.seconds) * 1000
+
+
+def _run_burst(command: list[str], url: str, queue_name: str, log: Path) -> None:
+    """Run a worker until its queue is empty (RQ's burst mode); ChildError with its log if it fails."""
+    worker = ChildProcess([*command, url, queue_name], log, what="an RQ worker in burst mode", tethered=True)
+    if worker.run(timeout=120) != 0:
+        raise ChildError(f"{worker.what} failed; its log:\n{worker.read_log()}")
+
+
+def per_job_cost(jobs: int = 5) -> list[PerJob]:
+    """Run `jobs` jobs under each worker, one after the other, on a Redis of their own; RQ's run time of each."""
+    folder = state_dir() / "rq-preload"
+    folder.mkdir(parents=True, exist_ok=True)
+    results = []
+    with start_redis(folder / "redis") as redis_server:
+        connection = Redis.from_url(redis_server.url)
+        for way, command in (
+            ("stock rq worker (the Mega-Tutorial's)", STOCK),
+            ("the app loaded before the fork", PRELOADED),
+        ):
+            queue = Queue(f"per-job-{len(results)}", connection=connection)
+            enqueued = [queue.enqueue(JOB) for _ in range(jobs)]
+            _run_burst(command, redis_server.url, queue.name, folder / f"worker-{len(results)}.log")
+            finished = [job for job in enqueued if job.get_status(refresh=True) == "finished"]
+            for job in finished:
+                job.refresh()
+            results.append(PerJob(way, [(job.ended_at - job.started_at).total_seconds() for job in finished]))
+        connection.close()
+    return results
+
+
+def per_job_table(results: list[PerJob]) -> Table:
+    """The two ways side by side: jobs run, and the median job's run time."""
+    return Table(
+        ["worker", "jobs run", "median job (ms)"], [[r.way, len(r.seconds), round(r.median_ms, 1)] for r in results]
+    )
