@@ -6,6 +6,7 @@ import os
 import secrets
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -44,6 +45,9 @@ class DeliveryStats:
             if self._pid != os.getpid():  # a connection must not cross a fork (gunicorn forks its workers)
                 self._db = open_stats_file(self.path)
                 self._pid = os.getpid()
+                # An app nobody stopped (a test's, a notebook's) still closes it when collected: Python 3.13 warns
+                # about a connection left open, and the suite turns warnings into errors.
+                weakref.finalize(self, self._db.close)
             return self._db.execute(sql, parameters).fetchall()
 
     def _count(self, pattern: str, field: str, error: str | None = None) -> None:
