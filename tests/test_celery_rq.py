@@ -7,7 +7,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 
 import psutil
@@ -141,9 +140,17 @@ def test_an_rq_worker_s_command_listener_stops_at_once_once_unsubscribed(start_s
     backend = rq_backend(sandbox.app)
     worker = PromptWorker([backend.job_queue()], connection=backend.redis.client())
     worker.subscribe()
+    polling_unsubscribed = threading.Event()
+    get_message = worker.pubsub.get_message
+
+    def noting_get_message(*args, **kwargs):
+        if not worker.pubsub.subscribed:  # the listener read the unsubscribe reply, and polls again
+            polling_unsubscribed.set()
+        return get_message(*args, **kwargs)
+
+    worker.pubsub.get_message = noting_get_message  # the listener looks the method up on each poll
     worker.pubsub.unsubscribe()
-    eventually(lambda: not worker.pubsub.subscribed)  # the listener read the reply, and polls again
-    time.sleep(0.2)  # now inside that poll
+    assert polling_unsubscribed.wait(10), "the listener never polled again after unsubscribing"
     stopping = threading.Thread(target=worker.pubsub_thread.stop)
     stopping.start()
     stopping.join(10)  # RQ's own poll: 60 s
