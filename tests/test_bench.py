@@ -1,10 +1,11 @@
 """`python -m sandbox_app bench`: every pattern measured in one run, as a table or as JSON."""
 
 import json
-import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from helpers import Finished, run_program
 
 from sandbox_app.cli import main
 from sandbox_app.lab.bench import BENCH_CHOICES
@@ -16,16 +17,14 @@ SMALL = ["--smtp-delay", str(DELAY), "--requests", "20", "--concurrency", "4", "
          "--connect-delay", str(CONNECT_DELAY)]  # fmt: skip
 
 
-def bench(*args, timeout=240):
-    """Run the bench command; return the finished process."""
-    return subprocess.run(
-        [sys.executable, "-m", "sandbox_app", "bench", *args], capture_output=True, text=True, timeout=timeout
-    )
+def bench(folder: Path, *args, timeout=240) -> Finished:
+    """Run the bench command to its end, its output kept in `folder`; a timeout stops all it started."""
+    return run_program([sys.executable, "-m", "sandbox_app", "bench", *args], folder, timeout=timeout)
 
 
 @pytest.mark.slow  # every pattern, measured
 def test_json_has_one_object_per_pattern_measured_in_one_run(state_dir):
-    done = bench(*SMALL, "--json")
+    done = bench(state_dir / "bench", *SMALL, "--json")
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)  # stdout is only the JSON; the progress bars went to stderr
     assert "queue" in done.stderr
@@ -53,7 +52,7 @@ def test_json_has_one_object_per_pattern_measured_in_one_run(state_dir):
 
 @pytest.mark.slow
 def test_the_table_names_every_pattern_and_the_bulk_comparison(state_dir):
-    done = bench(*SMALL, "--patterns", "pool,queue,bulk")
+    done = bench(state_dir / "bench", *SMALL, "--patterns", "pool,queue,bulk")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     header = f"SMTP delay {DELAY} s, 20 requests per pattern, 4 client(s) at once, app inprocess with 4 threads"

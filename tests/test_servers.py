@@ -3,12 +3,11 @@
 import multiprocessing
 import re
 import signal
-import subprocess
 import sys
 
 import psutil
 import pytest
-from helpers import eventually, named, process_exists
+from helpers import eventually, named, process_exists, run_program
 
 from sandbox_app import runner
 from sandbox_app.lab import background_sends, get, measure, measure_send, post
@@ -198,7 +197,5 @@ def test_gunicorn_modes_say_why_on_windows():
 
 
 def test_an_unknown_server_is_refused_in_one_line(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "sandbox_app", "--server", "uwsgi"], capture_output=True, text=True, timeout=30
-    )
+    done = run_program([sys.executable, "-m", "sandbox_app", "--server", "uwsgi"], tmp_path / "cli", timeout=30)
     assert done.returncode == 2 and "invalid choice: 'uwsgi'" in done.stderr and "Traceback" not in done.stderr

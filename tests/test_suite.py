@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import REQUIRE_ALL, free_port, start_on_free_port
+from helpers import REQUIRE_ALL, free_port, process_exists, run_program, start_on_free_port, wait_gone
 from redis_notebooks import needs_redis
 
 from sandbox_app import paths
@@ -71,6 +71,24 @@ def listener(port: int, folder) -> ChildProcess:
     child = ChildProcess([sys.executable, "-uc", LISTENER, port], folder / f"listener-{port}.log", what="a listener")
     child.ready = lambda: "listening" in child.read_log()
     return child
+
+
+# A program that starts a grandchild and outlives its timeout: subprocess.run(timeout=) would kill only the program.
+HANGING = "import subprocess, sys, time; print(subprocess.Popen(['sleep', '300']).pid, flush=True); time.sleep(300)"
+
+
+def test_a_program_run_past_its_timeout_is_stopped_with_what_it_started(tmp_path):
+    with pytest.raises(ChildError, match="did not finish in 1 s") as error:
+        run_program([sys.executable, "-uc", HANGING], tmp_path / "hanging", timeout=1)
+    grandchild = int(str(error.value).split("its log:\n")[1].split()[0])  # it printed its child's pid
+    wait_gone(grandchild, timeout=5)
+    assert not process_exists(grandchild)
+
+
+def test_a_program_s_stdout_and_stderr_are_kept_apart(tmp_path):
+    code = "import sys; print('[1, 2]'); print('progress', file=sys.stderr); sys.exit(3)"
+    done = run_program([sys.executable, "-c", code], tmp_path / "both", timeout=30)
+    assert (done.returncode, done.stdout, done.stderr) == (3, "[1, 2]\n", "progress\n")
 
 
 def test_a_server_whose_free_port_was_taken_meanwhile_starts_on_another(tmp_path):
