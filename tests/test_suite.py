@@ -148,19 +148,26 @@ def notebook_printing(source: str, *printed: str):
 def test_every_notebook_runs_twice_and_its_second_run_is_compared_as_strictly(pytester):
     runs = "import builtins\nbuiltins.runs = getattr(builtins, 'runs', 0) + 1\nprint(builtins.runs)"
     thread = "import threading, time\nthreading.Thread(target=time.sleep, args=(60,), name='lesson-thread', daemon=True).start()"
+    # One more process each run, kept: it reads its stdin until the kernel, the pipe's other end, is gone.
+    process = (
+        "import builtins, subprocess, sys\nbuiltins.kept = getattr(builtins, 'kept', [])\n"
+        "builtins.kept.append(subprocess.Popen([sys.executable, '-c', 'import sys; sys.stdin.read()'], stdin=subprocess.PIPE))"
+    )
     notebooks = {
         "same": notebook_printing("print('the same')\nprint('each time')", "the same\n", "each time\n"),
         "counts": notebook_printing(runs, "1\n"),  # its second run prints 2
         "leaks": notebook_printing(thread + "\nprint('started')", "started\n"),  # a thread left running
+        "spawns": notebook_printing(process + "\nprint('started')", "started\n"),  # a process left running
     }
     for name, nb in notebooks.items():
         nbformat.write(nb, pytester.path / f"{name}.ipynb")
     result = pytester.runpytest_inprocess(
         "-p", "notebooks_twice", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider"
     )
-    result.assert_outcomes(passed=15, failed=3)  # per notebook: its cell twice, the folder, three checks
+    result.assert_outcomes(passed=20, failed=4)  # per notebook: its cell twice, the folder, three checks
     result.stdout.fnmatch_lines([
         "FAILED counts.ipynb::Cell 0, second Run All*",
         "FAILED leaks.ipynb::after the first Run All*",
         "FAILED leaks.ipynb::after the second Run All*",
+        "FAILED spawns.ipynb::after the second Run All*",
     ])  # fmt: skip
