@@ -98,14 +98,14 @@ def bench_pattern(
     )  # fmt: skip
 
 
+# What became of the mail, for a row that sends none.
+NO_MAIL = {"delivered": None, "lost": None, "failed": None, "still_queued": None, "drain_s": None, "mail_per_s": None}
+
+
 def bench_ping(sandbox, requests: int, concurrency: int, progress: bool, outside: bool | None = None) -> dict:
     """The baseline row: a route that does nothing."""
     samples = measure(sandbox, "ping", requests, concurrency=concurrency, progress=progress, outside=outside)
     return timing_row("ping", samples, **NO_MAIL, blocks=False)
-
-
-# What became of the mail, for a row that sends none.
-NO_MAIL = {"delivered": None, "lost": None, "failed": None, "still_queued": None, "drain_s": None, "mail_per_s": None}
 
 
 def timing_row(
@@ -115,8 +115,8 @@ def timing_row(
 
     `lost` counts mail neither delivered nor still queued when the bench stopped waiting (`failed` is part of it);
     `drain_s` is how long after the last answer the last mail went out (or the bench stopped waiting, with mail
-    `still_queued`), `mail_per_s` the delivery rate from the first request to then. `smtp_ms`, `view_ms` and `outside_ms` are the medians of each response's three parts
-    (Samples.split_ms).
+    `still_queued`), `mail_per_s` the delivery rate from the first request to then. `smtp_ms`, `view_ms` and
+    `outside_ms` are the medians of each response's three parts (Samples.split_ms).
     """
     split = {part: round(percentile(values, 50), 2) if values else None for part, values in samples.split_ms().items()}
     return {
