@@ -70,6 +70,7 @@ def test_the_table_names_every_pattern_and_the_bulk_comparison(state_dir):
     assert "connection reuse:" in done.stdout
 
 
+@pytest.mark.slow  # the mail server takes 4 s per mail
 def test_mail_that_is_only_late_is_still_queued_not_lost(sandbox, monkeypatch):
     # The mail server takes 4 s per mail and the bench stops waiting after 1 s without a delivery: every mail is
     # still in Huey's queue or in a consumer thread's hands when the row is made.
