@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json as jsonlib
+import os
 import threading
 import time
 from collections import Counter
@@ -47,6 +48,8 @@ class Sample:
     status: int
     # The Server-Timing header, e.g. {"smtp": 0.0, "app": 0.4}; empty for a response without one.
     server_ms: dict[str, float] = field(default_factory=dict)
+    # The process of the client that sent it: whether the clients shared the app's process shows in the samples.
+    client_pid: int = field(default_factory=os.getpid)
 
 
 def parse_server_timing(header: str | None) -> dict[str, float]:

@@ -2,8 +2,9 @@
 
 A learner clicks Run All again, or re-runs a cell, in a kernel where the sandbox already runs. After
 nbval's cells, the same cells again, compared just as strictly (the second Run All must print what the
-committed notebook shows), between two checks of the kernel: the servers it listens on and the threads it
-runs, after each Run All. One kernel for both runs: the notebooks run twice in all, not three times.
+committed notebook shows), between two checks of the kernel: the servers it listens on, the threads it
+runs and the processes it started, after each Run All. One kernel for both runs: the notebooks run twice in
+all, not three times.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import ast
 import copy
 import textwrap
+import time
 from collections import defaultdict
 
 import nbformat
@@ -41,12 +43,34 @@ SECOND_FOLDER = (  # inside the session's state folder: nothing is left in /tmp
     "os.makedirs(folder, exist_ok=True); os.chdir(tempfile.mkdtemp(prefix='second-run-all-', dir=folder))"
 )
 TRANSIENT_THREADS = ("measure-client-", "load-client-", "lesson-thread", "mail-")
+# How long the processes a run stopped get to be gone before the second run's count is judged.
+PROCESS_GRACE_SECONDS = 5.0
 
 
 def starts_the_sandbox(nb) -> bool:
     """Whether the notebook's first code cell starts the sandbox."""
     cells = [cell for cell in nb.cells if cell.cell_type == "code"]
     return bool(cells) and "sandbox_app.start(" in cells[0].source
+
+
+def child_processes(pid: int) -> list[str]:
+    """The processes a kernel started, at any depth and still running (a zombie has ended), as 'pid command'."""
+    described = []
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                described.append(f"{child.pid} {' '.join(child.cmdline())[:120]}")
+        except psutil.NoSuchProcess:
+            continue
+    return described
+
+
+def no_more_processes(pid: int, most: int) -> list[str]:
+    """The kernel's child processes once there are at most `most` of them, or after a grace period if not."""
+    deadline = time.monotonic() + PROCESS_GRACE_SECONDS
+    while len(children := child_processes(pid)) > most and time.monotonic() < deadline:
+        time.sleep(0.1)  # a process stopped a moment ago may still be exiting
+    return children
 
 
 def listening_ports(pid: int) -> set[int]:
@@ -63,7 +87,8 @@ class ExtraCell(IPyNbCell):
 
 
 class KernelState(ExtraCell):
-    """An extra cell before and after each Run All: the kernel's servers and threads, checked after each run."""
+    """An extra cell before and after each Run All: the kernel's servers, threads and processes, checked after each
+    run."""
 
     def runtest(self):
         super().runtest()  # executes self.cell in nbval's kernel; its outputs in self.test_outputs
@@ -74,6 +99,13 @@ class KernelState(ExtraCell):
             runs.append((listening_ports(pid), threads))
             return
         runs.append((listening_ports(pid) - runs[0][0], threads))
+        processes = self.parent.__dict__.setdefault("kernel_processes", [])
+        if not processes:  # after the first Run All: what a run leaves running (a sandbox's Redis, its workers)
+            processes.append(child_processes(pid))
+        else:  # the second leaves no more: nothing of the first run lives on beside its replacement
+            processes.append(no_more_processes(pid, len(processes[0])))
+            first, second = processes
+            assert len(second) <= len(first), f"processes after Run All 1: {first}; after Run All 2: {second}"
         nb = self.parent.nb
         listening, names = runs[-1]
         assert bool(owned) == starts_the_sandbox(nb), f"the sandbox after Run All {len(runs) - 1}: {owned}"

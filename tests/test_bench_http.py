@@ -1,12 +1,11 @@
 """`python -m tools.bench_http`: the sandbox's /ping holds up against a bare Flask app on waitress, under `ab`."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import need_program
+from helpers import need_program, run_program
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -14,10 +13,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow  # a benchmark: two servers in processes of their own, ab against each, five rounds
 def test_the_sandbox_serves_ping_at_least_half_as_fast_as_a_bare_app(state_dir):
     need_program("ab", "ApacheBench: apt-get install apache2-utils")  # skipped without it, unless CI says all must run
-    done = subprocess.run(
-        [sys.executable, "-m", "tools.bench_http", "--requests", "1000", "--rounds", "5", "--json"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "tools.bench_http", "--requests", "1000", "--rounds", "5", "--json"]
+    done = run_program(command, state_dir / "bench_http", cwd=REPO_ROOT, timeout=240)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     ratios = {row["concurrency"]: row["ratio"] for row in result["results"]}
@@ -31,9 +28,7 @@ def test_the_sandbox_serves_ping_at_least_half_as_fast_as_a_bare_app(state_dir):
 
 def test_without_ab_it_says_what_to_install(tmp_path):
     # An empty folder as the whole PATH: ab cannot be found.
-    done = subprocess.run(
-        [sys.executable, "-m", "tools.bench_http"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
-        env={"PATH": str(tmp_path)},
-    )  # fmt: skip
+    done = run_program([sys.executable, "-m", "tools.bench_http"], tmp_path / "run", cwd=REPO_ROOT, timeout=60,
+                       env={"PATH": str(tmp_path)})  # fmt: skip
     assert done.returncode == 2
     assert "apache2-utils" in done.stderr

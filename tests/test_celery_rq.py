@@ -4,16 +4,14 @@ import json
 import os
 import signal
 import stat
-import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 
 import psutil
 import pytest
 import redis
-from helpers import EMAIL, eventually, free_port, get_json, http_post, listening_addresses, named
+from helpers import EMAIL, eventually, free_port, get_json, http_post, listening_addresses, named, run_program
 from queue_fixtures import binary_of, need_redis
 
 from sandbox_app.lab.workers import only_queue, queues_paused
@@ -141,9 +139,17 @@ def test_an_rq_worker_s_command_listener_stops_at_once_once_unsubscribed(start_s
     backend = rq_backend(sandbox.app)
     worker = PromptWorker([backend.job_queue()], connection=backend.redis.client())
     worker.subscribe()
+    polling_unsubscribed = threading.Event()
+    get_message = worker.pubsub.get_message
+
+    def noting_get_message(*args, **kwargs):
+        if not worker.pubsub.subscribed:  # the listener read the unsubscribe reply, and polls again
+            polling_unsubscribed.set()
+        return get_message(*args, **kwargs)
+
+    worker.pubsub.get_message = noting_get_message  # the listener looks the method up on each poll
     worker.pubsub.unsubscribe()
-    eventually(lambda: not worker.pubsub.subscribed)  # the listener read the reply, and polls again
-    time.sleep(0.2)  # now inside that poll
+    assert polling_unsubscribed.wait(10), "the listener never polled again after unsubscribing"
     stopping = threading.Thread(target=worker.pubsub_thread.stop)
     stopping.start()
     stopping.join(10)  # RQ's own poll: 60 s
@@ -214,11 +220,11 @@ def test_the_cli_prints_each_worker_and_leaves_nothing_after_sigint(tmp_path):
 
 
 @pytest.mark.slow  # a burst per queue through the bench command
-def test_bench_measures_the_three_queues_in_one_run_and_keeps_its_json_keys():
+def test_bench_measures_the_three_queues_in_one_run_and_keeps_its_json_keys(tmp_path):
     need_redis()
     command = [sys.executable, "-m", "sandbox_app", "bench", "--patterns", "queue,rq,celery", "--requests", "20",
                "--concurrency", "4", "--smtp-delay", "0.05", "--json"]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env={**os.environ, "SANDBOX_OPEN": "1"})
+    done = run_program(command, tmp_path / "bench", timeout=120, env={**os.environ, "SANDBOX_OPEN": "1"})
     assert done.returncode == 0, done.stderr
     rows = {row["pattern"]: row for row in json.loads(done.stdout)}
     assert list(rows) == ["ping", "queue", "rq", "celery"]
@@ -234,9 +240,9 @@ def test_bench_measures_the_three_queues_in_one_run_and_keeps_its_json_keys():
      ["-m", "celery", "-A", "sandbox_app.programs.celery_worker:celery_app", "worker"]],
     ids=["rq", "rq-scheduler", "celery"],
 )  # fmt: skip
-def test_a_worker_started_by_hand_without_its_config_says_what_to_set(command):
+def test_a_worker_started_by_hand_without_its_config_says_what_to_set(command, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "SANDBOX_SETTINGS"}
-    done = subprocess.run([sys.executable, *command], capture_output=True, text=True, timeout=60, env=env)
+    done = run_program([sys.executable, *command], tmp_path / "worker", timeout=60, env=env)
     assert done.returncode == 2
     assert "error: no settings: $SANDBOX_SETTINGS is not set" in done.stderr
     assert "Traceback" not in done.stderr

@@ -45,6 +45,8 @@ def test_the_backlog_experiment_compares_no_bound_with_a_bound(sandbox):
     threads = bounded.threads
     assert unbounded.accepted == 40 and unbounded.lost == 0
     assert bounded.accepted + bounded.refused == 40 and bounded.refused > 0
+    # With the mail server stalled, the clients' 202s count the mail held: exactly the threads and the bound.
+    assert (bounded.accepted_when_stalled, unbounded.accepted_when_stalled) == (threads + 4, 40)
     assert bounded.most_held <= threads + 4 < unbounded.most_held
     assert bounded.lost == 0 and bounded.delivered == bounded.accepted
     table = repr(backlog.table())

@@ -3,11 +3,12 @@
 import logging
 import os
 import signal
-import subprocess
 import sys
+from contextlib import suppress
 
+import psutil
 import pytest
-from helpers import EMAIL, eventually, get_json, process_exists, wait_gone
+from helpers import EMAIL, eventually, get_json, process_exists, run_program, wait_gone
 
 from sandbox_app import create_app
 from sandbox_app.config import SandboxConfig
@@ -150,7 +151,7 @@ def test_stop_ends_the_consumer_process(sandbox):
     assert not process_exists(pid)
 
 
-def test_a_consumer_whose_parent_dies_stops_too(state_dir, mail_server):
+def test_a_consumer_whose_parent_dies_stops_too(state_dir, tmp_path, mail_server):
     # A parent (standing in for a notebook kernel) starts a consumer, then dies without cleaning up.
     code = (
         "import os, sys\n"
@@ -161,9 +162,15 @@ def test_a_consumer_whose_parent_dies_stops_too(state_dir, mail_server):
         "print(consumer.pid, flush=True)\n"
         "os._exit(0)\n"
     )
-    parent = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    parent = run_program([sys.executable, "-c", code], tmp_path / "parent", timeout=60)
     assert parent.returncode == 0, parent.stderr
-    wait_gone(int(parent.stdout), timeout=10)
+    consumer = psutil.Process(int(parent.stdout))  # psutil signals it only while it is this very process
+    try:
+        wait_gone(consumer.pid, timeout=10)
+    finally:  # a consumer that outlived its parent (the bug under test) must not outlive the test too
+        with suppress(psutil.NoSuchProcess):
+            for process in (*consumer.children(recursive=True), consumer):
+                process.kill()
 
 
 def test_a_consumer_that_cannot_start_says_why(state_dir):
@@ -188,12 +195,10 @@ def test_a_queue_storage_that_is_down_is_a_503_not_a_500(state_dir, make_app):
     assert client.get("/api/queue").status_code == 503  # the queue's own state needs its storage
 
 
-def test_a_consumer_started_by_hand_without_its_config_says_what_to_set():
+def test_a_consumer_started_by_hand_without_its_config_says_what_to_set(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "SANDBOX_SETTINGS"}
-    done = subprocess.run(
-        [sys.executable, "-m", "huey.bin.huey_consumer", "sandbox_app.programs.huey_worker.huey"],
-        capture_output=True, text=True, timeout=30, env=env,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "huey.bin.huey_consumer", "sandbox_app.programs.huey_worker.huey"]
+    done = run_program(command, tmp_path / "consumer", timeout=30, env=env)
     assert done.returncode == 2
     assert done.stderr.startswith("error: no settings: $SANDBOX_SETTINGS is not set")
     assert "Traceback" not in done.stderr
@@ -248,8 +253,8 @@ def test_a_kernel_restart_leaves_no_consumer_behind(tmp_path, state_dir, now):
         manager.shutdown_kernel(now=True)
 
 
-def test_the_queue_of_a_killed_sandbox_is_swept_up_by_the_next(state_dir):
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+def test_the_queue_of_a_killed_sandbox_is_swept_up_by_the_next(state_dir, tmp_path):
+    gone = run_program([sys.executable, "-c", "import os; print(os.getpid())"], tmp_path / "gone", timeout=30)
     name = f"mail-{this_host()}-{int(gone.stdout)}-deadbeef"  # made up by a process that no longer exists
     elsewhere = state_dir / "queues" / f"mail-000000-{int(gone.stdout)}-deadbeef.sqlite3"
     with DebugMailServer() as mail_server:
@@ -259,11 +264,9 @@ def test_the_queue_of_a_killed_sandbox_is_swept_up_by_the_next(state_dir):
     elsewhere.write_bytes(b"")  # another machine's sandbox (a shared home folder): not ours to judge
     (state_dir / "logs").mkdir(exist_ok=True)
     (state_dir / "logs" / f"consumer-{name}-1-2.log").write_text("its consumer's log")
-    done = subprocess.run(
-        [sys.executable, "-c", "from sandbox_app import create_app; from sandbox_app.queues.huey_queue import huey_backend; "
-         "huey_backend(create_app()).huey"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+    sweep = "from sandbox_app import create_app; from sandbox_app.queues.huey_queue import huey_backend; " \
+            "huey_backend(create_app()).huey"  # fmt: skip
+    done = run_program([sys.executable, "-c", sweep], tmp_path / "next", timeout=60)
     assert done.returncode == 0, done.stderr
     assert f"queue {name}: 1 mail(s) left by a sandbox that is gone; discarded" in done.stderr
     assert not sqlite_path(name).exists() and elsewhere.exists()

@@ -1,14 +1,14 @@
 """The app under waitress and gunicorn (sync, gevent) in processes of its own; the async views."""
 
 import multiprocessing
+import os
 import re
 import signal
-import subprocess
 import sys
 
 import psutil
 import pytest
-from helpers import eventually, named, process_exists
+from helpers import eventually, named, process_exists, run_program
 
 from sandbox_app import runner
 from sandbox_app.lab import background_sends, get, measure, measure_send, post
@@ -148,8 +148,13 @@ def test_measuring_an_outside_app_runs_the_clients_in_a_process_of_their_own(lau
     sandbox = launch("waitress")
     with background_sends(sandbox, "threaded", 2) as load:
         clients = [process.name for process in multiprocessing.active_children()]
-        measure(sandbox, "ping", 5)
+        pinged = measure(sandbox, "ping", 5)
     assert "load-clients" in clients and load.n >= 2
+    # Each sample names the process its client ran in: one of its own, neither this one nor the app's.
+    client_pids = {sample.client_pid for sample in pinged.samples}
+    app_pids = {process.pid for process in sandbox.app_process.processes()}
+    assert len(client_pids) == 1 and not client_pids & {os.getpid(), *app_pids}, (client_pids, app_pids)
+    assert {sample.client_pid for sample in measure(sandbox, "ping", 3, outside=False).samples} == {os.getpid()}
     assert "load-clients" not in [process.name for process in multiprocessing.active_children()]
 
 
@@ -198,7 +203,5 @@ def test_gunicorn_modes_say_why_on_windows():
 
 
 def test_an_unknown_server_is_refused_in_one_line(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "sandbox_app", "--server", "uwsgi"], capture_output=True, text=True, timeout=30
-    )
+    done = run_program([sys.executable, "-m", "sandbox_app", "--server", "uwsgi"], tmp_path / "cli", timeout=30)
     assert done.returncode == 2 and "invalid choice: 'uwsgi'" in done.stderr and "Traceback" not in done.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import REQUIRE_ALL, free_port, start_on_free_port
+from helpers import REQUIRE_ALL, free_port, process_exists, run_program, start_on_free_port, wait_gone
 from redis_notebooks import needs_redis
 
 from sandbox_app import paths
@@ -73,6 +73,24 @@ def listener(port: int, folder) -> ChildProcess:
     return child
 
 
+# A program that starts a grandchild and outlives its timeout: subprocess.run(timeout=) would kill only the program.
+HANGING = "import subprocess, sys, time; print(subprocess.Popen(['sleep', '300']).pid, flush=True); time.sleep(300)"
+
+
+def test_a_program_run_past_its_timeout_is_stopped_with_what_it_started(tmp_path):
+    with pytest.raises(ChildError, match="did not finish in 1 s") as error:
+        run_program([sys.executable, "-uc", HANGING], tmp_path / "hanging", timeout=1)
+    grandchild = int(str(error.value).split("its log:\n")[1].split()[0])  # it printed its child's pid
+    wait_gone(grandchild, timeout=5)
+    assert not process_exists(grandchild)
+
+
+def test_a_program_s_stdout_and_stderr_are_kept_apart(tmp_path):
+    code = "import sys; print('[1, 2]'); print('progress', file=sys.stderr); sys.exit(3)"
+    done = run_program([sys.executable, "-c", code], tmp_path / "both", timeout=30)
+    assert (done.returncode, done.stdout, done.stderr) == (3, "[1, 2]\n", "progress\n")
+
+
 def test_a_server_whose_free_port_was_taken_meanwhile_starts_on_another(tmp_path):
     with socket.create_server((LOOPBACK, 0)) as taken:
         ports = iter([taken.getsockname()[1], free_port()])
@@ -130,19 +148,26 @@ def notebook_printing(source: str, *printed: str):
 def test_every_notebook_runs_twice_and_its_second_run_is_compared_as_strictly(pytester):
     runs = "import builtins\nbuiltins.runs = getattr(builtins, 'runs', 0) + 1\nprint(builtins.runs)"
     thread = "import threading, time\nthreading.Thread(target=time.sleep, args=(60,), name='lesson-thread', daemon=True).start()"
+    # One more process each run, kept: it reads its stdin until the kernel, the pipe's other end, is gone.
+    process = (
+        "import builtins, subprocess, sys\nbuiltins.kept = getattr(builtins, 'kept', [])\n"
+        "builtins.kept.append(subprocess.Popen([sys.executable, '-c', 'import sys; sys.stdin.read()'], stdin=subprocess.PIPE))"
+    )
     notebooks = {
         "same": notebook_printing("print('the same')\nprint('each time')", "the same\n", "each time\n"),
         "counts": notebook_printing(runs, "1\n"),  # its second run prints 2
         "leaks": notebook_printing(thread + "\nprint('started')", "started\n"),  # a thread left running
+        "spawns": notebook_printing(process + "\nprint('started')", "started\n"),  # a process left running
     }
     for name, nb in notebooks.items():
         nbformat.write(nb, pytester.path / f"{name}.ipynb")
     result = pytester.runpytest_inprocess(
         "-p", "notebooks_twice", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider"
     )
-    result.assert_outcomes(passed=15, failed=3)  # per notebook: its cell twice, the folder, three checks
+    result.assert_outcomes(passed=20, failed=4)  # per notebook: its cell twice, the folder, three checks
     result.stdout.fnmatch_lines([
         "FAILED counts.ipynb::Cell 0, second Run All*",
         "FAILED leaks.ipynb::after the first Run All*",
         "FAILED leaks.ipynb::after the second Run All*",
+        "FAILED spawns.ipynb::after the second Run All*",
     ])  # fmt: skip

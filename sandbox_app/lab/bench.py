@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import nullcontext
 
 from ..config import SandboxConfig
@@ -27,6 +28,45 @@ DEFAULT_PATTERNS = (
 HEADLINE_PATTERNS = ("threaded", "pool", FIRST_QUEUE)
 
 SETTLE_TIMEOUT = 30.0
+# The bench waits for a queue to drain as long as mail keeps arriving: it gives up after this long without one
+# delivery (or three of the mail server's delays, if longer), and counts what is left as still queued, not lost.
+QUIET_SECONDS = 5.0
+POLL_SECONDS = 0.05
+
+
+def quiet_seconds(delay: float) -> float:
+    """How long without a delivery the bench waits before it stops waiting for the rest."""
+    return max(QUIET_SECONDS, 3 * delay)
+
+
+def drain(sandbox, pattern: str, quiet: float) -> float:
+    """Wait until all mail `pattern` accepted is delivered or failed, or none was for `quiet` s.
+
+    Returns when it drained (the epoch time its last mail was seen delivered or failed), or when it gave up.
+    """
+    stats = sandbox.stats
+    last_change = time.time()
+    done_before = None
+    while True:
+        counters = stats.snapshot()[pattern]
+        done = counters["delivered"] + counters["failed"]
+        if done != done_before:
+            done_before, last_change = done, time.time()
+        if done >= counters["accepted"]:
+            return last_change
+        if time.time() - last_change >= quiet:
+            return time.time()
+        time.sleep(POLL_SECONDS)
+
+
+def still_queued(sandbox, pattern: str) -> int:
+    """Mail of `pattern` neither delivered nor failed for good yet: in its queue, or in the app's memory."""
+    if pattern in BACKENDS:
+        backend = sandbox.backend(pattern)
+        # Where the queue holds it: waiting, taken by a worker, or waiting for its retry (three disjoint counts).
+        return backend.waiting() + backend.in_flight() + backend.retries_scheduled() if backend.opened() else 0
+    counters = sandbox.stats.snapshot()[pattern]  # threads, a pool, a task: the app's own process holds it
+    return max(0, counters["accepted"] - counters["delivered"] - counters["failed"])
 
 
 def bench_pattern(
@@ -41,26 +81,42 @@ def bench_pattern(
     samples = measure_send(
         sandbox, pattern, requests, warmup=0, concurrency=concurrency, progress=progress, outside=outside
     )
-    counters = settle(sandbox, pattern, stats.snapshot()[pattern]["accepted"], SETTLE_TIMEOUT + 2 * delay)
+    answered_at = max(sample.started_at + sample.seconds for sample in samples.samples)
+    drained_at = drain(sandbox, pattern, quiet_seconds(delay))
+    queued = still_queued(sandbox, pattern)  # before the counters: a mail sent in between is counted twice, not lost
+    counters = stats.snapshot()[pattern]
+    drain_s = max(0.0, drained_at - answered_at)
     return timing_row(
         pattern, samples,
         delivered=counters["delivered"],
-        lost=requests - counters["delivered"],
+        # Neither delivered nor still queued: failed for good, or vanished. Late mail is still queued.
+        lost=max(0, requests - counters["delivered"] - queued),
+        failed=counters["failed"], still_queued=queued, drain_s=round(drain_s, 2),
+        mail_per_s=round(counters["delivered"] / (samples.span_seconds + drain_s), 1),
         # The response waited for the mail server: the worker was held for the whole send.
         blocks=blocks_worker(samples, delay),
     )  # fmt: skip
 
 
+# What became of the mail, for a row that sends none.
+NO_MAIL = {"delivered": None, "lost": None, "failed": None, "still_queued": None, "drain_s": None, "mail_per_s": None}
+
+
 def bench_ping(sandbox, requests: int, concurrency: int, progress: bool, outside: bool | None = None) -> dict:
     """The baseline row: a route that does nothing."""
     samples = measure(sandbox, "ping", requests, concurrency=concurrency, progress=progress, outside=outside)
-    return timing_row("ping", samples, delivered=None, lost=None, blocks=False)
+    return timing_row("ping", samples, **NO_MAIL, blocks=False)
 
 
-def timing_row(pattern: str, samples, *, delivered, lost, blocks: bool) -> dict:
+def timing_row(
+    pattern: str, samples, *, delivered, lost, failed, still_queued, drain_s, mail_per_s, blocks: bool
+) -> dict:
     """One row of the table from timed requests: percentiles, requests per second, what became of the mail.
 
-    `smtp_ms`, `view_ms` and `outside_ms` are the medians of each response's three parts (Samples.split_ms).
+    `lost` counts mail neither delivered nor still queued when the bench stopped waiting (`failed` is part of it);
+    `drain_s` is how long after the last answer the last mail went out (or the bench stopped waiting, with mail
+    `still_queued`), `mail_per_s` the delivery rate from the first request to then. `smtp_ms`, `view_ms` and
+    `outside_ms` are the medians of each response's three parts (Samples.split_ms).
     """
     split = {part: round(percentile(values, 50), 2) if values else None for part, values in samples.split_ms().items()}
     return {
@@ -72,6 +128,10 @@ def timing_row(pattern: str, samples, *, delivered, lost, blocks: bool) -> dict:
         "rps": round(samples.n / samples.span_seconds, 1),
         "delivered": delivered,
         "lost": lost,
+        "failed": failed,
+        "still_queued": still_queued,
+        "drain_s": drain_s,
+        "mail_per_s": mail_per_s,
         "blocks_worker": blocks,
         **{f"{part}_ms": value for part, value in split.items()},
     }
@@ -116,6 +176,11 @@ def bench_bulk(sandbox, messages: int, connect_delay: float) -> dict:
         "rps": round(messages / reused["seconds"], 1) if reused.get("seconds") else 0.0,
         "delivered": reused.get("delivered", 0),
         "lost": messages - reused.get("delivered", 0),
+        # One request sends them all before it answers: nothing is left to drain.
+        "failed": messages - reused.get("delivered", 0),
+        "still_queued": 0,
+        "drain_s": 0.0,
+        "mail_per_s": round(reused.get("delivered", 0) / reused["seconds"], 1) if reused.get("seconds") else 0.0,
         "blocks_worker": True,
         "messages": messages,
         "connect_delay_s": connect_delay,
@@ -179,10 +244,12 @@ def run_table(
 
 def format_table(rows: list[dict]) -> Table:
     """The rows as a table (bulk has its own block: see format_bulk)."""
-    columns = ["pattern", "p50 ms", "p95 ms", "p99 ms", "req/s", "delivered", "lost", "blocks the worker"]
+    columns = ["pattern", "p50 ms", "p95 ms", "p99 ms", "req/s", "delivered", "failed", "still queued", "lost",
+               "drain s", "mail/s", "blocks the worker"]  # fmt: skip
     shown = [
         [
-            row["pattern"], row["p50_ms"], row["p95_ms"], row["p99_ms"], row["rps"], row["delivered"], row["lost"],
+            row["pattern"], row["p50_ms"], row["p95_ms"], row["p99_ms"], row["rps"], row["delivered"], row["failed"],
+            row["still_queued"], row["lost"], row["drain_s"], row["mail_per_s"],
             "-" if row["pattern"] == "ping" else ("yes" if row["blocks_worker"] else "no"),
         ]
         for row in rows

@@ -42,9 +42,12 @@ class BacklogRun:
     accepted: int  # answered 202
     refused: int  # answered 503
     p50_ms: float
-    most_held: int  # the most mail held in memory at once
+    most_held: int  # the most mail held in memory at once, by the pool's own count
+    # Of a second burst with the mail server stalled, the mail answered 202: all of it still in memory, counted
+    # by the clients, outside the lock that refuses.
+    accepted_when_stalled: int
     delivered: int
-    lost: int  # accepted, never delivered
+    lost: int  # accepted in either burst, never delivered
     last_mail_after_burst_s: float  # how long after the last answer the last accepted mail went out: the backlog's age
     threads: int
     failed: int
@@ -52,8 +55,8 @@ class BacklogRun:
     def row(self) -> list:
         """The table row (see Backlog.table)."""
         bound = "none" if self.queue_bound is None else self.queue_bound
-        return [bound, self.accepted, self.refused, self.most_held, self.delivered, self.lost,
-                self.last_mail_after_burst_s]  # fmt: skip
+        return [bound, self.accepted, self.refused, self.most_held, self.accepted_when_stalled, self.delivered,
+                self.lost, self.last_mail_after_burst_s]  # fmt: skip
 
 
 @dataclass
@@ -64,8 +67,8 @@ class Backlog:
 
     def table(self) -> Table:
         """The runs side by side."""
-        columns = ["queue bound", "answered 202", "answered 503", "most held in memory", "delivered", "lost",
-                   "last mail, s after the burst"]  # fmt: skip
+        columns = ["queue bound", "answered 202", "answered 503", "most held in memory",
+                   "202s, mail server stalled", "delivered", "lost", "last mail, s after the burst"]  # fmt: skip
         return Table(columns, [run.row() for run in self.runs])
 
 
@@ -75,10 +78,12 @@ def pool_backlog(
     requests: int = 120,
     concurrency: int = 20,
     delay: float = 0.1,
+    stalled_requests: int = 40,
 ) -> Backlog:
     """The same burst on the pool once per queue bound; per bound, what the clients heard and what the mail became.
 
     The mail server takes `delay` per message, so the pool's threads send slower than the burst arrives.
+    Then `stalled_requests` more with the mail server holding every mail: each 202 is a mail in memory.
     """
     sandbox = running_sandbox(sandbox)
     runs = []
@@ -90,12 +95,19 @@ def pool_backlog(
                 samples = measure_send(sandbox, "pool", requests, warmup=0, concurrency=concurrency)
                 burst_over = time.time()
                 accepted = samples.statuses.get(202, 0)
-                counters = settle(sandbox, "pool", requests, timeout=requests * delay + 10)
+                settle(sandbox, "pool", requests, timeout=requests * delay + 10)
                 arrivals = [m.received_at for m in sandbox.mail_server.messages]
+                most_held = pool.peak
+                with sandbox.mail_server.holding():  # nothing is sent meanwhile: every 202 is a mail held
+                    stalled = measure_send(sandbox, "pool", stalled_requests, warmup=0, concurrency=concurrency)
+                accepted_when_stalled = stalled.statuses.get(202, 0)
+                total = requests + stalled_requests
+                counters = settle(sandbox, "pool", total, timeout=total * delay + 10)
                 runs.append(BacklogRun(
                     queue_bound=queue_size, accepted=accepted, refused=samples.statuses.get(503, 0),
-                    p50_ms=round(samples.p50_ms, 2), most_held=pool.peak, delivered=len(arrivals),
-                    lost=accepted - len(arrivals),
+                    p50_ms=round(samples.p50_ms, 2), most_held=most_held, accepted_when_stalled=accepted_when_stalled,
+                    delivered=len(arrivals),
+                    lost=accepted + accepted_when_stalled - len(sandbox.mail_server.messages),
                     last_mail_after_burst_s=round(max(max(arrivals, default=burst_over) - burst_over, 0.0), 2),
                     threads=pool.size, failed=counters["failed"],
                 ))  # fmt: skip

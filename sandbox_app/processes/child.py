@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 import psutil
@@ -49,9 +49,12 @@ class ChildProcess:
         pass_fds: tuple[int, ...] = (),
         tethered: bool = False,
         reports_ready: bool = False,
+        stderr_path: Path | None = None,
     ) -> None:
         self.command = [str(part) for part in command]
         self.log_path = Path(log_path)
+        # Its errors in a file of their own, for a command whose output is data (`--json`); else in the log.
+        self.stderr_path = None if stderr_path is None else Path(stderr_path)
         self.what = what
         self.env = env
         self.cwd = cwd
@@ -103,11 +106,14 @@ class ChildProcess:
             watched, self._tether = os.pipe()  # not inheritable: no other child of ours holds our end
             command = [sys.executable, "-m", "sandbox_app.processes.tether", str(watched), *command]
             pass_fds = (*pass_fds, watched)
-        with open(self.log_path, "wb") as log:
+        with open(self.log_path, "wb") as log, ExitStack() as errors:
+            stderr = (
+                subprocess.STDOUT if self.stderr_path is None else errors.enter_context(open(self.stderr_path, "wb"))
+            )
             # Its own session: a Ctrl-C meant for the parent (or a notebook's interrupt) does not reach it.
             self.process = subprocess.Popen(
                 command, env=env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True, pass_fds=pass_fds,
+                stderr=stderr, start_new_session=True, pass_fds=pass_fds,
             )  # fmt: skip
         if watched is not None:
             os.close(watched)
@@ -123,7 +129,7 @@ class ChildProcess:
                 )
             if not self.running or not self.is_ready():
                 self.stop(timeout=0)
-                raise ChildError(f"{self.what} did not start; its log:\n{self.read_log()}")
+                raise ChildError(f"{self.what} did not start; its log:\n{self.read_log()}{self.read_stderr()}")
         finally:
             self._forget_ready_file()
         return self
@@ -135,7 +141,9 @@ class ChildProcess:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.stop(timeout=0)
-            raise ChildError(f"{self.what} did not finish in {timeout:g} s; its log:\n{self.read_log()}") from None
+            raise ChildError(
+                f"{self.what} did not finish in {timeout:g} s; its log:\n{self.read_log()}{self.read_stderr()}"
+            ) from None
         finally:
             self._forget_ready_file()
 
@@ -233,10 +241,11 @@ class ChildProcess:
 
     def read_log(self) -> str:
         """What the process wrote so far."""
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
+        return _read_text(self.log_path)
+
+    def read_stderr(self) -> str:
+        """What the process wrote to its stderr so far, when it has a file of its own (else it is in the log)."""
+        return "" if self.stderr_path is None else _read_text(self.stderr_path)
 
     def __enter__(self) -> ChildProcess:
         return self if self.running else self.start()
@@ -247,3 +256,10 @@ class ChildProcess:
     def __repr__(self) -> str:
         state = f"running, pid {self.pid}" if self.running else "stopped" if self.process else "not started"
         return f"<{type(self).__name__} {state}: {self.what}>"
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""

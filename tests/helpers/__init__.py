@@ -30,21 +30,23 @@ from .http import (
 )
 from .machine import CHROMIUM_NAMES, REQUIRE_ALL, find_chromium, missing, need_program, required
 from .processes import (
+    Finished,
     eventually,
     listening_addresses,
     listening_ports,
     named,
     process_exists,
     refusing_port,
+    run_program,
     started_on_a_free_port,
     started_since,
     wait_gone,
 )
 
 __all__ = [
-    "CHROMIUM_NAMES", "EMAIL", "HTTP_TIMEOUT", "KEY_HEADER", "REQUIRE_ALL", "Reply", "auth_headers", "broken_copy",
+    "CHROMIUM_NAMES", "EMAIL", "Finished", "HTTP_TIMEOUT", "KEY_HEADER", "REQUIRE_ALL", "Reply", "auth_headers", "broken_copy",
     "eventually", "find_chromium", "free_port", "get_json", "http_call", "http_get", "http_post", "key_headers",
     "listening_addresses", "listening_ports", "missing", "named", "need_program", "open_page", "option",
-    "process_exists", "question", "refused_with", "refusing_port", "required", "start_on_free_port",
+    "process_exists", "question", "refused_with", "refusing_port", "required", "run_program", "start_on_free_port",
     "started_on_a_free_port", "started_since", "timed", "url_of", "wait_gone",
 ]  # fmt: skip

@@ -8,10 +8,13 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import psutil
 
+from sandbox_app.processes.child import ChildProcess
 from sandbox_app.processes.ports import PORT_ATTEMPTS, free_port
 from sandbox_app.smtp.loopback import LOOPBACK
 from sandbox_app.waiting import wait_until
@@ -114,3 +117,26 @@ def listening_addresses(*pids: int) -> set[tuple[str, int]]:
                 continue
             found |= {(c.laddr.ip, c.laddr.port) for c in connections if c.status == psutil.CONN_LISTEN}
     return found
+
+
+@dataclass
+class Finished:
+    """A program run to its end: its exit code and what it wrote to stdout and to stderr."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_program(command: list, folder: Path, *, timeout: float, env: dict | None = None, cwd=None) -> Finished:
+    """Run `command` to its end through the one child-process lifecycle, its output kept in `folder`.
+
+    Unlike `subprocess.run(timeout=...)`, which kills only the direct child, a timeout stops the whole tree it
+    started (ChildError, with what it wrote).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    child = ChildProcess(command, folder / "stdout.log", stderr_path=folder / "stderr.log", env=env, cwd=cwd,
+                         what=" ".join(str(part) for part in command[:4]))  # fmt: skip
+    returncode = child.run(timeout)
+    return Finished(returncode, child.read_log(), child.read_stderr())
