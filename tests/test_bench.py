@@ -9,7 +9,7 @@ from helpers import Finished, run_program
 
 from sandbox_app.cli import main
 from sandbox_app.lab import bench as lab_bench
-from sandbox_app.lab.bench import BENCH_CHOICES, measure_rows
+from sandbox_app.lab.bench import BENCH_CHOICES, default_patterns, measure_rows
 from sandbox_app.patterns import PATTERNS
 
 KEYS = {"pattern", "p50_ms", "p95_ms", "p99_ms", "rps", "delivered", "lost", "failed", "still_queued", "drain_s",
@@ -92,3 +92,10 @@ def test_an_unknown_pattern_is_a_usage_error_naming_it(capsys):
     assert "Traceback" not in err
     assert all(pattern in err for pattern in PATTERNS)
     assert out == ""
+
+
+def test_the_gevent_recipe_is_measured_only_under_gunicorn_s_gevent_worker(capsys):
+    assert main(["bench", "--patterns", "blocking,gevent", "--requests", "1"]) == 2
+    out, err = capsys.readouterr()
+    assert err == "error: gevent needs --server gunicorn-gevent: under inprocess no greenlet would run\n" and out == ""
+    assert "gevent" not in default_patterns("waitress") and "gevent" in default_patterns("gunicorn-gevent")

@@ -7,6 +7,7 @@ import json
 import sys
 
 from ..config import SandboxConfig
+from ..lab import bench as lab_bench
 from ..lab.bench import BENCH_CHOICES, BULK, DEFAULT_PATTERNS, format_bulk, format_table, headline, run_table
 from ..lab.capture import capture_rates
 from ..processes.child import ChildError
@@ -39,8 +40,15 @@ def bench(args: argparse.Namespace) -> int:
         smtp_delay=args.smtp_delay, server=args.server, workers=args.workers, queue_url=args.queue_url
     )
     try:
+        patterns = lab_bench.check_patterns(
+            args.patterns or list(lab_bench.default_patterns(config.server)), config.server
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
         rows = run_table(
-            config, args.requests, args.concurrency, args.patterns, progress=True,  # tqdm writes to stderr
+            config, args.requests, args.concurrency, patterns, progress=True,  # tqdm writes to stderr
             bulk_count=args.bulk_messages, connect_delay=args.connect_delay,
         )  # fmt: skip
     except (ChildError, ServerUnavailable, OSError) as error:
@@ -75,8 +83,9 @@ def add_bench(subcommands) -> None:
     parser.add_argument(
         "--patterns",
         type=patterns_list,
-        default=list(DEFAULT_PATTERNS),
-        help=f"comma-separated, from {','.join(BENCH_CHOICES)} (default: {','.join(DEFAULT_PATTERNS)})",
+        default=None,
+        help=f"comma-separated, from {','.join(BENCH_CHOICES)} (default: {','.join(DEFAULT_PATTERNS)}; "
+        f"gevent too with --server {lab_bench.GREENLET_SERVER})",
     )
     parser.add_argument(
         "--bulk-messages", type=positive_int, default=100, help="messages in the bulk comparison (default 100)"

@@ -8,7 +8,7 @@ from contextlib import nullcontext
 from ..config import SandboxConfig
 from ..examples import DEFAULT_EMAIL
 from ..measuring import measure, measure_send, percentile
-from ..patterns import ASYNC_PATTERNS, PATTERNS
+from ..patterns import ASYNC_PATTERNS, GREENLET_PATTERNS, PATTERNS
 from ..queues.registry import BACKENDS, FIRST_QUEUE
 from ..sandbox import Sandbox, SandboxNotRunning
 from .client import call
@@ -19,11 +19,29 @@ from .workers import only_queue, queues_paused
 
 BULK = "bulk"
 # What `--patterns` may name, and what it measures when it names none.
-BENCH_CHOICES = (*PATTERNS, *ASYNC_PATTERNS, BULK)
+BENCH_CHOICES = (*PATTERNS, *ASYNC_PATTERNS, *GREENLET_PATTERNS, BULK)
 DEFAULT_PATTERNS = (
     *(p for p in PATTERNS if p not in BACKENDS or not BACKENDS[p].needs_redis),
     BULK,
 )  # Celery and RQ need a Redis: asked for by name
+# Flask's gevent recipe sends only where gunicorn's gevent worker monkey-patched socket (patterns/greenlet.py).
+GREENLET_SERVER = "gunicorn-gevent"
+
+
+def default_patterns(server: str) -> tuple[str, ...]:
+    """What the bench measures when `--patterns` names none: the gevent recipe too under gunicorn's gevent worker."""
+    return (*DEFAULT_PATTERNS[:-1], *GREENLET_PATTERNS, BULK) if server == GREENLET_SERVER else DEFAULT_PATTERNS
+
+
+def check_patterns(patterns: list[str], server: str) -> list[str]:
+    """The patterns, if each can run under `server`; ValueError saying why not."""
+    if server != GREENLET_SERVER and (greenlets := [p for p in patterns if p in GREENLET_PATTERNS]):
+        raise ValueError(
+            f"{', '.join(greenlets)} needs --server {GREENLET_SERVER}: under {server} no greenlet would run"
+        )
+    return patterns
+
+
 # The background patterns the page compares with /ping and blocking in its headline.
 HEADLINE_PATTERNS = ("threaded", "pool", FIRST_QUEUE)
 
