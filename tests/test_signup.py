@@ -1,0 +1,142 @@
+"""The four ways to send a sign-up's welcome mail, on real SMTP, real workers and a real database (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from database_fixtures import database_url, postgresql_database  # noqa: F401 (fixtures)
+from helpers import eventually, get_json, http_call, http_get, http_post
+
+from sandbox_app.database.gate import tasks_settled
+
+WAYS = ("inline", "in-transaction", "after-commit", "outbox")
+
+
+def sign_up(sandbox, way, email, via=None, **fields):
+    """POST /signup/<way>; the reply."""
+    query = f"?via={via}" if via else ""
+    return http_post(sandbox, f"signup/{way}{query}", {"email": email, "name": email.split("@")[0], **fields})
+
+
+def welcomed(sandbox) -> list[str]:
+    """The addresses the welcome mails in the inbox went to, sorted."""
+    return sorted(to for m in sandbox.mail_server.messages if m.subject == "Welcome!" for to in m.rcpt_tos)
+
+
+def user_emails(sandbox) -> list[str]:
+    """The addresses GET /api/users lists, sorted."""
+    return sorted(user["email"] for user in get_json(sandbox, "api/users")["users"])
+
+
+@pytest.fixture
+def signup_sandbox(start_sandbox, database_url):  # noqa: F811
+    """A sandbox on the test's database, its Huey consumer and (on first use of the outbox) its relay running."""
+    sandbox = start_sandbox(database_url=database_url)
+    sandbox.start_consumer(workers=2)
+    return sandbox
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_each_way_welcomes_a_sign_up_once_and_never_a_duplicate(signup_sandbox, way):
+    sandbox = signup_sandbox
+    if way == "outbox":
+        sandbox.start_relay()
+    created = sign_up(sandbox, way, "ana@example.com")
+    assert created.status == 201, created.text
+    assert created.json["user"]["email"] == "ana@example.com" and created.json["way"] == way
+    again = sign_up(sandbox, way, "ana@example.com")
+    assert again.status == 409 and again.json == {"error": "ana@example.com has already signed up"}
+    if way == "in-transaction":
+        # Without the gate, the worker may look before the commit (the race the next test makes certain).
+        eventually(tasks_settled("queue", sandbox.app), timeout=10)
+        assert welcomed(sandbox) in ([], ["ana@example.com"])
+    else:
+        eventually(lambda: welcomed(sandbox) == ["ana@example.com"], timeout=10)
+    assert user_emails(sandbox) == ["ana@example.com"]
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_a_sign_up_that_fails_after_the_hand_over_rolls_back(signup_sandbox, way):
+    sandbox = signup_sandbox
+    if way == "outbox":
+        sandbox.start_relay()
+    failed = sign_up(sandbox, way, "bo@example.com", fail_after_enqueue=True)
+    assert failed.status == 422
+    assert failed.json == {
+        "error": "a later step of the sign-up of bo@example.com failed: the transaction rolled back"
+    }
+    assert user_emails(sandbox) == []
+    # The task a rollback left queued runs first: on SQLite the next user would get the rolled-back id, and its
+    # welcome twice (SQLite gives a rolled-back rowid again; PostgreSQL's sequence never does).
+    eventually(tasks_settled("queue", sandbox.app), timeout=10)
+    # A mark after the rolled-back one: once it is welcomed, anything the rollback left queued has run too.
+    assert sign_up(sandbox, "after-commit", "mark@example.com").status == 201
+    eventually(lambda: "mark@example.com" in welcomed(sandbox), timeout=10)
+    eventually(tasks_settled("queue", sandbox.app), timeout=10)
+    stats = get_json(sandbox, "api/stats")["queue"]
+    if way == "inline":  # sent before the later step failed: a mail cannot be taken back
+        assert welcomed(sandbox) == ["bo@example.com", "mark@example.com"]
+    else:
+        assert welcomed(sandbox) == ["mark@example.com"]
+    if way == "in-transaction":  # its task ran, and found nobody
+        assert stats["failed"] == 1 and stats["last_error"].startswith("LookupError: no user ")
+    else:
+        assert stats["failed"] == 0
+    assert user_emails(sandbox) == ["mark@example.com"]
+
+
+def test_the_commit_gate_makes_the_in_transaction_race_happen_every_time(signup_sandbox):
+    sandbox = signup_sandbox
+    gate = sandbox.commit_gate
+    emails = [f"user{n}@example.com" for n in range(3)]
+    # Each commit waits until the worker has run the task its request queued: it looked before the commit.
+    with gate.holding(until=tasks_settled("queue", sandbox.app), timeout=20):
+        replies = [sign_up(sandbox, "in-transaction", email) for email in emails]
+        assert gate.passed == 3
+    assert [reply.status for reply in replies] == [201] * 3
+    assert user_emails(sandbox) == emails  # every user exists
+    stats = get_json(sandbox, "api/stats")["queue"]
+    assert stats["failed"] == 3 and stats["delivered"] == 0  # and not one was welcomed
+    assert welcomed(sandbox) == []
+    # The same gate, the after-commit way: the task is queued after the commit, and welcomes every one.
+    with gate.holding(until=tasks_settled("queue", sandbox.app), timeout=20):
+        after = [sign_up(sandbox, "after-commit", f"later{n}@example.com") for n in range(3)]
+    assert [reply.status for reply in after] == [201] * 3
+    eventually(lambda: len(welcomed(sandbox)) == 3, timeout=10)
+
+
+def test_a_held_commit_waits_until_released(signup_sandbox):
+    sandbox = signup_sandbox
+    gate = sandbox.commit_gate
+    gate.hold()
+    replies = []
+    request = threading.Thread(target=lambda: replies.append(sign_up(sandbox, "after-commit", "held@example.com")))
+    request.start()
+    try:
+        eventually(lambda: gate.waiting == 1)
+        assert user_emails(sandbox) == []  # not committed: nobody else sees the user
+    finally:
+        gate.release()
+        request.join(10)
+    assert replies[0].status == 201 and user_emails(sandbox) == ["held@example.com"]
+    eventually(lambda: welcomed(sandbox) == ["held@example.com"], timeout=10)
+
+
+def test_the_task_that_carries_the_address_welcomes_a_rolled_back_sign_up(signup_sandbox):
+    sandbox = signup_sandbox
+    failed = sign_up(sandbox, "in-transaction-address", "ghost@example.com", fail_after_enqueue=True)
+    assert failed.status == 422 and user_emails(sandbox) == []
+    eventually(lambda: welcomed(sandbox) == ["ghost@example.com"], timeout=10)  # mail for nobody
+
+
+def test_users_api_lists_and_clears(signup_sandbox):
+    sandbox = signup_sandbox
+    for email in ("a@example.com", "b@example.com"):
+        assert sign_up(sandbox, "after-commit", email).status == 201
+    listed = get_json(sandbox, "api/users")
+    assert listed["count"] == 2 and [u["email"] for u in listed["users"]] == ["b@example.com", "a@example.com"]
+    assert get_json(sandbox, "api/users?limit=1")["users"][0]["email"] == "b@example.com"
+    assert http_get(sandbox, "api/users?limit=0").status == 400
+    assert http_call("DELETE", sandbox, "api/users").json == {"deleted": 2}
+    assert get_json(sandbox, "api/users") == {"count": 0, "users": []}
