@@ -161,7 +161,9 @@ def test_stopping_a_held_server_lets_its_clients_go(mail_server):
     mail_server.hold()
     with ThreadPoolExecutor(1) as pool:
         sending = pool.submit(send, mail_server)
-        eventually(lambda: mail_server.waiting_at_gate == 1)  # not open_connections: aiosmtpd's start-up probe may still count
+        eventually(
+            lambda: mail_server.waiting_at_gate == 1
+        )  # not open_connections: aiosmtpd's start-up probe may still count
         started = time.monotonic()
         mail_server.stop()
         with pytest.raises(smtplib.SMTPException):  # the connection closed unanswered, as on any stop

@@ -63,9 +63,7 @@ def test_a_sign_up_that_fails_after_the_hand_over_rolls_back(signup_sandbox, way
         sandbox.start_relay()
     failed = sign_up(sandbox, way, "bo@example.com", fail_after_enqueue=True)
     assert failed.status == 422
-    assert failed.json == {
-        "error": "a later step of the sign-up of bo@example.com failed: the transaction rolled back"
-    }
+    assert failed.json == {"error": "a later step of the sign-up of bo@example.com failed: the transaction rolled back"}
     assert user_emails(sandbox) == []
     # The task a rollback left queued runs first: on SQLite the next user would get the rolled-back id, and its
     # welcome twice (SQLite gives a rolled-back rowid again; PostgreSQL's sequence never does).

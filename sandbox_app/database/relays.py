@@ -46,6 +46,7 @@ class OutboxRelays:
         self.app = app
         self.processes: list[RelayProcess] = []
         self.channel: LauncherChannel | None = None
+        self.used = False  # relays were started once: never again behind a lesson's back (it may have stopped them)
         self._lock = threading.RLock()
         app.config.setdefault("OUTBOX_LEASE_SECONDS", LEASE_SECONDS)
         app.config.setdefault("OUTBOX_POLL_SECONDS", POLL_SECONDS)
@@ -78,6 +79,7 @@ class OutboxRelays:
                 raise ValueError("SQLite runs one outbox relay: it has one writer at a time and no row locks to skip")
         with self._lock:
             self.stop()
+            self.used = True
             started = [RelayProcess(self.relay_settings(settings or {})) for _ in range(count)]
             try:
                 side_by_side(lambda process: process.start(), started)
@@ -89,7 +91,7 @@ class OutboxRelays:
             return started
 
     def ensure(self) -> None:
-        """One relay, if none runs: on the outbox's first use. An app process of its own asks its launcher."""
+        """One relay on the outbox's first use, if none was ever started. An app process of its own asks its launcher."""
         client = launcher(self.app)
         if client is not None:
             try:
@@ -98,7 +100,7 @@ class OutboxRelays:
                 raise unavailable(error) from None
             return
         with self._lock:
-            if not self.running():
+            if not self.used:
                 self.start(1)
 
     def stop(self, timeout: float = 15.0) -> None:

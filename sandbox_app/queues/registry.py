@@ -13,7 +13,6 @@ from flask_mail import Message
 
 from ..mailer.background import get_background
 from ..mailer.outcomes import record_failure
-from ..mailer.seam import handing_over
 from ..mailer.stats import get_stats
 from ..processes.channel import LauncherChannel
 from .backend import STORAGE_ERRORS, QueueBackend, launcher, unavailable
@@ -60,10 +59,12 @@ def get_backend(pattern: str, app: Flask | None = None) -> QueueBackend:
 
 
 def hand_over(pattern: str, msg: Message) -> None:
-    """Put a mail on the current app's queue named by its pattern ("queue", "celery", "rq"), as POST /send/<pattern>
-    does: counted as accepted, and its send counted by the worker; QueueUnavailable (503) if the queue cannot take it."""
+    """Put a mail on the current app's queue named by its pattern ("queue", "celery", "rq"): counted as accepted once
+    the queue has it (its worker counts the send); QueueUnavailable (503) if the queue cannot take it, counted
+    nowhere: the outbox relay that calls this tries again, and counts what it gives up on."""
     app = current_app._get_current_object()
-    handing_over(pattern, get_backend(pattern, app).send)(app, msg)
+    get_backend(pattern, app).enqueue(msg)
+    get_stats(app).accepted(pattern)
 
 
 def enqueue_task(pattern: str, function: Callable, *args: object) -> None:

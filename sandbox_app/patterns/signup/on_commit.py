@@ -30,7 +30,10 @@ def run_callbacks(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def drop_callbacks(session: Session) -> None:
-    session.info.pop(CALLBACKS, None)  # the database rolled back: what the callbacks announce never happened
+    # The database rolled back: what the callbacks announce never happened. (A savepoint's ROLLBACK TO fires this
+    # event too, inside the nested transaction: the outer one, and its callbacks, live on.)
+    if not session.in_nested_transaction():
+        session.info.pop(CALLBACKS, None)
 
 
 @event.listens_for(Session, "after_soft_rollback")
