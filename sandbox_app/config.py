@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 from .addresses import LOOPBACK, SMTP_USER
@@ -40,8 +41,6 @@ def check_database_url(text: str) -> str:
 
     ValueError says in one line what is wrong: the form, the driver, or psycopg missing.
     """
-    from importlib.util import find_spec
-
     from sqlalchemy.engine import make_url  # a child that reads its settings without a database never loads it
     from sqlalchemy.exc import ArgumentError
 

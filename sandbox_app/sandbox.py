@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import Flask
 
 from .addresses import auth_headers, key_link
-from .config import SandboxConfig, get_settings
+from .config import SandboxConfig
 from .database.gate import CommitGate, get_gate
 from .database.relays import OutboxRelays, RelayProcess, get_relays, serve_relays
 from .http_server import AppServer
@@ -104,7 +104,9 @@ class Sandbox:
         # Every process of the app counts into this app's counters file, and uses its database (each made now,
         # unless the config named one).
         self.settings = replace(
-            self.settings, stats_path=self._app.config["STATS_PATH"], database_url=get_settings(self._app).database_url
+            self.settings,
+            stats_path=self._app.config["STATS_PATH"],
+            database_url=self._app.config["SQLALCHEMY_DATABASE_URI"],
         )
         if self.channel is not None:
             serve_queues(self.channel, self._app)  # Redis and the queues' workers run here, for the app's processes

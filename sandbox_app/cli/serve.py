@@ -8,6 +8,8 @@ import signal
 import sys
 import threading
 
+from sqlalchemy.engine import make_url
+
 from ..addresses import KEY_HEADER, KEY_PARAMETER
 from ..config import SandboxConfig
 from ..processes.child import ChildError
@@ -59,8 +61,6 @@ def workers_at_start(args: argparse.Namespace) -> dict[str, int]:
 
 def shown_url(url: str) -> str:
     """A database URL as the banner shows it: the password hidden."""
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 

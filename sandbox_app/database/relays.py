@@ -59,7 +59,7 @@ class OutboxRelays:
             serve_queues(self.channel, self.app)  # the relay's Celery and RQ ask this app for Redis and their workers
         shared = replace(
             get_settings(self.app), queue_name=config["QUEUE_NAME"], stats_path=config["STATS_PATH"],
-            launcher_port=self.channel.port, launcher_authkey=self.channel.authkey,
+            database_url=config["SQLALCHEMY_DATABASE_URI"], launcher_port=self.channel.port, launcher_authkey=self.channel.authkey,
         )  # fmt: skip
         overrides = {
             QUEUES_AT_LAUNCHER: True,

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import weakref
-from dataclasses import replace
 
 from flask import Flask
 from sqlalchemy.engine import Engine, make_url
 
-from ..config import SETTINGS_EXTENSION, get_settings
 from ..mailer.background import get_background
 from ..paths import remove_sqlite_database
 from .gate import init_gate
@@ -32,13 +30,13 @@ os.register_at_fork(after_in_child=_forget_connections_after_fork)
 def init_database(app: Flask) -> None:
     """Give the app its database (the settings' URL, else a SQLite file it makes and removes when it stops), with tables.
 
-    A made-up URL goes into the app's settings, so that every process the app starts (a worker, the relay) uses it.
+    Every process the app starts (a worker, the relay, a server's) is given app.config["SQLALCHEMY_DATABASE_URI"] as
+    its settings' `database_url`, as it is given the counters file.
     """
     url = app.config.get("SQLALCHEMY_DATABASE_URI")
     made_here = not url
     if made_here:
         url = app.config["SQLALCHEMY_DATABASE_URI"] = made_up_sqlite_url()
-        app.extensions[SETTINGS_EXTENSION] = replace(get_settings(app), database_url=url)
     sqlite = make_url(url).get_backend_name() == "sqlite"
     app.config.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": SQLITE_BUSY_SECONDS}} if sqlite else {}

@@ -203,7 +203,10 @@ class QueueBackend(ABC):
             **self.worker_overrides(),
             **settings,
         }
-        shared = replace(get_settings(self.app), queue_name=config["QUEUE_NAME"], stats_path=config["STATS_PATH"])
+        shared = replace(
+            get_settings(self.app), queue_name=config["QUEUE_NAME"], stats_path=config["STATS_PATH"],
+            database_url=config["SQLALCHEMY_DATABASE_URI"],  # the tasks read the database the app writes
+        )  # fmt: skip
         return shared.with_app_config(overrides)
 
     def start_workers(self, count: int | None = None, settings: dict | None = None) -> list[WorkerProcess]:
