@@ -3,6 +3,8 @@ its process, and the outbox in GET /api/queue; real SMTP, a real database and re
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -19,6 +21,7 @@ from sandbox_app.mailer.background import get_background
 from sandbox_app.mailer.stats import get_stats, zeros
 from sandbox_app.patterns.signup import relay
 from sandbox_app.patterns.signup.welcome import welcome_message
+from sandbox_app.processes.webprocess import WebProcess
 
 
 def write_rows(app, count: int, queue: str = "queue") -> list[str]:
@@ -160,3 +163,33 @@ def test_the_relay_hands_the_outbox_to_the_queue_and_the_oldest_age_shows_a_stop
     with sandbox.app.app_context():
         written = set(db.session.scalars(select(OutboxMail.message_id)))
     assert {dict(m.headers)["Message-ID"] for m in messages} == written
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("mysql://u@h/db", "error: argument --database-url: the database is SQLite (sqlite:///FILE) or PostgreSQL"),
+        ("sqlite://", "error: argument --database-url: an in-memory SQLite database is not shared with the workers"),
+        ("nonsense", "error: argument --database-url: not a database URL"),
+        ("postgresql://u@localhost", "error: argument --database-url: the PostgreSQL URL names no database"),
+    ],
+)
+def test_a_bad_database_url_is_a_one_line_error(url, error):
+    done = subprocess.run(
+        [sys.executable, "-m", "sandbox_app", "--database-url", url], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith(f"python -m sandbox_app: {error}"), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_cli_runs_on_the_database_it_is_given(tmp_path):
+    database = tmp_path / "shop.sqlite3"
+    served = WebProcess("--database-url", f"sqlite:///{database}", "--queue-workers", "1", "--outbox-relays", "1")
+    with served:
+        reply = http_post(served, "signup/outbox", {"email": "cli@example.com", "name": "C"})
+        assert reply.status == 201
+        assert f"database:    sqlite:///{database}" in served.read_log()
+        eventually(lambda: get_json(served, "api/queue")["queues"]["outbox"]["waiting"] == 0, timeout=10)
+        assert len(get_json(served, "api/queue")["queues"]["outbox"]["workers"]) == 1
+    assert database.exists()  # given, so kept: the sandbox removes only a file it made

@@ -138,3 +138,44 @@ def test_users_api_lists_and_clears(signup_sandbox):
     assert http_get(sandbox, "api/users?limit=0").status == 400
     assert http_call("DELETE", sandbox, "api/users").json == {"deleted": 2}
     assert get_json(sandbox, "api/users") == {"count": 0, "users": []}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "error"),
+    [
+        ("signup/nope", {"email": "a@example.com", "name": "A"}, 404, "unknown way 'nope'; choose one of: inline, "),
+        ("signup/outbox", {"name": "A"}, 400, "missing field(s): email (send email and name)"),
+        ("signup/outbox", {"email": "not an address", "name": "A"}, 400, "'email' is not a valid email address: "),
+        ("signup/outbox", {"email": "a@example.com", "name": 7}, 400, "'name' must be a string"),
+        ("signup/outbox", {"email": "a@example.com", "name": " "}, 400, "'name' must be 1 to 200 characters"),
+        ("signup/outbox", {"email": "a@example.com", "name": "A\r\nBcc: x"}, 400, "'name' must not contain CR or LF"),
+        ("signup/outbox", {"email": "a@example.com", "name": "A", "fail_after_enqueue": "yes"}, 400,
+         "'fail_after_enqueue' must be true or false"),
+        ("signup/outbox?via=kafka", {"email": "a@example.com", "name": "A"}, 400,
+         "unknown queue ?via='kafka'; choose one of: queue, celery, rq"),
+        ("signup/inline?via=rq", {"email": "a@example.com", "name": "A"}, 400,
+         "the inline way sends in the request: it takes no ?via="),
+    ],
+)  # fmt: skip
+def test_bad_sign_ups_get_a_json_error_and_change_nothing(sandbox, path, body, status, error):
+    reply = http_post(sandbox, path, body)
+    assert reply.status == status and reply.json["error"].startswith(error), reply.text
+    assert user_emails(sandbox) == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "signup/after-commit"), ("GET", "api/users"), ("DELETE", "api/users")]
+)
+def test_the_sign_up_routes_need_the_key(sandbox, method, path):
+    reply = http_call(
+        method, sandbox, path, {"email": "a@example.com", "name": "A"}, headers={"X-Sandbox-Key": "wrong-key-1"}
+    )
+    assert reply.status == 403 and "needs its key" in reply.json["error"]
+    assert user_emails(sandbox) == []
+
+
+def test_an_inline_sign_up_whose_mail_server_is_down_rolls_back(sandbox):
+    sandbox.mail_server.configure(faults={"RCPT": {"code": 550, "message": "No such user"}})
+    reply = sign_up(sandbox, "inline", "gone@example.com")
+    assert reply.status == 502 and reply.json["error"].startswith("mail server refused the message")
+    assert user_emails(sandbox) == []
