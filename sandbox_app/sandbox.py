@@ -14,6 +14,7 @@ from flask import Flask
 from .addresses import auth_headers, key_link
 from .config import SandboxConfig
 from .database.gate import CommitGate, get_gate
+from .database.outbox_state import outbox_state
 from .database.relays import OutboxRelays, RelayProcess, get_relays, serve_relays
 from .http_server import AppServer
 from .logs import SandboxLog
@@ -110,7 +111,7 @@ class Sandbox:
         )
         if self.channel is not None:
             serve_queues(self.channel, self._app)  # Redis and the queues' workers run here, for the app's processes
-            serve_relays(self.channel, self._app)  # and the outbox relays
+            serve_relays(self.channel, self._app, lambda: outbox_state(self._app, time.time()))  # and the outbox relays
         # In process this app is the one served; out of process it only shows the mail server to the app's
         # processes, on a port of its own (the app's port and workers go to its server process).
         port, threads = (config.port, config.workers) if config.in_process else (0, LAUNCHER_THREADS)

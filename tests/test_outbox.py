@@ -193,3 +193,15 @@ def test_the_cli_runs_on_the_database_it_is_given(tmp_path):
         eventually(lambda: get_json(served, "api/queue")["queues"]["outbox"]["waiting"] == 0, timeout=10)
         assert len(get_json(served, "api/queue")["queues"]["outbox"]["workers"]) == 1
     assert database.exists()  # given, so kept: the sandbox removes only a file it made
+
+
+def test_an_app_in_a_process_of_its_own_has_its_launcher_run_the_relay(start_sandbox):
+    sandbox = start_sandbox(server="waitress", workers=2)
+    sandbox.start_consumer(workers=1)
+    reply = http_post(sandbox, "signup/outbox", {"email": "far@example.com", "name": "F"})
+    assert reply.status == 201, reply.text
+    [message] = sandbox.mail_server.wait_for(1, timeout=15)
+    assert message.rcpt_tos == ("far@example.com",)
+    [relay_process] = sandbox.relays.running()  # the launcher's: the app process asked it over the channel
+    outbox = get_json(sandbox, "api/queue")["queues"]["outbox"]
+    assert outbox["workers"] == [{"pid": relay_process.pid, "threads": 1}] and outbox["waiting"] == 0

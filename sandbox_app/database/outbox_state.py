@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask
 from sqlalchemy import case, func, select
 
+from ..queues.backend import launcher, unavailable
 from .models import OutboxMail, db
 from .relays import get_relays
+
+
+def queues_outbox(app: Flask) -> dict:
+    """GET /api/queue's `queues.outbox`; in an app process of its own, the launcher's answer (it runs the relays)."""
+    client = launcher(app)
+    if client is None:
+        return outbox_state(app, time.time())
+    try:
+        return client.call("outbox.state")
+    except OSError as error:
+        raise unavailable(error) from None
 
 
 def outbox_state(app: Flask, now: float) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 
 from flask import Flask, current_app
@@ -132,6 +133,8 @@ def get_relays(app: Flask | None = None) -> OutboxRelays:
     return (app or current_app).extensions[EXTENSION]
 
 
-def serve_relays(channel: LauncherChannel, app: Flask) -> None:
-    """On the launcher: start a relay when an app process of its own first uses the outbox ("outbox.prepare")."""
+def serve_relays(channel: LauncherChannel, app: Flask, state: Callable[[], dict]) -> None:
+    """On the launcher: start a relay when an app process of its own first uses the outbox ("outbox.prepare"), and
+    answer `queues.outbox` of GET /api/queue ("outbox.state"): the launcher runs the relays."""
     channel.serve("outbox.prepare", lambda: get_relays(app).ensure())
+    channel.serve("outbox.state", state)

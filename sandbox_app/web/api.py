@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, abort, current_app, request
 
-from ..database.outbox_state import outbox_state
+from ..database.outbox_state import queues_outbox
 from ..mailer.stats import get_stats
 from ..queues.registry import queues_state
 from ..smtp.settings import SettingsError
@@ -89,5 +88,5 @@ def get_queue_state():
     queue under `queues` (its backend, waiting, oldest_age_s, in_flight, retries_scheduled, failed, workers),
     the outbox too."""
     state = queues_state()
-    state["queues"]["outbox"] = outbox_state(current_app, time.time())
+    state["queues"]["outbox"] = queues_outbox(current_app)
     return state
