@@ -14,9 +14,9 @@ from sandbox_app.addresses import auth_headers, key_link
 from sandbox_app.mailer.background import get_background
 from sandbox_app.mailer.stats import get_stats
 from sandbox_app.measuring import timed_exchange
+from sandbox_app.patterns.signup import WAYS as SIGNUP_WAYS
 from sandbox_app.processes.child import ChildProcess
 from sandbox_app.web.access import KEY_HEADER, cookie_name
-from sandbox_app.patterns.signup import WAYS as SIGNUP_WAYS
 from sandbox_app.web.send import PATTERNS as SEND_PATTERNS
 
 EMAIL = {"to": "learner@example.com", "subject": "Hello", "body": "Only with the key."}

@@ -3,6 +3,9 @@ its process, and the outbox in GET /api/queue; real SMTP, a real database and re
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -10,7 +13,7 @@ import time
 
 import pytest
 from database_fixtures import database_url, postgresql_database  # noqa: F401 (fixtures)
-from helpers import eventually, get_json, http_post, refusing_port
+from helpers import eventually, get_json, http_call, http_post, refusing_port
 from sqlalchemy import select
 
 from sandbox_app import create_app
@@ -22,6 +25,7 @@ from sandbox_app.mailer.stats import get_stats, zeros
 from sandbox_app.patterns.signup import relay
 from sandbox_app.patterns.signup.welcome import welcome_message
 from sandbox_app.processes.webprocess import WebProcess
+from sandbox_app.queues.huey_queue import unsent_in
 
 
 def write_rows(app, count: int, queue: str = "queue") -> list[str]:
@@ -205,3 +209,32 @@ def test_an_app_in_a_process_of_its_own_has_its_launcher_run_the_relay(start_san
     [relay_process] = sandbox.relays.running()  # the launcher's: the app process asked it over the channel
     outbox = get_json(sandbox, "api/queue")["queues"]["outbox"]
     assert outbox["workers"] == [{"pid": relay_process.pid, "threads": 1}] and outbox["waiting"] == 0
+
+
+def post_until_killed(served, path: str) -> None:
+    """POST a sign-up whose process is killed before it answers (its connection closes without a reply)."""
+    with contextlib.suppress(OSError):
+        http_post(served, path, {"email": "k@example.com", "name": "K"})
+
+
+@pytest.mark.parametrize("way", ["after-commit", "outbox"])
+def test_a_web_process_killed_between_commit_and_enqueue(tmp_path, state_dir, way):
+    database = tmp_path / "shop.sqlite3"
+    served = WebProcess("--database-url", f"sqlite:///{database}", "--queue-workers", "1")
+    with served:
+        reply = http_call("PUT", served, "api/commit-gate", {"held": True, "at": "after-commit"})
+        assert reply.json == {"held": True, "at": "after-commit", "waiting": 0, "passed": 0}
+        request = threading.Thread(target=post_until_killed, args=(served, f"signup/{way}"))
+        request.start()
+        eventually(lambda: get_json(served, "api/commit-gate")["waiting"] == 1, timeout=10)
+        served.kill()  # after COMMIT, before anything was queued: the out-of-memory killer, a deploy's SIGKILL
+        request.join(10)
+    with contextlib.closing(sqlite3.connect(database)) as db_file:
+        assert db_file.execute("select email from users").fetchall() == [("k@example.com",)]  # committed
+        outbox = db_file.execute("select message from outbox where handed_over_at is null").fetchall()
+    queued = sum(unsent_in(path) for path in state_dir.glob("queues/*.sqlite3"))
+    if way == "after-commit":
+        assert queued == 0 and outbox == []  # the user is in, and the welcome mail is lost for good
+    else:  # the mail is in the outbox for the next relay, or the relay (alive until now) had queued it already
+        assert queued + len(outbox) == 1
+        assert all(json.loads(message)["recipients"] == ["k@example.com"] for (message,) in outbox)

@@ -198,3 +198,23 @@ def test_an_inline_sign_up_whose_mail_server_refuses_rolls_back(signup_sandbox):
         sandbox.mail_server.configure(faults={})
     assert reply.status == 502 and reply.json["error"].startswith("mail server refused the message")
     assert user_emails(sandbox) == []
+
+
+def test_the_commit_gate_over_http(signup_sandbox):
+    sandbox = signup_sandbox
+    assert get_json(sandbox, "api/commit-gate")["held"] is False
+    held = http_call("PUT", sandbox, "api/commit-gate", {"held": True, "until_settled": "queue", "timeout": 5})
+    assert held.json == {"held": True, "at": "before-commit", "waiting": 0, "passed": 0}
+    assert sign_up(sandbox, "in-transaction", "gated@example.com").status == 201  # let through once its task ran
+    assert get_json(sandbox, "api/commit-gate")["passed"] == 1 and welcomed(sandbox) == []
+    assert http_call("PUT", sandbox, "api/commit-gate", {"held": False}).json["held"] is False
+    for body, error in [
+        ({"held": "yes"}, 'send a JSON object such as {"held": true'),
+        ({"held": True, "at": "during"}, "'at' is one of before-commit, after-commit, got 'during'"),
+        ({"held": True, "until_settled": "kafka"}, "'until_settled' names a queue: one of queue, celery, rq"),
+        ({"held": True, "timeout": 0}, "'timeout' is a number of seconds from 0 to 3600, got 0"),
+        ({"held": True, "colour": "red"}, "unknown setting(s): colour"),
+    ]:
+        reply = http_call("PUT", sandbox, "api/commit-gate", body)
+        assert reply.status == 400 and reply.json["error"].startswith(error), reply.text
+    assert get_json(sandbox, "api/commit-gate")["held"] is False

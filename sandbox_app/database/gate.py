@@ -1,8 +1,10 @@
-"""The commit gate: hold every commit of the app's sessions open, as the debug mail server's `hold()` holds a message.
+"""The commit gate: hold every commit of the app's sessions, as the debug mail server's `hold()` holds a message.
 
-A lesson holds it to make the in-transaction race happen on every run: the request has handed the task to the
-queue and waits at its commit while the worker looks for a user that is not committed yet. Nothing in the taught
-code calls it: it waits in SQLAlchemy's `before_commit` event, beneath `db.session.commit()`.
+Held before the commit (`at="before-commit"`, SQLAlchemy's `before_commit` event), it makes the in-transaction
+race happen on every run: the request has handed the task to the queue and waits, its transaction open, while the
+worker looks for a user that is not committed yet. Held after it (`at="after-commit"`, the first `after_commit`
+listener, before the after-commit way's callbacks), it holds the request between its COMMIT and its enqueue, where
+a lesson kills the web process. Nothing in the taught code calls it: it waits beneath `db.session.commit()`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ..mailer.stats import get_stats
 
 EXTENSION = "sandbox_commit_gate"
 POLL_SECONDS = 0.01
+POINTS = ("before-commit", "after-commit")
 
 
 class CommitGate:
@@ -36,12 +39,16 @@ class CommitGate:
         self._until: Callable[[], bool] | None = None
         self._timeout = 0.0
         self._waiting = 0
+        self.at = POINTS[0]
         self.passed = 0  # commits that waited at the gate since it was last held
 
-    def hold(self, until: Callable[[], bool] | None = None, timeout: float = 30.0) -> None:
-        """Hold each commit until `release()`, or until `until()` returns true (each commit at most `timeout` s)."""
+    def hold(self, until: Callable[[], bool] | None = None, timeout: float = 30.0, at: str = "before-commit") -> None:
+        """Hold each commit `at` one of POINTS until `release()`, or until `until()` returns true (each commit at
+        most `timeout` s); ValueError for another point."""
+        if at not in POINTS:
+            raise ValueError(f"the gate holds commits at {' or '.join(POINTS)}, not {at!r}")
         with self._lock:
-            self._until, self._timeout, self.passed = until, timeout, 0
+            self._until, self._timeout, self.at, self.passed = until, timeout, at, 0
             self._released.clear()
 
     def release(self) -> None:
@@ -49,9 +56,11 @@ class CommitGate:
         self._released.set()
 
     @contextmanager
-    def holding(self, until: Callable[[], bool] | None = None, timeout: float = 30.0) -> Iterator[CommitGate]:
+    def holding(
+        self, until: Callable[[], bool] | None = None, timeout: float = 30.0, at: str = "before-commit"
+    ) -> Iterator[CommitGate]:
         """`with gate.holding():` hold the commits, and let them through on leaving the block, failed or not."""
-        self.hold(until, timeout)
+        self.hold(until, timeout, at)
         try:
             yield self
         finally:
@@ -67,9 +76,13 @@ class CommitGate:
         """How many commits wait at the gate now."""
         return self._waiting
 
-    def pass_gate(self) -> None:
-        """Return at once, or (held) once released, `until()` is true, or the timeout has passed."""
-        if not self.held:
+    def to_dict(self) -> dict:
+        """The gate as JSON-ready data: held, where, how many commits wait at it and passed it."""
+        return {"held": self.held, "at": self.at, "waiting": self.waiting, "passed": self.passed}
+
+    def pass_gate(self, point: str) -> None:
+        """At `point`: return at once, or (held there) once released, `until()` is true, or the timeout has passed."""
+        if not self.held or point != self.at:
             return
         until, deadline = self._until, time.monotonic() + self._timeout
         with self._lock:
@@ -84,13 +97,18 @@ class CommitGate:
                 self.passed += 1
 
 
-@event.listens_for(Session, "before_commit")  # every session, of every app: the gate is the current app's
-def wait_at_gate(session: Session) -> None:
-    """Before a commit of an app's session: pass the app's gate."""
+def wait_at_gate(point: str) -> None:
+    """Pass the current app's gate at `point`, if the gate is held there."""
     if has_app_context():
         gate = current_app.extensions.get(EXTENSION)
         if gate is not None:
-            gate.pass_gate()
+            gate.pass_gate(point)
+
+
+# Every session, of every app: the gate is the current app's.
+event.listen(Session, "before_commit", lambda session: wait_at_gate("before-commit"))
+# First among the after_commit listeners: before the after-commit way's callbacks queue anything.
+event.listen(Session, "after_commit", lambda session: wait_at_gate("after-commit"), insert=True)
 
 
 def init_gate(app: Flask) -> CommitGate:

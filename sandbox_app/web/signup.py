@@ -1,4 +1,5 @@
-"""The sign-up routes: POST /signup/<way> writes a user and sends the welcome mail one way; GET/DELETE /api/users."""
+"""The sign-up routes: POST /signup/<way> writes a user and sends the welcome mail one way; GET/DELETE /api/users;
+GET/PUT /api/commit-gate holds the commits, for the lesson's races."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest
 
 from ..database import OutboxMail, User, db
+from ..database.gate import POINTS, get_gate, tasks_settled
 from ..database.relays import get_relays
 from ..patterns.signup import QUEUED_WAYS, WAYS
 from ..patterns.signup.welcome import LaterStepFailed
@@ -16,6 +18,7 @@ from .api import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, list_limit
 from .compose import check_address, read_fields
 
 MAX_NAME = 200
+MAX_GATE_SECONDS = 3600
 
 bp = Blueprint("signup", __name__)
 
@@ -88,3 +91,35 @@ def clear_users():
     db.session.execute(delete(OutboxMail))
     db.session.commit()
     return {"deleted": deleted}
+
+
+@bp.get("/api/commit-gate")
+def read_commit_gate():
+    """The commit gate of the app process that answers: held, at which point, commits waiting and passed."""
+    return get_gate().to_dict()
+
+
+@bp.put("/api/commit-gate")
+def set_commit_gate():
+    """Hold the commits (`{"held": true, "at": "before-commit" | "after-commit", "until_settled": "queue",
+    "timeout": 30}`: each commit waits until released, or until the queue named has run every task handed to it)
+    or let them through (`{"held": false}`)."""
+    changes = request.get_json(silent=True)
+    if not isinstance(changes, dict) or not isinstance(changes.get("held"), bool):
+        abort(400, 'send a JSON object such as {"held": true, "at": "before-commit"} or {"held": false}')
+    unknown = set(changes) - {"held", "at", "until_settled", "timeout"}
+    if unknown:
+        abort(400, f"unknown setting(s): {', '.join(sorted(unknown))} (held, at, until_settled, timeout)")
+    gate = get_gate()
+    if not changes["held"]:
+        gate.release()
+        return gate.to_dict()
+    at, settled, timeout = changes.get("at", POINTS[0]), changes.get("until_settled"), changes.get("timeout", 30.0)
+    if at not in POINTS:
+        abort(400, f"'at' is one of {', '.join(POINTS)}, got {at!r}")
+    if settled is not None and settled not in BACKENDS:
+        abort(400, f"'until_settled' names a queue: one of {', '.join(BACKENDS)}, got {settled!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_GATE_SECONDS:
+        abort(400, f"'timeout' is a number of seconds from 0 to {MAX_GATE_SECONDS}, got {timeout!r}")
+    gate.hold(tasks_settled(settled) if settled else None, float(timeout), at)
+    return gate.to_dict()
