@@ -18,14 +18,17 @@ from sqlalchemy import select
 
 from sandbox_app import create_app
 from sandbox_app.database import OutboxMail, db
+from sandbox_app.database.guard import DatabaseGuard
 from sandbox_app.database.outbox_state import outbox_state
 from sandbox_app.database.sqlite import check_returning
+from sandbox_app.mailer.as_data import message_from
 from sandbox_app.mailer.background import get_background
 from sandbox_app.mailer.stats import get_stats, zeros
 from sandbox_app.patterns.signup import relay
 from sandbox_app.patterns.signup.welcome import welcome_message
 from sandbox_app.processes.webprocess import WebProcess
 from sandbox_app.queues.huey_queue import unsent_in
+from sandbox_app.queues.registry import hand_over
 
 
 def write_rows(app, count: int, queue: str = "queue") -> list[str]:
@@ -238,3 +241,34 @@ def test_a_web_process_killed_between_commit_and_enqueue(tmp_path, state_dir, wa
     else:  # the mail is in the outbox for the next relay, or the relay (alive until now) had queued it already
         assert queued + len(outbox) == 1
         assert all(json.loads(message)["recipients"] == ["k@example.com"] for (message,) in outbox)
+
+
+@pytest.mark.parametrize("guard", [False, "database"], ids=["no-guard", "database-guard"])
+def test_the_send_once_guard_in_the_database_removes_the_relays_duplicate(start_sandbox, guard):
+    sandbox = start_sandbox(app_config={"OUTBOX_LEASE_SECONDS": 0.2})
+    sandbox.start_worker("queue", 1, QUEUE_SEND_ONCE=guard)  # one thread: the copies are sent one after the other
+    [message_id] = write_rows(sandbox.app, 1)
+    with sandbox.app.app_context():
+        # A relay killed in its window: it claimed the row and handed the mail over, and never marked it.
+        [row] = relay.CLAIMS[db.engine.dialect.name](10, time.time())
+        db.session.commit()
+        hand_over(row.queue, message_from(row.message))
+        sandbox.mail_server.wait_for(1, timeout=10)
+        time.sleep(0.3)  # its lease runs out: the next relay claims the row again, and hands the mail over again
+        assert relay.relay_once() == 1
+    if not guard:
+        sandbox.mail_server.wait_for(2, timeout=10)
+    # Both copies taken and run (a skipped copy is counted nowhere: it was not sent).
+    eventually(lambda: not any(get_json(sandbox, "api/queue")["queues"]["queue"][k] for k in ("waiting", "in_flight")))
+    time.sleep(0.2)
+    copies = [m for m in sandbox.mail_server.messages if dict(m.headers)["Message-ID"] == message_id]
+    assert len(copies) == (1 if guard else 2)
+
+
+def test_the_database_guard_keeps_the_first_mark(db_app):
+    with db_app.app_context():
+        guard = DatabaseGuard()
+        assert not guard.already_sent("<a@example.com>")
+        guard.mark("<a@example.com>")
+        guard.mark("<a@example.com>")  # a second copy's mark: no error, the first one stays
+        assert guard.already_sent("<a@example.com>") and not guard.already_sent("<b@example.com>")

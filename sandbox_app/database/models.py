@@ -65,3 +65,12 @@ class OutboxMail(db.Model):
     def claimable(cls, now: float, lease: float) -> ColumnElement[bool]:
         """Waiting for a relay: unsent, due, and claimed by nobody (or by a relay whose lease ran out: it died)."""
         return and_(cls.unsent(), cls.available_at <= now, or_(cls.claimed_at.is_(None), cls.claimed_at < now - lease))
+
+
+class SentMail(db.Model):
+    """A mark of the send-once guard in the database: this Message-ID was delivered (database.guard)."""
+
+    __tablename__ = "sent_mail"
+
+    message_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    sent_at: Mapped[float] = mapped_column(Float, default=time.time)

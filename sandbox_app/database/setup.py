@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine, make_url
 from ..mailer.background import get_background
 from ..paths import remove_sqlite_database
 from .gate import init_gate
+from .guard import init_guard
 from .models import db
 from .relays import get_relays, init_relays
 from .sqlite import SQLITE_BUSY_SECONDS, made_up_sqlite_url, wal_on_connect
@@ -48,6 +49,7 @@ def init_database(app: Flask) -> None:
         db.create_all()
         _engines.add(db.engine)
     init_gate(app)
+    init_guard(app)
     init_relays(app)
     get_background(app).on_stop(lambda: close_database(app, remove=made_here))
 

@@ -21,6 +21,9 @@ from .redis_server import shared_redis
 CALLABLE_PACKAGE = "sandbox_app."  # a queued call names a function of the course's own code, nothing else
 RETRY_DELAYS = (1, 2, 4)  # seconds before each retry of a temporary failure, as the Huey queue waits
 MARK_SECONDS = 7 * 24 * 3600  # how long a mark is kept: longer than any redelivery can come
+# Where an app keeps the guard whose marks are rows of its own database (sandbox_app.database.guard), for
+# QUEUE_SEND_ONCE="database": any queue, Huey's on SQLite too, with no Redis.
+DATABASE_GUARD = "sandbox_send_once_database_guard"
 
 
 def is_temporary(error: BaseException) -> bool:
@@ -54,9 +57,13 @@ class RedisGuard:
 
 
 def send_once_guard() -> RedisGuard | None:
-    """The guard that skips a mail already sent, when the app asks for it (QUEUE_SEND_ONCE), else None."""
-    if not current_app.config.get("QUEUE_SEND_ONCE"):
+    """The guard that skips a mail already sent, when the app asks for it (QUEUE_SEND_ONCE: True for marks in Redis,
+    "database" for marks in the app's database), else None."""
+    mode = current_app.config.get("QUEUE_SEND_ONCE")
+    if not mode:
         return None
+    if mode == "database":
+        return current_app.extensions[DATABASE_GUARD]
     return RedisGuard(shared_redis(current_app).client(), prefix=f"{current_app.config['QUEUE_NAME']}:sent:")
 
 

@@ -30,7 +30,7 @@ from ..mailer.stats import get_stats
 from ..paths import remove_sqlite_database, state_dir
 from ..processes.env import report_ready
 from .backend import STORAGE_ERRORS, QueueBackend, WorkerProcess, WorkersSetting, unavailable
-from .delivery import import_path, is_temporary, run_call
+from .delivery import import_path, is_temporary, run_call, send_once_guard
 from .names import creator_pid, process_alive
 from .redis_server import check_redis_url
 
@@ -255,7 +255,14 @@ class HueyBackend(QueueBackend):
 
         def deliver_email(msg, queued_at=None):  # queued_at: read by oldest_queued_at, Huey keeps no time
             with app.app_context():
+                # The send-once guard, when its marks are in the database (Huey's own queue may have no Redis).
+                guard = send_once_guard() if app.config.get("QUEUE_SEND_ONCE") == "database" else None
+                if guard is not None and guard.already_sent(msg.msgId):
+                    app.logger.info("%s already sent: a redelivery, skipped", msg.msgId)
+                    return
                 deliver(msg)
+                if guard is not None:
+                    guard.mark(msg.msgId)  # after the send: a crash in between sends it again (the guard's window)
 
         def call_in_app(path, args, queued_at=None):  # queued_at: as deliver_email's
             with app.app_context():
