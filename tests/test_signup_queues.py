@@ -10,6 +10,7 @@ from test_signup import sign_up, user_emails, welcomed
 from sandbox_app.database.gate import tasks_settled
 
 
+@pytest.mark.slow  # Redis, the queue's workers and a relay, per queue
 @pytest.mark.parametrize("via", ["celery", "rq"])
 def test_after_commit_and_outbox_welcome_once_and_the_gate_shows_the_race(start_sandbox, via):
     need_redis()

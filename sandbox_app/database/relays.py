@@ -105,8 +105,10 @@ class OutboxRelays:
                 self.start(1)
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop the relays gracefully: the row under way is handed over and marked; the rest wait in the outbox."""
+        """Stop the relays gracefully: the row under way is handed over and marked; the rest wait in the outbox
+        (until `start()`: a relay stopped on purpose, even before any ran, is not started behind its back)."""
         with self._lock:
+            self.used = True
             side_by_side(lambda process: process.stop(timeout), self.processes)
             self.processes = []
 
