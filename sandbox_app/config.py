@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 from .addresses import LOOPBACK, SMTP_USER
@@ -35,6 +36,35 @@ def check_key(key: str) -> str:
     return key
 
 
+def check_database_url(text: str) -> str:
+    """The database URL SQLAlchemy is given: sqlite:///FILE, or postgresql://... (run with psycopg 3).
+
+    ValueError says in one line what is wrong: the form, the driver, or psycopg missing.
+    """
+    from sqlalchemy.engine import make_url  # a child that reads its settings without a database never loads it
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):
+        raise ValueError(f"not a database URL (sqlite:///FILE or postgresql://USER@HOST/DB): {text!r}") from None
+    backend, _, driver = url.drivername.partition("+")
+    if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
+        if find_spec("psycopg") is None:
+            raise ValueError("a postgresql:// URL needs psycopg 3: pip install 'psycopg[binary]'")
+        if not url.database:
+            raise ValueError(f"the PostgreSQL URL names no database: {url.render_as_string()!r}")
+        # SQLAlchemy's default driver for postgresql:// is psycopg2; this course installs psycopg 3.
+        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if backend == "sqlite" and driver in ("", "pysqlite"):
+        if url.database in (None, "", ":memory:"):
+            raise ValueError("an in-memory SQLite database is not shared with the workers: give a file, sqlite:///FILE")
+        return url.render_as_string(hide_password=False)
+    raise ValueError(
+        f"the database is SQLite (sqlite:///FILE) or PostgreSQL (postgresql://...), not {url.drivername!r}"
+    )
+
+
 def parse_smtp_address(text: str) -> tuple[str, int]:
     """("host", port) from "host:port"; ValueError says what is wrong."""
     host, _, port = text.rpartition(":")
@@ -47,14 +77,15 @@ def parse_smtp_address(text: str) -> tuple[str, int]:
 class SandboxConfig:
     """Everything a sandbox needs to start, decided: build it with `SandboxConfig.resolve(...)`.
 
-    `key` is None for an open sandbox. `smtp_server` is an outside "host:port" to send to, or None for the
-    debug mail server on `smtp_port` (0: any free port). `server` runs the app in this process or in its own
-    under waitress or gunicorn, with `workers` threads or processes. `app_config` holds further Flask settings
-    (a queue backend keeps its own settings there, under names it owns).
+        `key` is None for an open sandbox. `smtp_server` is an outside "host:port" to send to, or None for the
+        debug mail server on `smtp_port` (0: any free port). `server` runs the app in this process or in its own
+        under waitress or gunicorn, with `workers` threads or processes. `database_url` is the database the app
+    and its workers share (SQLite or PostgreSQL), or None for a SQLite file made in the state folder. `app_config` holds further Flask settings
+        (a queue backend keeps its own settings there, under names it owns).
 
-    Decided when the sandbox starts, for its child processes: `smtp_port` is then the debug mail server's
-    actual port, `stats_path` the counters file every process counts into, `queue_name` the queue they
-    share, and `launcher_port` with `launcher_authkey` the launcher's private channel (`processes.channel`).
+        Decided when the sandbox starts, for its child processes: `smtp_port` is then the debug mail server's
+        actual port, `database_url` the database every process uses, `stats_path` the counters file every process counts into, `queue_name` the queue they
+        share, and `launcher_port` with `launcher_authkey` the launcher's private channel (`processes.channel`).
     """
 
     host: str = LOOPBACK
@@ -67,6 +98,7 @@ class SandboxConfig:
     server: str = IN_PROCESS
     workers: int = DEFAULT_WORKERS[IN_PROCESS]
     queue_url: str | None = None
+    database_url: str | None = None
     queue_name: str | None = None
     echo_log: bool = False
     stats_path: str | None = None
@@ -106,6 +138,8 @@ class SandboxConfig:
                 )
             smtp_password = smtp_password or environ.get(SMTP_PASSWORD_ENV)
         check_server(server)
+        if settings.get("database_url") is not None:
+            settings["database_url"] = check_database_url(settings["database_url"])
         return cls(
             key=key,
             smtp_password=smtp_password,
@@ -176,6 +210,8 @@ class SandboxConfig:
             config.update(MAIL_USERNAME=SMTP_USER, MAIL_PASSWORD=login)
         if self.queue_url:
             config["QUEUE_URL"] = self.queue_url
+        if self.database_url:
+            config["SQLALCHEMY_DATABASE_URI"] = self.database_url
         if self.queue_name:
             config["QUEUE_NAME"] = self.queue_name
         if self.stats_path:

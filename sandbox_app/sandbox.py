@@ -13,6 +13,9 @@ from flask import Flask
 
 from .addresses import auth_headers, key_link
 from .config import SandboxConfig
+from .database.gate import CommitGate, get_gate
+from .database.outbox_state import outbox_state
+from .database.relays import OutboxRelays, RelayProcess, get_relays, serve_relays
 from .http_server import AppServer
 from .logs import SandboxLog
 from .mailer.background import get_background
@@ -99,10 +102,16 @@ class Sandbox:
                 serve_mail_server(self.channel, self.mail_server)
         self.settings = self._settings_at_start()
         self._app = create_app(self.settings, mail_server=self.mail_server)
-        # Every process of the app counts into this app's counters file (made now, unless the config named one).
-        self.settings = replace(self.settings, stats_path=self._app.config["STATS_PATH"])
+        # Every process of the app counts into this app's counters file, and uses its database (each made now,
+        # unless the config named one).
+        self.settings = replace(
+            self.settings,
+            stats_path=self._app.config["STATS_PATH"],
+            database_url=self._app.config["SQLALCHEMY_DATABASE_URI"],
+        )
         if self.channel is not None:
             serve_queues(self.channel, self._app)  # Redis and the queues' workers run here, for the app's processes
+            serve_relays(self.channel, self._app, lambda: outbox_state(self._app, time.time()))  # and the outbox relays
         # In process this app is the one served; out of process it only shows the mail server to the app's
         # processes, on a port of its own (the app's port and workers go to its server process).
         port, threads = (config.port, config.workers) if config.in_process else (0, LAUNCHER_THREADS)
@@ -238,6 +247,26 @@ class Sandbox:
     def running_workers(self, pattern: str) -> list[WorkerProcess]:
         """A queue's worker processes that are alive now (none started just to find out, nor Redis)."""
         return self.backend(pattern).running_workers()
+
+    @property
+    def relays(self) -> OutboxRelays:
+        """The outbox relays: the processes that hand the outbox's mail to the queues."""
+        return get_relays(self._app)
+
+    def start_relay(self, count: int = 1, **settings) -> list[RelayProcess]:
+        """(Re)start the outbox relays, `count` of them (one at most on SQLite), with Flask `settings` on top."""
+        if not self._running:
+            raise SandboxNotRunning()  # a relay would outlive the sandbox it relays for
+        return self.relays.start(count, settings)
+
+    def stop_relay(self) -> None:
+        """Stop the outbox relays gracefully: the row under way is marked; the rest waits in the outbox."""
+        self.relays.stop()
+
+    @property
+    def commit_gate(self) -> CommitGate:
+        """The gate every commit of the app passes: `hold()` keeps commits open, as the mail server's `hold()`."""
+        return get_gate(self.app)
 
     def memory_mb(self) -> float | None:
         """Memory of the app's own processes (out of process only; in process it shares this one's)."""

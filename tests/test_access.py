@@ -14,6 +14,7 @@ from sandbox_app.addresses import auth_headers, key_link
 from sandbox_app.mailer.background import get_background
 from sandbox_app.mailer.stats import get_stats
 from sandbox_app.measuring import timed_exchange
+from sandbox_app.patterns.signup import WAYS as SIGNUP_WAYS
 from sandbox_app.processes.child import ChildProcess
 from sandbox_app.web.access import KEY_HEADER, cookie_name
 from sandbox_app.web.send import PATTERNS as SEND_PATTERNS
@@ -43,7 +44,7 @@ def opened():
 
 # The values that fill a rule's variables (every pattern the send route knows), and the body a request with the
 # key would act on.
-RULE_ARGUMENTS = {"pattern": list(SEND_PATTERNS), "filename": ["sandbox.js"]}
+RULE_ARGUMENTS = {"pattern": list(SEND_PATTERNS), "filename": ["sandbox.js"], "way": list(SIGNUP_WAYS)}
 BODIES = {"/send/bulk": {**EMAIL, "to": ["a@example.com"]}, "/api/smtp": {"delay": 3600}}
 
 

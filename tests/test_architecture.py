@@ -22,6 +22,14 @@ PACKAGES = ("sandbox_app", "quiz")
 LAZY_IMPORTS = {
     ("sandbox_app/config.py", "pydantic"): "only a child process reads settings from JSON: not the kernel (40 ms)",
     ("sandbox_app/config.py", "flask"): "RQ's scheduler reads its settings without loading Flask",
+    (
+        "sandbox_app/config.py",
+        "sqlalchemy.engine",
+    ): "only a database URL given is checked: RQ's scheduler never loads SQLAlchemy",
+    (
+        "sandbox_app/config.py",
+        "sqlalchemy.exc",
+    ): "only a database URL given is checked: RQ's scheduler never loads SQLAlchemy",
     ("sandbox_app/lab/plots.py", "matplotlib.pyplot"): "pyplot takes about a second to import; most cells never plot",
     # A client process imports measuring.py (measure_outside, run_clients): 19 MB with these left out, 70 with them.
     ("sandbox_app/measuring.py", "sandbox_app.sandbox"): "the app and the mail server, only to name a stopped one",

@@ -213,7 +213,8 @@ def test_api_queue_shows_the_waiting_mail_and_the_consumer(sandbox):
     }
     idle = {"waiting": 0, "oldest_age_s": None, "in_flight": 0, "retries_scheduled": 0, "failed": 0, "workers": []}
     queues = {
-        pattern: {"backend": name, **idle} for pattern, name in (("queue", "Huey"), ("celery", "Celery"), ("rq", "RQ"))
+        pattern: {"backend": name, **idle}
+        for pattern, name in (("queue", "Huey"), ("celery", "Celery"), ("rq", "RQ"), ("outbox", "outbox"))
     }
     empty = {
         "name": mail_queue.queue_name, "storage": "sqlite", "waiting": 0, "consumer": None, "redis_queues": unused,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..config import check_key, parse_smtp_address
+from ..config import check_database_url, check_key, parse_smtp_address
 from ..processes.servers import DEFAULT_WORKERS, IN_PROCESS, SERVERS
 from ..queues.names import check_queue_name
 from ..queues.redis_server import check_redis_url
@@ -76,6 +76,13 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--queue-url", type=checked_by(check_redis_url), help="Redis URL for the queue (default: a SQLite file)"
+    )
+    parser.add_argument(
+        "--database-url",
+        type=checked_by(check_database_url),
+        metavar="URL",
+        help="the users' and the outbox's database: postgresql://USER:PASSWORD@HOST/DB or sqlite:///FILE "
+        "(default: a SQLite file in the state folder)",
     )
 
 

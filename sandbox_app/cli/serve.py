@@ -8,6 +8,8 @@ import signal
 import sys
 import threading
 
+from sqlalchemy.engine import make_url
+
 from ..addresses import KEY_HEADER, KEY_PARAMETER
 from ..config import SandboxConfig
 from ..processes.child import ChildError
@@ -33,6 +35,7 @@ def config_from(args: argparse.Namespace) -> SandboxConfig:
         server=args.server,
         workers=args.workers,
         queue_url=args.queue_url,
+        database_url=args.database_url,
         queue_name=args.queue_name,
         echo_log=True,
         app_config={
@@ -56,6 +59,11 @@ def workers_at_start(args: argparse.Namespace) -> dict[str, int]:
     return counts
 
 
+def shown_url(url: str) -> str:
+    """A database URL as the banner shows it: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def banner(sandbox: Sandbox) -> list[str]:
     """What the sandbox prints once it runs: where the app and the mail server are, and how to get in."""
     key = f"?{KEY_PARAMETER}={sandbox.key}" if sandbox.key else ""
@@ -71,6 +79,7 @@ def banner(sandbox: Sandbox) -> list[str]:
     else:
         lines.append(f"  mail server: smtp://{sandbox.smtp_address} (outside: the app only sends to it)")
     lines += [f"  {pattern + ':':<13}{sandbox.backend(pattern).describe()}" for pattern in BACKENDS]
+    lines.append(f"  database:    {shown_url(sandbox.settings.database_url)}")
     if sandbox.key:
         lines.append(
             f"  key:         send the header {KEY_HEADER}: {sandbox.key}, or open the app link once in a browser"
@@ -92,11 +101,14 @@ def serve(args: argparse.Namespace) -> int:
         sandbox.start()
         for pattern, count in workers_at_start(args).items():  # the others start with Redis, on first use
             sandbox.start_worker(pattern, count)
+        if args.outbox_relays:  # else one starts on the outbox's first use
+            sandbox.start_relay(args.outbox_relays)
     except OSError as error:
         sandbox.stop()
         print(f"error: {error.strerror or error}", file=sys.stderr)
         return 2
-    except (ServerUnavailable, ChildError, RedisUnavailable) as error:
+    # ValueError, RuntimeError: more than one outbox relay on SQLite, or a SQLite too old for the relay's claim.
+    except (ServerUnavailable, ChildError, RedisUnavailable, ValueError, RuntimeError) as error:
         sandbox.stop()
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -133,4 +145,11 @@ def add_serve(parser: argparse.ArgumentParser) -> None:
             dest=setting.dest,
             help=f"{backend.library}: {setting.unit}, 0 = none (default {setting.default}, {when})",
         )
+    parser.add_argument(
+        "--outbox-relays",
+        type=workers_count,
+        default=0,
+        help="outbox relay processes started with the sandbox (default 0: one starts on the outbox's first use; "
+        "at most 1 on SQLite)",
+    )
     parser.set_defaults(func=serve)

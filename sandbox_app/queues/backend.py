@@ -157,6 +157,13 @@ class QueueBackend(ABC):
     def enqueue(self, msg: Message) -> None:
         """Hand the message to the queue, stamped with the time; QueueUnavailable (503) if its storage cannot take it."""
 
+    def enqueue_call(self, function: Callable, *args: object) -> None:
+        """Run `function(*args)` in a worker, in an app context (a task such as "welcome user 7"); 503 as `enqueue`.
+
+        `function` is a module-level function of sandbox_app, and `args` plain data: they travel by name and as JSON.
+        """
+        raise NotImplementedError(f"{self.library} runs no calls")
+
     def prepare(self) -> str | None:
         """Before the first send: start what the queue needs (Redis and the workers); the Redis URL, if any."""
         return None
@@ -196,7 +203,10 @@ class QueueBackend(ABC):
             **self.worker_overrides(),
             **settings,
         }
-        shared = replace(get_settings(self.app), queue_name=config["QUEUE_NAME"], stats_path=config["STATS_PATH"])
+        shared = replace(
+            get_settings(self.app), queue_name=config["QUEUE_NAME"], stats_path=config["STATS_PATH"],
+            database_url=config["SQLALCHEMY_DATABASE_URI"],  # the tasks read the database the app writes
+        )  # fmt: skip
         return shared.with_app_config(overrides)
 
     def start_workers(self, count: int | None = None, settings: dict | None = None) -> list[WorkerProcess]:

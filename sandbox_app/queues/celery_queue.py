@@ -33,13 +33,15 @@ from ..mailer.outcomes import describe_error, record_failure
 from ..mailer.stats import get_stats
 from ..processes.env import report_ready
 from .backend import WorkerProcess, WorkersSetting, unavailable
-from .delivery import RETRY_DELAYS, is_temporary, send_once_guard, send_queued
+from .delivery import RETRY_DELAYS, import_path, is_temporary, run_call, send_once_guard, send_queued
 from .names import process_alive
 from .redis_server import RedisBackend
 
 PATTERN = "celery"
 WORKER_MODULE = "sandbox_app.programs.celery_worker"  # its `celery_app`: what `celery -A` runs
 TASK_NAME = "sandbox.deliver_email"
+CALL_TASK_NAME = "sandbox.run_call"  # a queued call (enqueue_call): "welcome user 7"
+TASK_NAMES = (TASK_NAME, CALL_TASK_NAME)
 # A worker waits for a task with Redis's BRPOP, up to this long per call (kombu's default: 1 s), and a warm
 # shutdown waits for that call to return: a shorter wait lets the lessons restart their workers promptly.
 BROKER_POLLING = {"polling_interval": 0.2}
@@ -84,6 +86,18 @@ def deliver(self, data: dict) -> None:
         retries = current_app.config["QUEUE_RETRIES"]
         countdown = RETRY_DELAYS[min(self.request.retries, len(RETRY_DELAYS) - 1)]
         raise self.retry(exc=error, countdown=countdown, max_retries=retries) from error  # past them: fails
+
+
+@shared_task(bind=True, name=CALL_TASK_NAME, ignore_result=True)
+def run_task(self, path: str, args: list) -> None:
+    """The task for a queued call (`enqueue_call`), run inside an app context: as `deliver`, a temporary failure retried."""
+    try:
+        run_call(path, args)
+    except Exception as error:
+        if not is_temporary(error):
+            raise
+        countdown = RETRY_DELAYS[min(self.request.retries, len(RETRY_DELAYS) - 1)]
+        raise self.retry(exc=error, countdown=countdown, max_retries=current_app.config["QUEUE_RETRIES"]) from error
 
 
 def send_email(app: Flask, msg: Message) -> int:
@@ -135,7 +149,7 @@ def get_celery(app: Flask) -> Celery:
 @before_task_publish.connect
 def stamp_queued_at(sender=None, headers=None, **_kwargs) -> None:
     """Celery's message carries no time it was queued: add one, for the age of the oldest waiting mail."""
-    if sender == TASK_NAME and headers is not None:
+    if sender in TASK_NAMES and headers is not None:
         headers["queued_at"] = time.time()
 
 
@@ -146,7 +160,7 @@ def count_outcomes(app: Flask) -> None:
     running = celery_backend(app).running_key
 
     def ours(sender) -> bool:
-        return getattr(sender, "name", None) == TASK_NAME
+        return getattr(sender, "name", None) in TASK_NAMES
 
     def started(sender=None, task_id=None, **_kwargs) -> None:
         if ours(sender):
@@ -225,6 +239,14 @@ class CeleryBackend(RedisBackend):
 
     def enqueue(self, msg: Message) -> None:
         send_email(self.app, msg)
+
+    def enqueue_call(self, function, *args) -> None:
+        path = import_path(function)
+        celery_app = get_celery(self.app)
+        try:
+            celery_app.tasks[run_task.name].apply_async(args=[path, list(args)])
+        except OperationalError as error:
+            raise unavailable(error) from None
 
     def worker_settings(self, settings: dict) -> SandboxConfig:
         # CELERY given to a worker changes some of the app's Celery settings, not all of them.

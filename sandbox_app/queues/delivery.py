@@ -7,8 +7,10 @@ the mail again.
 
 from __future__ import annotations
 
+import importlib
 import smtplib
 import time
+from collections.abc import Callable
 
 from flask import current_app
 
@@ -16,8 +18,12 @@ from ..mailer import mail
 from ..mailer.as_data import message_from
 from .redis_server import shared_redis
 
+CALLABLE_PACKAGE = "sandbox_app."  # a queued call names a function of the course's own code, nothing else
 RETRY_DELAYS = (1, 2, 4)  # seconds before each retry of a temporary failure, as the Huey queue waits
 MARK_SECONDS = 7 * 24 * 3600  # how long a mark is kept: longer than any redelivery can come
+# Where an app keeps the guard whose marks are rows of its own database (sandbox_app.database.guard), for
+# QUEUE_SEND_ONCE="database": any queue, Huey's on SQLite too, with no Redis.
+DATABASE_GUARD = "sandbox_send_once_database_guard"
 
 
 def is_temporary(error: BaseException) -> bool:
@@ -51,9 +57,13 @@ class RedisGuard:
 
 
 def send_once_guard() -> RedisGuard | None:
-    """The guard that skips a mail already sent, when the app asks for it (QUEUE_SEND_ONCE), else None."""
-    if not current_app.config.get("QUEUE_SEND_ONCE"):
+    """The guard that skips a mail already sent, when the app asks for it (QUEUE_SEND_ONCE: True for marks in Redis,
+    "database" for marks in the app's database), else None."""
+    mode = current_app.config.get("QUEUE_SEND_ONCE")
+    if not mode:
         return None
+    if mode == "database":
+        return current_app.extensions[DATABASE_GUARD]
     return RedisGuard(shared_redis(current_app).client(), prefix=f"{current_app.config['QUEUE_NAME']}:sent:")
 
 
@@ -71,3 +81,22 @@ def send_queued(data: dict, guard: RedisGuard | None = None) -> None:
         guard.mark(msg.msgId)  # after the send: a crash in between sends it again (the guard's window)
     # The rest of a real task's work after the mail went out (a database write, say): where a crash lands late.
     time.sleep(current_app.config.get("QUEUE_TASK_TAIL", 0))
+
+
+def import_path(function: Callable) -> str:
+    """Where a worker finds `function`: "module:qualified.name" (a task's arguments travel as data, not code)."""
+    path = f"{function.__module__}:{function.__qualname__}"
+    if not path.startswith(CALLABLE_PACKAGE) or "<" in path:
+        raise ValueError(f"a queued call runs a module-level function of sandbox_app, not {path!r}")
+    return path
+
+
+def run_call(path: str, args: list) -> None:
+    """In a worker, inside an app context: run the function `import_path` named with `args`."""
+    if not path.startswith(CALLABLE_PACKAGE):
+        raise ValueError(f"refusing to run {path!r}: not a function of sandbox_app")
+    module, _, name = path.partition(":")
+    function = importlib.import_module(module)
+    for part in name.split("."):
+        function = getattr(function, part)
+    function(*args)

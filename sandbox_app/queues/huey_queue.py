@@ -30,7 +30,7 @@ from ..mailer.stats import get_stats
 from ..paths import remove_sqlite_database, state_dir
 from ..processes.env import report_ready
 from .backend import STORAGE_ERRORS, QueueBackend, WorkerProcess, WorkersSetting, unavailable
-from .delivery import is_temporary
+from .delivery import import_path, is_temporary, run_call, send_once_guard
 from .names import creator_pid, process_alive
 from .redis_server import check_redis_url
 
@@ -50,6 +50,16 @@ def deliver(msg: Message) -> None:
         if is_temporary(error):
             raise  # Huey puts the task back, to run after retry_delay (which doubles each time), while retries last
         raise CancelExecution(retry=False) from error  # permanent: never retried
+
+
+def run_task(path: str, args: list) -> None:
+    """The task for a queued call (`enqueue_call`), run in the consumer: as `deliver`, a temporary failure retried."""
+    try:
+        run_call(path, args)
+    except Exception as error:
+        if is_temporary(error):
+            raise
+        raise CancelExecution(retry=False) from error
 
 
 def send_email(app: Flask, msg: Message) -> int:
@@ -227,29 +237,41 @@ class HueyBackend(QueueBackend):
         app.extensions[self.extension] = self
         self._huey: Huey | None = None
         self._task = None
+        self._call_task = None
 
     @property
     def huey(self) -> Huey:
         """The Huey instance, opened on first use (an app that never queues creates no file)."""
         with self._lock:  # four request threads may ask at once
             if self._huey is None:
-                self._huey, self._task = self._open()
+                self._huey, self._task, self._call_task = self._open()
             return self._huey
 
     def _open(self):
-        """A Huey instance for this queue and its task: `deliver` inside this app's context."""
+        """A Huey instance for this queue and its tasks: `deliver` and `run_task`, inside this app's context."""
         self._sweep_once()
         huey = make_huey(self.queue_name, self.url)
         app = self.app
 
         def deliver_email(msg, queued_at=None):  # queued_at: read by oldest_queued_at, Huey keeps no time
             with app.app_context():
+                # The send-once guard, when its marks are in the database (Huey's own queue may have no Redis).
+                guard = send_once_guard() if app.config.get("QUEUE_SEND_ONCE") == "database" else None
+                if guard is not None and guard.already_sent(msg.msgId):
+                    app.logger.info("%s already sent: a redelivery, skipped", msg.msgId)
+                    return
                 deliver(msg)
+                if guard is not None:
+                    guard.mark(msg.msgId)  # after the send: a crash in between sends it again (the guard's window)
 
-        task = huey.task(retries=self.retries, retry_delay=self.retry_delay, retry_backoff=2, name="deliver_email")(
-            deliver_email
-        )
-        return huey, task
+        def call_in_app(path, args, queued_at=None):  # queued_at: as deliver_email's
+            with app.app_context():
+                run_task(path, args)
+
+        options = {"retries": self.retries, "retry_delay": self.retry_delay, "retry_backoff": 2}
+        task = huey.task(**options, name="deliver_email")(deliver_email)
+        call_task = huey.task(**options, name="run_call")(call_in_app)
+        return huey, task, call_task
 
     def _sweep_once(self) -> None:
         """Before this app's queue is first used, clear what killed sandboxes left (logged in the app's log)."""
@@ -270,6 +292,13 @@ class HueyBackend(QueueBackend):
     def enqueue(self, msg: Message) -> None:
         try:
             self.huey.enqueue(self._task.s(msg, queued_at=time.time()))
+        except STORAGE_ERRORS as error:
+            raise unavailable(error) from None
+
+    def enqueue_call(self, function, *args) -> None:
+        path = import_path(function)
+        try:
+            self.huey.enqueue(self._call_task.s(path, list(args), queued_at=time.time()))
         except STORAGE_ERRORS as error:
             raise unavailable(error) from None
 

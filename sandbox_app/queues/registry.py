@@ -9,8 +9,10 @@ import time
 from collections.abc import Callable
 
 from flask import Flask, current_app
+from flask_mail import Message
 
 from ..mailer.background import get_background
+from ..mailer.outcomes import record_failure
 from ..mailer.stats import get_stats
 from ..processes.channel import LauncherChannel
 from .backend import STORAGE_ERRORS, QueueBackend, launcher, unavailable
@@ -54,6 +56,28 @@ def get_backend(pattern: str, app: Flask | None = None) -> QueueBackend:
     if pattern not in backends:
         raise ValueError(f"no queue {pattern!r}: choose one of {', '.join(backends)}")
     return backends[pattern]
+
+
+def hand_over(pattern: str, msg: Message) -> None:
+    """Put a mail on the current app's queue named by its pattern ("queue", "celery", "rq"): counted as accepted once
+    the queue has it (its worker counts the send); QueueUnavailable (503) if the queue cannot take it, counted
+    nowhere: the outbox relay that calls this tries again, and counts what it gives up on."""
+    app = current_app._get_current_object()
+    get_backend(pattern, app).enqueue(msg)
+    get_stats(app).accepted(pattern)
+
+
+def enqueue_task(pattern: str, function: Callable, *args: object) -> None:
+    """Have a worker of the current app's queue `pattern` run `function(*args)`, counted as one mail accepted: the
+    worker counts it delivered when it sends, failed when it raises for good; QueueUnavailable (503) as `hand_over`."""
+    app = current_app._get_current_object()
+    backend = get_backend(pattern, app)  # ValueError for an unknown name, before anything is counted
+    get_stats(app).accepted(pattern)
+    try:
+        backend.enqueue_call(function, *args)
+    except Exception as error:
+        record_failure(pattern, error, app)
+        raise
 
 
 def get_backends(app: Flask | None = None) -> dict[str, QueueBackend]:

@@ -24,7 +24,7 @@ from ..mailer.outcomes import describe_error, record_failure
 from ..mailer.stats import get_stats
 from ..processes.env import report_ready
 from .backend import WorkerProcess, WorkersSetting, unavailable
-from .delivery import RETRY_DELAYS, is_temporary, send_once_guard, send_queued
+from .delivery import RETRY_DELAYS, import_path, is_temporary, run_call, send_once_guard, send_queued
 from .redis_server import RedisBackend
 
 PATTERN = "rq"
@@ -46,6 +46,18 @@ def after_failure(job, connection, error_type, error, traceback) -> None:
     """
     if isinstance(error, smtplib.SMTPException) and not is_temporary(error):
         job.retries_left = 0  # read by RQ just after this callback
+
+
+def after_call_failure(job, connection, error_type, error, traceback) -> None:
+    """The failure callback of a queued call (`enqueue_call`): only a temporary failure is tried again."""
+    if not is_temporary(error):
+        job.retries_left = 0
+
+
+def retry_policy(app: Flask) -> Retry | None:
+    """RQ's Retry for the app's QUEUE_RETRIES, waiting as the Huey queue waits; None for no retries."""
+    retries = app.config["QUEUE_RETRIES"]
+    return Retry(max=retries, interval=list(RETRY_DELAYS[:retries])) if retries else None
 
 
 def send_email(app: Flask, msg: Message) -> int:
@@ -159,6 +171,16 @@ class RqBackend(RedisBackend):
 
     def enqueue(self, msg: Message) -> None:
         send_email(self.app, msg)
+
+    def enqueue_call(self, function, *args) -> None:
+        path = import_path(function)
+        try:
+            self.job_queue().enqueue(
+                run_call, path, list(args), retry=retry_policy(self.app), result_ttl=RESULT_TTL,
+                on_failure=Callback(after_call_failure),
+            )  # fmt: skip
+        except RedisError as error:
+            raise unavailable(error) from None
 
     def work(self) -> None:
         work(self.app)  # what programs.rq_worker runs, for the generic program too

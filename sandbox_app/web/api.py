@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, abort, current_app, request
 
+from ..database.outbox_state import queues_outbox
 from ..mailer.stats import get_stats
 from ..queues.registry import queues_state
 from ..smtp.settings import SettingsError
@@ -20,15 +21,20 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 100, 1000
 
 
+def list_limit(limit: str, most: int) -> int:
+    """`?limit=` as a number from 1 to `most`; a 400 saying so for anything else."""
+    # isdecimal() alone would accept "٣" (int() reads it) and a huge number of digits: keep it ASCII and short.
+    if not (limit.isascii() and limit.isdecimal() and len(limit) <= 4 and 1 <= int(limit) <= most):
+        abort(400, f"'limit' must be a whole number from 1 to {most}, got {limit!r}")
+    return int(limit)
+
+
 @bp.get("/messages")
 def list_messages():
     """The newest `limit` messages held, newest first, with how many are held and were captured in all."""
     server = attached_mail_server()
-    limit = request.args.get("limit", str(LIST_LIMIT_DEFAULT))
-    # isdecimal() alone would accept "٣" (int() reads it) and a huge number of digits: keep it ASCII and short.
-    if not (limit.isascii() and limit.isdecimal() and len(limit) <= 4 and 1 <= int(limit) <= LIST_LIMIT_MAX):
-        abort(400, f"'limit' must be a whole number from 1 to {LIST_LIMIT_MAX}, got {limit!r}")
-    messages = [m.to_dict() for m in server.newest(int(limit))]
+    limit = list_limit(request.args.get("limit", str(LIST_LIMIT_DEFAULT)), LIST_LIMIT_MAX)
+    messages = [m.to_dict() for m in server.newest(limit)]
     return {"count": server.count, "total": server.total, "messages": messages}
 
 
@@ -79,5 +85,8 @@ def put_smtp():
 @bp.get("/queue")
 def get_queue_state():
     """Huey's queue (name, storage, mail waiting, consumer), Celery's and RQ's under `redis_queues`, and every
-    queue under `queues` (its backend, waiting, oldest_age_s, in_flight, retries_scheduled, failed, workers)."""
-    return queues_state()
+    queue under `queues` (its backend, waiting, oldest_age_s, in_flight, retries_scheduled, failed, workers),
+    the outbox too."""
+    state = queues_state()
+    state["queues"]["outbox"] = queues_outbox(current_app)
+    return state

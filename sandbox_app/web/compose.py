@@ -27,8 +27,8 @@ class EmailRequest:
         return Message(self.subject, recipients=[self.to], body=self.body)
 
 
-def check_address(value: str) -> None:
-    """Refuse anything but exactly one well-formed address (the stdlib's RFC 5322 parser decides)."""
+def check_address(value: str, field: str = "to") -> None:
+    """Refuse anything but exactly one well-formed address (the stdlib's RFC 5322 parser decides) in `field`."""
     try:
         header = _parse_header("To", value)
         addresses, defects = header.addresses, header.defects
@@ -36,7 +36,7 @@ def check_address(value: str) -> None:
         addresses, defects = (), ()
     valid = len(addresses) == 1 and addresses[0].username and addresses[0].domain
     if not valid or defects:
-        raise BadRequest(f"'to' is not a valid email address: {value!r}")
+        raise BadRequest(f"'{field}' is not a valid email address: {value!r}")
 
 
 def read_fields(request: Request) -> dict:

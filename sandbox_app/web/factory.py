@@ -9,12 +9,13 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..config import SETTINGS_EXTENSION, SandboxConfig
+from ..database import init_database
 from ..mailer.background import init_background
 from ..mailer.seam import init_seam, mail
 from ..mailer.stats import init_stats
 from ..patterns import COUNTED_PATTERNS
 from ..patterns import init_app as init_patterns
-from . import api, bulk, pages, send
+from . import api, bulk, pages, send, signup
 from .access import init_access
 from .compose import MAX_BODY_BYTES
 from .errors import register_error_handlers
@@ -55,9 +56,10 @@ def create_app(
     init_background(app)
     init_seam(app)  # stopping the app waits for the sends its patterns still hold
     init_patterns(app)  # the pool and the queue
+    init_database(app)  # the users and the outbox: SQLite in the state folder, or the settings' database_url
     if mail_server is not None:
         attach_mail_server(app, mail_server)
-    for blueprint in (send.bp, bulk.bp, api.bp, pages.bp):
+    for blueprint in (send.bp, bulk.bp, api.bp, pages.bp, signup.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     # Behind jupyter-server-proxy the app lives under a path such as /user/ana/proxy/5000/,
