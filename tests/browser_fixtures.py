@@ -4,23 +4,25 @@ Enable it with ``pytest_plugins = ["browser_fixtures"]`` in conftest.py. Fixture
 
 - ``chromium`` (session): a headless Playwright ``Browser`` running the Chromium ``helpers.find_chromium``
   finds ($CHROMIUM_PATH, one on the PATH, or Playwright's own); without one the tests are skipped.
-- ``jupyter_lab_factory`` (session): ``start(root_dir=None, *, base_url="/", extra_args=())``
+- ``jupyter_lab_factory`` (session): ``start(root_dir=None, *, base_url="/", extra_args=(), environment={})``
   starts a JupyterLab and returns a ``LabServer``; every one is stopped at the end. The
   default root_dir is a temporary copy of ``notebooks/`` without outputs, so everything a
-  test sees on the page was produced by its own run.
-- ``jupyter_lab`` (session): the default server, shared by the session.
+  test sees on the page was produced by its own run. Its environment is built, never copied
+  from the test that asked (``server_environment``), plus ``environment``.
+- ``jupyter_lab`` (session): the server the session's browser tests share, at ``LAB_BASE_URL`` as on a hub,
+  recording quiz answers as an instructor's ``Spawner.environment`` does (``recorded_answers``); at the
+  end it must stop cleanly: no process killed, no traceback in its log.
 - ``lab_page`` (function): a fresh page in its own browser context; kernels it started
   are shut down afterwards, and a screenshot is kept in tmp_path if the test fails.
 
 Helpers for JupyterLab (and Notebook 7) pages: ``open_notebook``, ``run_all_cells``,
-``wait_for_kernel_idle``. The ``chromium`` fixture raises Playwright's ``expect`` timeout to
+``wait_for_kernel_idle``; ``write_notebook`` for a notebook made for a test. The ``chromium`` fixture raises Playwright's ``expect`` timeout to
 ``EXPECT_TIMEOUT_MS`` for the whole session (kernel round trips on a loaded machine).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import sys
@@ -32,6 +34,7 @@ from urllib.parse import quote
 import nbformat
 import pytest
 from helpers import find_chromium, free_port, start_on_free_port
+from server_environment import server_environment
 
 from sandbox_app.processes.child import ChildProcess
 
@@ -49,6 +52,9 @@ CHROMIUM_ARGS = [
 EXPECT_TIMEOUT_MS = 20_000
 # The open notebook's panel: JupyterLab keeps other tabs in the DOM, hidden.
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+# The session's JupyterLab serves under a learner's prefix, as on a hub: nothing may work by assuming the root.
+LAB_BASE_URL = "/user/learner/"
+LAB_LEARNER = "learner-in-the-browser"  # QUIZ_LEARNER of the session's JupyterLab
 
 
 # --- JupyterLab servers --------------------------------------------------------------------
@@ -57,7 +63,9 @@ NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 class LabServer(ChildProcess):
     """A JupyterLab (`python -m jupyter lab`) on a free loopback port with a random token; its API; `stop()`."""
 
-    def __init__(self, root_dir: Path, state_dir: Path, base_url: str = "/", extra_args=()) -> None:
+    def __init__(
+        self, root_dir: Path, state_dir: Path, base_url: str = "/", extra_args=(), environment: dict | None = None
+    ) -> None:
         if not base_url.startswith("/") or not base_url.endswith("/"):
             raise ValueError(f"base_url must start and end with '/', not {base_url!r}")
         self.port, self.token = free_port(), secrets.token_hex(16)
@@ -71,7 +79,8 @@ class LabServer(ChildProcess):
             *extra_args,
         ]  # fmt: skip
         log_path = state_dir / f"jupyter-lab-{self.port}.log"
-        super().__init__(command, log_path, what="JupyterLab", env=lab_environment(state_dir), startup_timeout=60)
+        env = lab_environment(state_dir, environment or {})
+        super().__init__(command, log_path, what="JupyterLab", env=env, startup_timeout=60)
 
     @property
     def url(self) -> str:
@@ -137,19 +146,11 @@ class LabServer(ChildProcess):
         return self.killed
 
 
-def lab_environment(state_dir: Path) -> dict[str, str]:
-    """The environment of a test's JupyterLab: the developer's own Jupyter settings, workspaces and files kept out."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    for name, sub in [
-        ("JUPYTER_CONFIG_DIR", "config"),
-        ("JUPYTER_RUNTIME_DIR", "runtime"),
-        ("JUPYTER_DATA_DIR", "data"),  # the notebook trust database and signing key
-        ("JUPYTERLAB_SETTINGS_DIR", "lab-settings"),
-        ("JUPYTERLAB_WORKSPACES_DIR", "lab-workspaces"),
-        ("IPYTHONDIR", "ipython"),
-    ]:
-        env[name] = str(state_dir / sub)
+def lab_environment(state_dir: Path, environment: dict[str, str]) -> dict[str, str]:
+    """The environment of a test's JupyterLab: built (never a test's), its settings and files its own, plus environment."""
+    env = server_environment(state_dir, **environment)
+    env["JUPYTERLAB_SETTINGS_DIR"] = str(state_dir / "lab-settings")
+    env["JUPYTERLAB_WORKSPACES_DIR"] = str(state_dir / "lab-workspaces")
     # No "get notified about Jupyter news?" pop-up over the page under test, no update checks.
     notification = (
         state_dir / "lab-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
@@ -159,10 +160,12 @@ def lab_environment(state_dir: Path) -> dict[str, str]:
     return env
 
 
-def start_lab(root_dir: Path, state_dir: Path, *, base_url: str = "/", extra_args: tuple[str, ...] = ()) -> LabServer:
+def start_lab(
+    root_dir: Path, state_dir: Path, *, base_url: str = "/", extra_args: tuple[str, ...] = (), environment=None
+) -> LabServer:
     """Start JupyterLab on a free loopback port with a random token; wait until its API answers."""
     return start_on_free_port(
-        lambda: LabServer(Path(root_dir), Path(state_dir), base_url, extra_args), "already in use"
+        lambda: LabServer(Path(root_dir), Path(state_dir), base_url, extra_args, environment), "already in use"
     )
 
 
@@ -173,6 +176,14 @@ def copy_notebooks(target: Path, strip_outputs: bool = False) -> Path:
         for path in target.glob("*.ipynb"):
             strip_notebook_outputs(path)
     return target
+
+
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    """Write a notebook of these code cells (no outputs) for the python3 kernel; its path."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+    return path
 
 
 def strip_notebook_outputs(path: Path) -> None:
@@ -282,9 +293,25 @@ def jupyter_lab_factory(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def jupyter_lab(jupyter_lab_factory):
-    """A JupyterLab on a temporary copy of notebooks/ without outputs, shared by the session."""
-    return jupyter_lab_factory()
+def jupyter_lab(jupyter_lab_factory, tmp_path_factory):
+    """A JupyterLab on a temporary copy of notebooks/ without outputs, shared by the session; it must stop cleanly."""
+    responses = tmp_path_factory.mktemp("lab-responses")
+    server = jupyter_lab_factory(
+        base_url=LAB_BASE_URL, environment={"QUIZ_RESPONSES_DIR": str(responses), "QUIZ_LEARNER": LAB_LEARNER}
+    )
+    yield server
+    server.stop()
+    assert server.leftover_processes() == [], "killed: the server or a kernel did not stop by itself"
+    log = server.log()
+    assert "Traceback" not in log, log[-3000:]
+    # jupyter-server-proxy stops a launcher's sandbox (tests/test_jupyter_proxy.py) with SIGTERM: a clean finish.
+    assert "Mail sandbox running" not in log or "Stopped." in log, log[-3000:]
+
+
+def recorded_answers(server: LabServer) -> list[dict]:
+    """The quiz answers the server's kernels recorded so far (QUIZ_RESPONSES_DIR, QUIZ_LEARNER), oldest first."""
+    path = Path(server.env["QUIZ_RESPONSES_DIR"]) / f"{server.env['QUIZ_LEARNER']}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -15,6 +15,7 @@ from sandbox_app.mailer.background import get_background
 from sandbox_app.smtp.server import DebugMailServer
 
 pytest_plugins = [
+    "server_environment",
     "browser_fixtures",
     "hub_fixtures",
     "queue_fixtures",

@@ -7,15 +7,13 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
-from browser_fixtures import start_lab
-from helpers import EMAIL
+from browser_fixtures import LAB_BASE_URL
+from helpers import EMAIL, eventually
 from jupyter_server_proxy.config import ServerProcess
 from playwright.sync_api import expect
 from sandbox_pages import SandboxPage, check_sends_and_inbox, check_stays_under
 
 from sandbox_app import jupyter_proxy
-
-BASE_URL = "/user/learner/"  # as on a hub, so nothing can work by assuming the root
 
 
 class PageURLs(HTMLParser):
@@ -89,22 +87,15 @@ def test_page_script_takes_every_url_from_the_page():
 
 
 # --- a real jupyter server with jupyter-server-proxy, in Chromium --------------------------------
+# The session's JupyterLab serves under LAB_BASE_URL, as on a hub; at the end of the session it must stop cleanly,
+# the launcher's sandbox a test opened with it (SIGTERM from jupyter-server-proxy): browser_fixtures.jupyter_lab.
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A JupyterLab with base_url /user/learner/; on teardown, a launcher's sandbox a test opened must stop with it."""
-    root = tmp_path_factory.mktemp("lab-root")
-    server = start_lab(root, tmp_path_factory.mktemp("lab-state"), base_url=BASE_URL)
-    server.launcher_sandboxes = 0  # how many tests opened the launcher's sandbox (they count themselves)
-    yield server
-    server.stop()
-    assert server.leftover_processes() == []
-    log = server.log()
-    assert "Traceback" not in log, log[-3000:]
-    # jupyter-server-proxy stopped the launcher's sandbox with SIGTERM: it finished cleanly.
-    opened = server.launcher_sandboxes > 0
-    assert ("Mail sandbox running" in log, "Stopped." in log) == (opened, opened), log[-3000:]
+def lab(jupyter_lab):
+    """The session's JupyterLab, under a learner's prefix."""
+    assert jupyter_lab.base_url == LAB_BASE_URL
+    return jupyter_lab
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +124,7 @@ def test_launcher_opens_the_sandbox_at_base_url_sandbox(lab, page):
     card = page.locator(".jp-LauncherCard", has_text="Mail sandbox")
     with page.expect_popup() as opened:
         card.click()
-    lab.launcher_sandboxes += 1
+    eventually(lambda: "Mail sandbox running" in lab.log())  # jupyter-server-proxy started it, as the server's child
     prefix_url = lab.url + "sandbox/"
     tab = opened.value
     expect(tab).to_have_url(prefix_url)
