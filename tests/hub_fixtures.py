@@ -1,23 +1,30 @@
 """A real JupyterHub on loopback: DummyAuthenticator, SimpleLocalProcessSpawner, configurable-http-proxy.
 
 `start_hub(root)` returns a running `Hub`; `Hub.stop()` ends it with every process it started.
-Learners are the hub's users; each gets a home folder of their own under `root/homes/`.
-The `hub` fixture (one hub per test module) is skipped, with the reason, where npm never installed the proxy.
+Learners are the hub's users; each gets a home folder of their own under `root/homes/`. The hub is configured with
+everything the hub tests need: its learners' servers record quiz answers into `Hub.responses`, as an instructor's
+`Spawner.environment` does (INSTRUCTORS.md). Its environment, and its learners', is built, never a test's.
+
+The session starts one hub (`session_hub`, skipped with the reason where npm never installed the proxy); the
+`hub` fixture gives it to a test and stops every learner's server the test started once it ends. A test picks
+learner names no other test uses: a learner's home keeps what their earlier server left.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import sys
 import urllib.error
 import urllib.request
+from contextlib import suppress
 from pathlib import Path
 
+import psutil
 import pytest
 from helpers import free_port, missing, start_on_free_port
+from server_environment import server_environment
 
 from sandbox_app.processes.child import ChildProcess
 from sandbox_app.waiting import wait_until
@@ -52,7 +59,7 @@ c.Spawner.cmd = [{singleuser!r}]
 c.Spawner.args = ["--allow-root"]  # CI runs as root
 c.Spawner.ip = "127.0.0.1"
 c.Spawner.default_url = "/lab"
-c.Spawner.environment = {{"PATH": {path!r}}}
+c.Spawner.environment = {environment!r}
 c.Spawner.start_timeout = 90
 c.Spawner.http_timeout = 90
 """
@@ -67,19 +74,25 @@ class Hub(ChildProcess):
 
     def __init__(self, root: Path, chp: str) -> None:
         state = root / f"hub-{secrets.token_hex(4)}"
-        self.homes = root / "homes"
+        self.homes, self.responses = root / "homes", root / "responses"
         state.mkdir(parents=True)
         self.homes.mkdir(exist_ok=True)
+        self.responses.mkdir(exist_ok=True)
+        env = server_environment(state / "env")
+        # The learners' servers get JupyterHub's own few variables (PATH, PYTHONPATH, LANG...) and these: the
+        # class's answers folder, and the run's token and no-Redis switch, as this process has them.
+        learners_env = {name: env[name] for name in ("PATH", "SANDBOX_TEST_RUN", "SANDBOX_NO_REDIS") if name in env}
+        learners_env["QUIZ_RESPONSES_DIR"] = str(self.responses)
+        self.own_pids: set[int] = set()  # the hub's and its proxy's, once it answers
         self.port, self.api_token, self.password = free_port(), secrets.token_hex(16), secrets.token_hex(8)
         config = state / "jupyterhub_config.py"
         config.write_text(
             HUB_CONFIG.format(
                 port=self.port, hub_port=free_port(), proxy_api_port=free_port(), chp=chp, state=str(state),
                 password=self.password, api_token=self.api_token, homes=str(self.homes), singleuser=SINGLEUSER,
-                path=os.environ.get("PATH", "/usr/bin:/bin"),
+                environment=learners_env,
             )
         )  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "JPY_"))}
         command = [sys.executable, "-m", "jupyterhub", "-f", config]
         super().__init__(command, state / "jupyterhub.log", what="JupyterHub", env=env, cwd=state, startup_timeout=60)
 
@@ -109,7 +122,7 @@ class Hub(ChildProcess):
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return False
         if status == 200:
-            self.processes()  # note the proxy
+            self.own_pids = {member.pid for member in self.processes()}  # the hub and its proxy
         return status == 200
 
     def request(self, method: str, url: str, body: dict | None = None, token: str | None = None, timeout=20):
@@ -166,6 +179,28 @@ class Hub(ChildProcess):
         """A new API token of the learner's (it reaches their server, as their browser cookie does)."""
         return self.api("POST", f"users/{name}/tokens", {"expires_in": 600, "note": "course test"})["token"]
 
+    def running_servers(self) -> list[str]:
+        """The learners whose server runs, or is starting or stopping."""
+        return [user["name"] for user in self.api("GET", "users") if user.get("servers")]
+
+    def stop_servers(self, timeout: float = 60) -> list[int]:
+        """Stop every learner's server (its kernels and sandboxes with it); the pids that had to be killed (none)."""
+        self.processes()  # note what the servers started while it is still their descendant
+        for name in self.running_servers():
+            self.api("DELETE", f"users/{name}/server")
+        try:
+            wait_until(lambda: not self.running_servers(), timeout, "the learners' servers to stop", interval=0.2)
+        except TimeoutError:
+            raise HubError(
+                f"still running after {timeout:.0f} s: {self.running_servers()}\n{self.log()[-3000:]}"
+            ) from None
+        left = [member for member in self.processes() if member.pid not in self.own_pids]
+        _gone, alive = psutil.wait_procs(left, timeout=5)
+        for member in alive:
+            with suppress(psutil.NoSuchProcess):
+                member.kill()
+        return [member.pid for member in alive]
+
     def stop(self, timeout: float = 30) -> list[int]:
         """Stop the hub (it stops the servers and the proxy); the pids of any process that had to be killed."""
         self.processes()  # the learners' servers and kernels, while they are still its descendants
@@ -186,9 +221,9 @@ def start_hub(root: Path) -> Hub:
     return start_on_free_port(lambda: Hub(root, chp), "address already in use")
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    """A JupyterHub for this module's learners; stopped with every process it started."""
+@pytest.fixture(scope="session")
+def session_hub(tmp_path_factory):
+    """The session's JupyterHub; stopped at the end with every process it started."""
     if configurable_http_proxy() is None:
         missing(
             "configurable-http-proxy (the hub's proxy, from npm) is not installed",
@@ -198,3 +233,11 @@ def hub(tmp_path_factory):
     yield hub
     killed = hub.stop()
     assert killed == [], f"processes still running after the hub stopped: {killed}"
+
+
+@pytest.fixture
+def hub(session_hub):
+    """The session's hub for this test; the learners' servers it started are stopped after it, with all they started."""
+    yield session_hub
+    killed = session_hub.stop_servers()
+    assert killed == [], f"processes still running after the learners' servers stopped: {killed}"
