@@ -1,4 +1,8 @@
-"""The failure lessons, measured and counted: the experiments the lesson runs, at test size."""
+"""The failure lessons' parts at test size, and the sandbox's options for an outside mail server.
+
+The crash of the web process (lesson 13) and the connection limit (lesson 12) run once per suite, in their
+notebooks, where nbval compares the verdicts; the background failures run here too, in the fast tier.
+"""
 
 import signal
 import subprocess
@@ -8,8 +12,7 @@ import pytest
 from helpers import EMAIL, http_get, http_post
 
 from sandbox_app.__main__ import main
-from sandbox_app.lab.crashes import crash_burst
-from sandbox_app.lab.send_failures import limited_burst, unseen_failures
+from sandbox_app.lab.send_failures import unseen_failures
 from sandbox_app.processes.webprocess import WebProcess
 from sandbox_app.smtp.server import DebugMailServer
 
@@ -25,34 +28,6 @@ def test_a_background_failure_reaches_stderr_or_nothing_and_the_sandbox_counters
     assert unseen.pool_stats["last_error"] == "recipient refused: 550 5.1.1 No such user here"
     assert "5 tracebacks on stderr (smtplib.SMTPRecipientsRefused)" in unseen.report()
     assert sandbox.mail_server.settings.faults == {}  # the experiment put the server back
-
-
-@pytest.mark.slow  # the lesson's experiment: a web process and a consumer, 60 requests, a crash
-def test_killing_the_web_process_loses_thread_and_pool_mail_but_not_queued_mail(sandbox):
-    crash = crash_burst(sandbox, per_pattern=20, delay=0.1)
-    assert sum(crash.accepted.values()) >= 30  # killed once half the 60 requests were accepted
-    assert crash.refused_after_kill > 0  # the process really died in the middle of the burst
-    assert crash.lost("threaded") + crash.lost("pool") > 0
-    # Every queued mail with a 202 arrives (one more may: queued, but killed before its 202 went out).
-    assert crash.accepted["queue"] > 0 and crash.lost("queue") == 0
-    assert repr(crash.table()).splitlines()[0].split() == ["pattern", "accepted", "delivered", "lost"]
-    assert sandbox.start_consumer().running  # the consumer is back up
-
-
-@pytest.mark.slow  # the lesson's experiment: 180 sends through a mail server with 10 connections
-def test_a_connection_limit_refuses_threads_but_not_the_pool_or_the_queue(sandbox):
-    burst = limited_burst(sandbox, requests=60, concurrency=12, max_connections=10, delay=0.2)
-    by_pattern = burst.by_pattern
-    assert all(row.accepted == 60 for row in burst.rows)
-    assert by_pattern["threaded"].refused_421 > 0
-    assert by_pattern["threaded"].lost == by_pattern["threaded"].failed > 0
-    for name in ["pool", "queue"]:
-        assert (by_pattern[name].delivered, by_pattern[name].lost) == (60, 0)
-        assert by_pattern[name].peak_connections <= 8 and by_pattern[name].refused_421 == 0
-    assert sandbox.mail_server.settings.max_connections is None
-    assert [row[0] for row in burst.table().rows] == ["threaded", "pool", "queue"]
-    figure = burst.plot()
-    assert [axes.get_ylabel() for axes in figure.axes] == ["response time (ms)", "mails"]
 
 
 def test_the_cli_can_send_to_an_outside_mail_server(state_dir):

@@ -1,4 +1,8 @@
-"""Lessons 6 and 7's newer experiments at test size: the response split, the exercise checks, the consumer stops."""
+"""Lessons' newer experiments at test size: the response split, the exercise checks, a client gone before its greeting.
+
+The consumer stops of lesson 13 (SIGINT, SIGTERM, SIGKILL) run once per suite, in its notebook, where nbval
+compares the verdicts.
+"""
 
 import smtplib
 import socket
@@ -9,7 +13,6 @@ import pytest
 from helpers import eventually
 
 from sandbox_app.lab import bench, measure_send
-from sandbox_app.lab.crashes import consumer_stops
 from sandbox_app.lab.exercises import check_pool_sender
 from sandbox_app.lab.send_failures import check_is_temporary
 from sandbox_app.mailer import mail
@@ -92,18 +95,6 @@ def test_the_retry_exercise_check_uses_real_errors(sandbox):
     ]
     crashing = check_is_temporary(sandbox, lambda error: error.smtp_code >= 500)
     assert "is_temporary raised AttributeError" in repr(crashing)
-
-
-@pytest.mark.slow  # three consumer processes, one of them killed
-def test_a_killed_consumer_loses_the_sends_under_way_and_a_stopped_one_none(sandbox):
-    stops = consumer_stops(sandbox, sends=6, workers=2, connect_delay=0.3)
-    by_signal = stops.by_signal
-    assert list(by_signal) == ["SIGINT", "SIGTERM", "SIGKILL"]
-    assert by_signal["SIGINT"].lost == by_signal["SIGTERM"].lost == 0
-    assert by_signal["SIGKILL"].lost == by_signal["SIGKILL"].in_flight == 2
-    assert all(stop.accepted == 6 and stop.twice == 0 for stop in stops.stops)
-    assert stops.table().columns == ["signal", "what the consumer does", "in flight", "accepted", "delivered", "lost"]
-    assert sandbox.queue.consumer.running and sandbox.mail_server.settings.connect_delay == 0
 
 
 def test_a_client_that_hangs_up_before_its_greeting_frees_its_connection():
