@@ -39,9 +39,10 @@ venv: $(TEST_STAMP) ## create .venv with the course and what its tests need, to 
 lab: $(STAMP) ## open JupyterLab on the course notebooks
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG)
 
-# Two workers, a file each at a time: a notebook's cells stay in one kernel, in order.
+# Two workers, a file each at a time: a notebook's cells stay in one kernel, in order. The files go out in the
+# order tests/file_order.py gives them, longest first (not xdist's own, by number of tests).
 test: $(TEST_STAMP) test-deps ## run the whole suite: unit, real SMTP, nbval, browser, hub
-	$(PY) -m pytest -n 2 --dist loadfile -rfEs
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -rfEs
 
 test-deps: ## install what the browser, hub, Redis and ab tests need (as root; otherwise say what is missing)
 	bash tools/install_test_deps.sh
