@@ -200,10 +200,11 @@ def test_a_learner_cannot_use_another_learners_sandbox_through_their_own_proxy(h
 def test_two_learners_answer_differently_and_the_report_counts_both(hub, chromium, tmp_path):
     """The hub records into the class's folder (its Spawner.environment); each learner's file has their hub name."""
     answers = {"eve": QUESTION.answer, "finn": "server-stops"}
+    for name in answers:
+        write_notebook(hub.home(name) / "quiz.ipynb", ["import quiz\n\nquiz.show()"])  # the closing quiz's cell
+        quiet_lab(hub.home(name))
+    hub.start_servers(list(answers))  # both at once: the hub spawns them side by side; logging in finds them up
     for name, key in answers.items():
-        home = hub.home(name)
-        write_notebook(home / "quiz.ipynb", ["import quiz\n\nquiz.show()"])  # the closing quiz's cell
-        quiet_lab(home)
         context = chromium.new_context(viewport={"width": 1280, "height": 1400})
         page = context.new_page()
         try:
