@@ -39,8 +39,8 @@ venv: $(TEST_STAMP) ## create .venv with the course and what its tests need, to 
 lab: $(STAMP) ## open JupyterLab on the course notebooks
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG)
 
-# Two workers, a file each at a time: a notebook's cells stay in one kernel, in order. The files go out in the
-# order tests/file_order.py gives them, longest first (not xdist's own, by number of tests).
+# Two workers, a file each at a time: a notebook's cells stay in one kernel, in order. tests/scheduling.py keeps the
+# hub files on one worker and sends the longest files first (--no-loadscope-reorder: not xdist's own order).
 test: $(TEST_STAMP) test-deps ## run the whole suite: unit, real SMTP, nbval, browser, hub
 	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -rfEs
 

@@ -23,7 +23,7 @@ pytest_plugins = [
     "redis_notebooks",
     "require_all",
     "leftovers",
-    "file_order",
+    "scheduling",
     "pytester",
 ]
 STATE_VARIABLES = ("SANDBOX_STATE_DIR", "XDG_STATE_HOME")

@@ -7,12 +7,14 @@ everything the hub tests need: its learners' servers record quiz answers into `H
 
 The session starts one hub (`session_hub`, skipped with the reason where npm never installed the proxy); the
 `hub` fixture gives it to a test and stops every learner's server the test started once it ends. A test picks
-learner names no other test uses: a learner's home keeps what their earlier server left.
+learner names no other test uses: a learner's home keeps what their earlier server left. The hub tests live in
+files named `tests/test_hub_*.py`, which `make test` runs on one worker (tests/scheduling.py): one hub per run.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shutil
 import sys
@@ -32,6 +34,7 @@ from sandbox_app.waiting import wait_until
 # configurable-http-proxy, the hub's proxy, is a Node program: tools/install_test_deps.sh installs it with npm.
 CHP_COMMAND = "configurable-http-proxy"
 SINGLEUSER = str(Path(sys.executable).with_name("jupyterhub-singleuser"))
+NEWS_SETTINGS = ".jupyter/lab/user-settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
 
 HUB_CONFIG = """\
 c = get_config()  # noqa: F821
@@ -106,9 +109,12 @@ class Hub(ChildProcess):
         return f"{self.url}user/{name}/"
 
     def home(self, name: str) -> Path:
-        """The learner's home folder (created on first use)."""
+        """The learner's home folder, created on first use as the course leaves it: no news pop-up over JupyterLab."""
         path = self.homes / name
-        path.mkdir(parents=True, exist_ok=True)
+        settings = path / NEWS_SETTINGS
+        if not settings.exists():
+            settings.parent.mkdir(parents=True, exist_ok=True)
+            settings.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
         return path
 
     def log(self) -> str:
@@ -206,6 +212,17 @@ class Hub(ChildProcess):
         self.processes()  # the learners' servers and kernels, while they are still its descendants
         super().stop(timeout)
         return self.killed
+
+
+def log_in(page, hub: Hub, name: str) -> None:
+    """Log in on the hub's page in a browser, as a learner does; wait until their JupyterLab is up."""
+    from playwright.sync_api import expect
+
+    page.goto(hub.url + "hub/login")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(hub.password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(rf"/user/{name}/lab"), timeout=90_000)
 
 
 def configurable_http_proxy() -> str | None:

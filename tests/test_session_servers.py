@@ -1,8 +1,10 @@
-"""The suite's session servers and its order: built environments, never a test's; the longest files first."""
+"""The suite's session servers and its scheduling: built environments, never a test's; hub files on one worker."""
 
 import os
+from pathlib import Path
 
-import file_order
+import pytest
+import scheduling
 from server_environment import server_environment
 
 
@@ -18,11 +20,23 @@ def test_a_session_server_gets_none_of_the_environment_the_test_that_asked_set(s
     assert env["SANDBOX_TEST_RUN"] == os.environ["SANDBOX_TEST_RUN"]  # tests/leftovers.py finds its leaks by it
 
 
-def test_files_run_longest_first_each_file_whole_and_in_order(pytester):
-    pytester.makeconftest('pytest_plugins = ["file_order"]')
+TESTS_DIR = Path(__file__).resolve().parent
+# Each test notes the xdist worker that ran it, by its file's name.
+NOTE_WORKER = """
+import os, pathlib
+
+def test_{name}(request):
+    notes = pathlib.Path({notes!r})
+    with notes.open("a") as out:
+        out.write(f"{{request.node.path.name}} {{os.environ.get('PYTEST_XDIST_WORKER', 'none')}}\\n")
+"""
+
+
+def test_units_run_longest_first_each_whole_and_in_order(pytester):
+    pytester.makeconftest('pytest_plugins = ["scheduling"]')
     pytester.makepyfile(
         test_short="def test_a(): pass\ndef test_b(): pass",
-        test_site="def test_c(): pass\ndef test_d(): pass",  # a name on file_order's list of long files
+        test_site="def test_c(): pass\ndef test_d(): pass",  # a name on scheduling's list of long files
     )
     result = pytester.runpytest("-p", "no:cacheprovider", "--collect-only", "-q")
     collected = [line for line in result.outlines if "::" in line]
@@ -32,5 +46,29 @@ def test_files_run_longest_first_each_file_whole_and_in_order(pytester):
         "test_short.py::test_a",
         "test_short.py::test_b",
     ]
-    assert file_order.file_seconds(pytester.path / "test_site.py") > 0
-    assert file_order.file_seconds(pytester.path / "17-sending-once.ipynb") > 0  # from tools/cell_seconds.yaml
+    assert scheduling.unit_seconds(pytester.path / "test_site.py") > 0
+    assert scheduling.unit_seconds(pytester.path / "17-sending-once.ipynb") > 0  # from tools/cell_seconds.yaml
+    assert scheduling.unit_seconds(pytester.path / "test_hub_quiz.py") == scheduling.UNIT_SECONDS["test_hub_*.py"]
+
+
+def test_a_test_marked_hub_outside_the_hub_files_fails_the_collection(pytester):
+    pytester.makeconftest('pytest_plugins = ["scheduling"]')
+    pytester.makeini("[pytest]\nmarkers =\n    hub: runs a real JupyterHub")
+    pytester.makepyfile(test_elsewhere="import pytest\n\n@pytest.mark.hub\ndef test_x(): pass")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "a test marked hub must live in tests/test_hub_*.py" in result.stderr.str()
+
+
+def test_under_loadfile_the_hub_files_run_on_one_worker(pytester, monkeypatch, tmp_path):
+    notes = tmp_path / "workers.txt"
+    pytester.makeconftest('pytest_plugins = ["scheduling"]')
+    # Plain loadfile gives the first two files to the two workers, one each: here both are hub files.
+    files = {"test_hub_a": "a", "test_hub_b": "b", "test_other_c": "c", "test_other_d": "d"}
+    pytester.makepyfile(**{file: NOTE_WORKER.format(name=name, notes=str(notes)) for file, name in files.items()})
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS_DIR), str(TESTS_DIR.parent)]))
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # three processes start: only xdist, not nbval's kin
+    result = pytester.runpytest_subprocess("-p", "xdist", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile")
+    result.assert_outcomes(passed=4)
+    worker = dict(line.split() for line in notes.read_text().splitlines())
+    assert worker["test_hub_a.py"] == worker["test_hub_b.py"] != "none", worker
