@@ -201,7 +201,7 @@ class Hub(ChildProcess):
                 f"still running after {timeout:.0f} s: {self.running_servers()}\n{self.log()[-3000:]}"
             ) from None
         left = [member for member in self.processes() if member.pid not in self.own_pids]
-        _gone, alive = psutil.wait_procs(left, timeout=5)
+        _gone, alive = psutil.wait_procs(left, timeout=10)  # a kernel ends itself once it sees its server gone
         for member in alive:
             with suppress(psutil.NoSuchProcess):
                 member.kill()
