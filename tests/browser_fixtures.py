@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+import signal
 import sys
 import urllib.error
 import urllib.request
@@ -32,6 +33,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import nbformat
+import psutil
 import pytest
 from helpers import find_chromium, free_port, start_on_free_port
 from server_environment import server_environment
@@ -135,8 +137,16 @@ class LabServer(ChildProcess):
         return self.read_log()
 
     def stop(self, timeout: float = 20) -> int | None:
-        """Stop the server (SIGTERM: it shuts its kernels down); kill whatever is left after timeout."""
-        return super().stop(timeout)
+        """Stop the server (SIGTERM: it shuts down its kernels and the servers it proxies); kill what is left after timeout.
+
+        What it started gets the whole timeout to end with it, not only the server: on a busy machine a launcher's
+        sandbox and its queue consumer take seconds to finish after the server has gone.
+        """
+        if self.running:
+            family = self.processes()
+            self.send_signal(signal.SIGTERM)
+            psutil.wait_procs(family, timeout=timeout)
+        return super().stop(timeout=0)  # kills, and lists in `killed`, only what is still running
 
     def leftover_processes(self) -> list[int]:
         """After stop(): the pids of the server and its kernels that did not end by themselves (should be none).
