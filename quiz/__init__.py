@@ -13,6 +13,7 @@ In a notebook::
     quiz.ask("blocking-two-mails")                 # a lesson's own question, at its end
 
     quiz.class_report("/srv/quiz-responses")       # the instructor's view of the class
+    quiz.recording()                               # where answers go: the course service, a folder, or nowhere
 
 ``quiz.Quiz(...)`` builds a quiz widget to keep a handle on (recording nothing unless
 record=True); ``python -m quiz`` plays the same questions in a terminal, and
@@ -60,6 +61,7 @@ __all__ = [
     "load_bank",
     "parse_bank",
     "public_markdown",
+    "recording",
     "report",
     "reset",
     "show",
@@ -102,6 +104,13 @@ def _require_current(name: str):
         # An AttributeError keeps hasattr() and tab completion working.
         raise AttributeError(f"quiz.{name}: there is no quiz yet; run quiz.show() first")
     return shown
+
+
+def recording() -> str:
+    """Where this kernel's answers go, as one sentence: the course service, a folder, or nowhere."""
+    from .answer_writer import recording
+
+    return recording()
 
 
 def answer(question: str | int, choice: str | None) -> Result:

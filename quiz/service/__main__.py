@@ -1,0 +1,116 @@
+"""`python -m quiz.service`: run the course service; `python -m quiz.service export DIR`: the answers as files."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DATA_ENV = "QUIZ_SERVICE_DATA"
+COOKIE_SECRET = "cookie_secret"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m quiz.service",
+        description="The course service for JupyterHub: records learners' answers under their hub identity."
+        " Started by the hub as a managed service, or beside it with the hub's variables set"
+        " (JUPYTERHUB_API_URL, JUPYTERHUB_API_TOKEN, JUPYTERHUB_SERVICE_URL, JUPYTERHUB_SERVICE_PREFIX).",
+        epilog="python -m quiz.service export OUT [--data DIR] writes one <learner>.jsonl per learner into OUT,"
+        " which `python -m quiz report OUT` reads.",
+    )
+    parser.add_argument("--data", default=os.environ.get(DATA_ENV), help=f"the service's folder (default: ${DATA_ENV})")
+    parser.add_argument("--ip", help="the address to listen on (default: JUPYTERHUB_SERVICE_URL's host)")
+    parser.add_argument("--port", type=int, help="the port (default: JUPYTERHUB_SERVICE_URL's port)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the service until SIGTERM or SIGINT; 2 for a bad command line."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["export"]:
+        return export_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    if not args.data:
+        print(f"error: name the service's folder with --data DIR or ${DATA_ENV}", file=sys.stderr)
+        return 2
+    address = urlsplit(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
+    ip, port = args.ip or address.hostname or "127.0.0.1", args.port or address.port or 10101
+    try:
+        asyncio.run(serve(Path(args.data), ip, port))
+    except OSError as error:
+        print(
+            f"error: cannot serve on {ip}:{port} with data in {args.data}: {error.strerror or error}", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+async def serve(data: Path, ip: str, port: int) -> None:
+    """Listen until a stop signal: the hub stops a managed service with SIGTERM."""
+    from tornado.httpserver import HTTPServer
+
+    from .app import MAX_BODY_BYTES, make_app
+    from .storage import Store
+
+    store = Store(data)
+    app = make_app(store, os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/course/"),
+                   cookie_secret=_cookie_secret(data))  # fmt: skip
+    server = HTTPServer(app, max_body_size=MAX_BODY_BYTES, xheaders=True)
+    server.listen(port, ip)
+    print(f"course service: listening on http://{ip}:{port}{app.settings['hub_auth'].base_url}"
+          f" with {store.count()} answers in {store.path}", flush=True)  # fmt: skip
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    server.stop()
+    store.close()
+
+
+def _cookie_secret(data: Path) -> bytes:
+    """The browser login's signing key, kept in the service's folder so a restart keeps instructors logged in."""
+    path = data / COOKIE_SECRET
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        secret = secrets.token_bytes(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secret.hex())
+        return secret
+
+
+def export_main(argv: list[str]) -> int:
+    """Write the stored answers as <learner>.jsonl files; 2 when there is no database."""
+    parser = argparse.ArgumentParser(prog="python -m quiz.service export",
+                                     description="Write one <learner>.jsonl per learner, as the folder mode does.")  # fmt: skip
+    parser.add_argument("out", metavar="OUT", help="the folder to write into (created if needed)")
+    parser.add_argument("--data", default=os.environ.get(DATA_ENV), help=f"the service's folder (default: ${DATA_ENV})")
+    args = parser.parse_args(argv)
+    from .storage import DATABASE, Store
+
+    if not args.data or not (Path(args.data) / DATABASE).is_file():
+        print(f"error: no course service database in {args.data or '(no --data given)'}", file=sys.stderr)
+        return 2
+    store = Store(args.data)
+    try:
+        written = store.export(args.out)
+    except OSError as error:
+        print(f"error: cannot write into {args.out}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    print(f"course service: wrote {len(written)} learners' answers into {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
