@@ -17,6 +17,7 @@ from sandbox_app.smtp.server import DebugMailServer
 pytest_plugins = [
     "browser_fixtures",
     "hub_fixtures",
+    "service_fixtures",
     "queue_fixtures",
     "notebooks_twice",
     "redis_notebooks",
