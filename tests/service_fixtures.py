@@ -7,11 +7,14 @@ stop and start it at once, where a managed service is restarted only at the hub'
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import secrets
 import sys
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import psutil
@@ -115,3 +118,46 @@ def course_hub(tmp_path_factory):
             killed += service.killed
         killed += hub.stop()
         assert killed == [], f"processes still running after the hub stopped: {killed}"
+
+
+def run_in_kernel(hub: Hub, name: str, code: str, timeout: float = 60) -> str:
+    """Run code in a new kernel of the learner's server, started through the hub's proxy; what it printed."""
+    return asyncio.run(_run_in_kernel(hub, name, code, timeout))
+
+
+async def _run_in_kernel(hub: Hub, name: str, code: str, timeout: float) -> str:
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    token = hub.user_token(name)
+    status, kernel = hub.request("POST", hub.user_url(name) + "api/kernels", {"name": "python3"}, token=token)
+    if status != 201:
+        raise HubError(f"no kernel for {name}: {status} {kernel}")
+    url = hub.user_url(name).replace("http://", "ws://") + f"api/kernels/{kernel['id']}/channels"
+    connection = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
+    msg_id = uuid.uuid4().hex
+    header = {"msg_id": msg_id, "msg_type": "execute_request", "username": name, "session": uuid.uuid4().hex,
+              "version": "5.3", "date": ""}  # fmt: skip
+    content = {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False}
+    await connection.write_message(json.dumps({"header": header, "parent_header": {}, "metadata": {},
+                                               "content": content, "channel": "shell", "buffers": []}))  # fmt: skip
+    printed, deadline = [], asyncio.get_running_loop().time() + timeout
+    try:
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            raw = await asyncio.wait_for(connection.read_message(), max(left, 0.1))
+            if raw is None:
+                raise HubError(f"{name}'s kernel closed its channels")
+            message = json.loads(raw)
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = message["msg_type"]
+            if kind == "stream":
+                printed.append(message["content"]["text"])
+            elif kind == "error":
+                printed.append("\n".join(message["content"]["traceback"]))
+            elif kind == "status" and message["content"]["execution_state"] == "idle":
+                return "".join(printed)
+    finally:
+        connection.close()
+        hub.request("DELETE", hub.user_url(name) + f"api/kernels/{kernel['id']}", token=token)

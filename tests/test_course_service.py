@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 from helpers import eventually
-from service_fixtures import INSTRUCTOR
+from service_fixtures import INSTRUCTOR, run_in_kernel
 
 from quiz import answer_sender, cli, load_bank
 from quiz.answer_sender import ServiceRecorder
@@ -163,3 +163,20 @@ def test_the_instructor_reads_the_class_and_its_export_is_what_the_report_reads(
     exported = json.loads(stdout.getvalue())
     assert exported["learners"] == 2 and exported["questions"] == live["questions"]
     assert exported["checkpoints"] == live["checkpoints"]
+
+
+def test_a_learners_kernel_records_under_their_hub_name_through_the_proxy(course_hub):
+    hub = course_hub
+    printed = run_in_kernel(
+        hub,
+        "ben",
+        "import quiz\nprint(quiz.recording())\n"
+        "shown = quiz.Quiz(record=True)\nshown.answer('blocking', 'server-stops')\n"
+        "print(shown.session.id, shown.session.problem)\n",
+    )
+    lines = printed.splitlines()
+    assert lines[0].startswith(f"Answers are sent to the course service at {hub.service_url} as ben"), printed
+    session, problem = lines[1].split()
+    assert problem == "None", printed
+    (stored,) = stored_in(hub, "ben", session)
+    assert (stored["learner"], stored["answer"], stored["correct"]) == ("ben", "server-stops", False)
