@@ -74,6 +74,7 @@ class CheckpointStats:
     measurements: list[float] = field(default_factory=list)
     predictions: dict[str, int] = field(default_factory=dict)
     measured: dict[str, int] = field(default_factory=dict)
+    pairs: list[tuple[Any, float]] = field(default_factory=list)  # (prediction or None, measurement), numeric only
 
     @property
     def median_relative_error(self) -> float | None:
@@ -292,6 +293,7 @@ def _checkpoint_stats(item: str, spec: Question | None, latest) -> CheckpointSta
         stats.close += line.correct is True
         if numeric:
             stats.measurements.append(float(line.measured))
+            stats.pairs.append((line.answer, float(line.measured)))
             if _is_number(line.answer) and line.measured:
                 stats.relative_errors.append((line.answer - line.measured) / abs(line.measured))
             continue

@@ -7,12 +7,16 @@ started in the middle while a learner keeps answering.
 
 import io
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
+import zipfile
+from pathlib import Path
 
 import pytest
 from helpers import eventually
+from playwright.sync_api import expect
 from service_fixtures import INSTRUCTOR, run_in_kernel
 
 from quiz import answer_sender, cli, load_bank
@@ -21,6 +25,8 @@ from quiz.service import __main__ as service_main
 from quiz.service.hub_config import ACCESS_SCOPE, READ_SCOPE, WRITE_SCOPE
 
 pytestmark = pytest.mark.hub
+AXE = Path(__file__).resolve().parent.parent / "build" / "test-tools" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 BANK = load_bank()
 BLOCKING = BANK.question("blocking")
 
@@ -180,3 +186,71 @@ def test_a_learners_kernel_records_under_their_hub_name_through_the_proxy(course
     assert problem == "None", printed
     (stored,) = stored_in(hub, "ben", session)
     assert (stored["learner"], stored["answer"], stored["correct"]) == ("ben", "server-stops", False)
+
+
+@pytest.mark.browser
+def test_the_live_view_is_for_instructors_and_shows_an_answer_within_two_seconds(course_hub, chromium, tmp_path):
+    hub = course_hub
+    question = BANK.lesson_questions[1]  # one no other test answers
+    section = f"#question-{question.id} .fmq-stats"
+    context = chromium.new_context(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        log_in(page, hub, INSTRUCTOR)
+        expect(page.locator("h1")).to_contain_text("Live class view")
+        expect(page.locator(section)).to_contain_text("Answered by 0")
+        page.add_script_tag(path=str(AXE))
+        violations = page.evaluate(
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})"
+            ".then(r => r.violations.map(v => v.id + ': ' + v.nodes.length))",
+            WCAG,
+        )
+        assert violations == []
+
+        record = {**answer("ana", question.answer), "question": question.id}
+        assert call(hub, "POST", "api/answers", hub.server_token("ana"), {"answers": [record]})[1]["stored"] == 1
+        sent = time.monotonic()
+        expect(page.locator(section)).to_contain_text("Answered by 1", timeout=2000)  # without a reload
+        print(f"answer to view: {time.monotonic() - sent:.2f} s")
+        assert page.locator(f"#question-{question.id} td.fmq-right").first.inner_text() == question.answer
+
+        page.select_option("#fmq-part", question.lesson)
+        page.get_by_role("button", name="Show").click()
+        expect(page.locator(section)).to_be_visible()
+        assert page.locator("h2.fmq-part").all_inner_texts() == [f"Lesson questions: {question.lesson}"]
+
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Export the class's answers (.zip)").click()
+        with zipfile.ZipFile(download.value.path()) as archive:
+            assert "quiz-responses/ana.jsonl" in archive.namelist()
+        assert errors == []
+    except Exception:
+        page.screenshot(path=tmp_path / "live-view.png", full_page=True)
+        print("status line:", page.locator("#fmq-status").inner_text(), "errors:", errors)
+        raise
+    finally:
+        context.close()
+
+    # A learner who logs in to the hub and opens the page is refused, with the reason.
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        log_in(page, hub, "ben")
+        expect(page.locator("body")).to_contain_text("not in the instructors group")
+    finally:
+        context.close()
+
+
+def log_in(page, hub, name):
+    """Open the service's page: the hub's login (DummyAuthenticator), then its OAuth, approved if it asks."""
+    page.goto(hub.service_url)
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(hub.password)
+    page.get_by_role("button", name="Sign in").click()
+    authorize = page.get_by_role("button", name="Authorize")
+    page.wait_for_load_state()
+    if authorize.count():
+        authorize.click()
+        page.wait_for_load_state()

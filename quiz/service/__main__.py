@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import secrets
 import signal
@@ -12,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 DATA_ENV = "QUIZ_SERVICE_DATA"
+LOG_LEVEL_ENV = "QUIZ_SERVICE_LOG_LEVEL"
 COOKIE_SECRET = "cookie_secret"
 
 
@@ -40,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data:
         print(f"error: name the service's folder with --data DIR or ${DATA_ENV}", file=sys.stderr)
         return 2
+    # Warnings (refused requests, with their reason) by default: every answer logged would be 100 lines a second.
+    logging.basicConfig(
+        level=os.environ.get(LOG_LEVEL_ENV, "WARNING").upper(), format="%(asctime)s %(levelname)s %(message)s"
+    )
     address = urlsplit(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
     ip, port = args.ip or address.hostname or "127.0.0.1", args.port or address.port or 10101
     try:

@@ -8,23 +8,30 @@ Under the service's prefix (JUPYTERHUB_SERVICE_PREFIX, /services/course/ behind 
 - `GET api/answers[?learner=NAME]`: one's own answers; anyone else's need the read scope.
 - `GET api/class`: the class report's data (as `python -m quiz report --json`), read scope.
 - `GET api/health`: answers without a token, for readiness checks.
+- `GET ` (the prefix itself): the live class view, for the `instructors` group, behind the hub's login (HubOAuth);
+  `GET live?part=...` its sections, which the page polls; `GET export` the class's answers as a zip of
+  `<learner>.jsonl` files.
 - `oauth_callback`: the end of the hub's login for browsers (HubOAuth).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 from http import HTTPStatus
 from typing import Any
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
 from jupyterhub.utils import url_path_join
 from tornado import web
+from tornado.escape import xhtml_escape
 
 from ..answer_reader import parse_line
 from ..bank import Bank
 from ..report_data import report_of
+from ..report_render import live_html
 from .hub_config import ACCESS_SCOPE, READ_SCOPE, WRITE_SCOPE
 from .storage import Store
 
@@ -133,6 +140,63 @@ class ClassHandler(ServiceHandler):
         self.write_json(class_report(self.store, self.settings["bank"]).to_dict())
 
 
+class PageHandler(ServiceHandler):
+    """The instructors' pages: a browser without a hub login is sent to the hub's; a learner gets 403."""
+
+    def instructor(self) -> str:
+        name = self.identified()
+        if not self.has_scope(READ_SCOPE):
+            raise web.HTTPError(403, f"{name} is not in the instructors group: the class view is for instructors")
+        return name
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        reason = getattr(error, "log_message", None) or HTTPStatus(status_code).phrase
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Course service</title></head>'
+            f"<body><main><h1>{status_code} {HTTPStatus(status_code).phrase}</h1><p>{xhtml_escape(reason)}</p>"
+            "</main></body></html>"
+        )
+
+
+class ClassPageHandler(PageHandler):
+    """The live class view."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        name = self.instructor()
+        report = class_report(self.store, self.settings["bank"])
+        self.set_header("Cache-Control", "no-store")
+        xsrf = self.xsrf_token.decode("ascii")  # HubOAuth's: it checks the page's polls (fetches) for it
+        self.finish(live_html(report, self.get_argument("part", ""), user=name, xsrf=xsrf))
+
+
+class LiveHandler(PageHandler):
+    """The live view's sections, as the page polls them."""
+
+    async def get(self) -> None:
+        self.instructor()
+        report = class_report(self.store, self.settings["bank"])
+        self.set_header("Cache-Control", "no-store")
+        self.finish(live_html(report, self.get_argument("part", ""), fragment=True))
+
+
+class ExportHandler(PageHandler):
+    """The class's answers as a zip of <learner>.jsonl files, which `python -m quiz report DIR` reads once unzipped."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        self.instructor()
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, text in self.store.files().items():
+                archive.writestr(f"quiz-responses/{name}", text)
+        self.set_header("Content-Type", "application/zip")
+        self.set_header("Content-Disposition", 'attachment; filename="quiz-responses.zip"')
+        self.finish(buffer.getvalue())
+
+
 class HealthHandler(ServiceHandler):
     """Answers without identity: the service is up."""
 
@@ -180,6 +244,10 @@ def make_app(store: Store, prefix: str, *, hub_auth: HubOAuth | None = None, ban
     if not hub_auth.access_scopes:
         hub_auth.access_scopes = {ACCESS_SCOPE}  # run by hand, without the hub's environment naming it
     handlers = [
+        (prefix, ClassPageHandler),
+        (prefix.rstrip("/"), web.RedirectHandler, {"url": prefix}),
+        (url_path_join(prefix, "live"), LiveHandler),
+        (url_path_join(prefix, "export"), ExportHandler),
         (url_path_join(prefix, "api/answers"), AnswersHandler),
         (url_path_join(prefix, "api/class"), ClassHandler),
         (url_path_join(prefix, "api/health"), HealthHandler),

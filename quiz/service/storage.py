@@ -78,19 +78,25 @@ class Store:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM answers").fetchone()[0]
 
-    def export(self, folder: str | Path) -> list[Path]:
-        """Write one <learner>.jsonl per learner into folder, as `python -m quiz report DIR` reads; the files."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+    def files(self) -> dict[str, str]:
+        """Each learner's answers as the folder mode's file: {'<learner>.jsonl': its JSON lines}."""
         by_learner: dict[str, list[str]] = {}
         with self._lock:
             for learner, record in self._db.execute("SELECT learner, record FROM answers ORDER BY rowid"):
                 by_learner.setdefault(learner, []).append(record)
+        return {
+            file_name(learner): "".join(line + "\n" for line in lines) for learner, lines in sorted(by_learner.items())
+        }
+
+    def export(self, folder: str | Path) -> list[Path]:
+        """Write one <learner>.jsonl per learner into folder, as `python -m quiz report DIR` reads; the files."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
         written = []
-        for learner, lines in sorted(by_learner.items()):
-            path = folder / file_name(learner)
+        for name, text in self.files().items():
+            path = folder / name
             spare = path.with_name(f".{path.name}.{os.getpid()}")
-            spare.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+            spare.write_text(text, encoding="utf-8")
             os.replace(spare, path)  # a reader sees the old file or the new one, never half of one
             written.append(path)
         return written
