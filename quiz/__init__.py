@@ -22,6 +22,7 @@ record=True); ``python -m quiz`` plays the same questions in a terminal, and
 
 from __future__ import annotations
 
+from .answer_writer import recording
 from .bank import Bank, BankError, Option, Question, load_bank, parse_bank
 from .grading import Grader, Report, Result, Status, grade, grade_all
 from .public import public_markdown
@@ -104,13 +105,6 @@ def _require_current(name: str):
         # An AttributeError keeps hasattr() and tab completion working.
         raise AttributeError(f"quiz.{name}: there is no quiz yet; run quiz.show() first")
     return shown
-
-
-def recording() -> str:
-    """Where this kernel's answers go, as one sentence: the course service, a folder, or nowhere."""
-    from .answer_writer import recording
-
-    return recording()
 
 
 def answer(question: str | int, choice: str | None) -> Result:

@@ -39,6 +39,7 @@ LAZY_IMPORTS = {
 # Deliberate conditional imports at module level: (file, module) -> why it may be missing.
 CONDITIONAL_IMPORTS = {
     ("quiz/answer_writer.py", "fcntl"): "POSIX only: on Windows, O_APPEND alone keeps each recorded line whole",
+    ("quiz/answer_sender.py", "fcntl"): "POSIX only: on Windows, one kernel's own lock guards the unsent answers",
 }
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 IMPORTS = (ast.Import, ast.ImportFrom)

@@ -12,6 +12,11 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tornado.httpserver import HTTPServer
+
+from .app import MAX_BODY_BYTES, make_app
+from .storage import DATABASE, Store
+
 DATA_ENV = "QUIZ_SERVICE_DATA"
 LOG_LEVEL_ENV = "QUIZ_SERVICE_LOG_LEVEL"
 COOKIE_SECRET = "cookie_secret"
@@ -60,11 +65,6 @@ def main(argv: list[str] | None = None) -> int:
 
 async def serve(data: Path, ip: str, port: int) -> None:
     """Listen until a stop signal: the hub stops a managed service with SIGTERM."""
-    from tornado.httpserver import HTTPServer
-
-    from .app import MAX_BODY_BYTES, make_app
-    from .storage import Store
-
     store = Store(data)
     app = make_app(store, os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/course/"),
                    cookie_secret=_cookie_secret(data))  # fmt: skip
@@ -101,8 +101,6 @@ def export_main(argv: list[str]) -> int:
     parser.add_argument("out", metavar="OUT", help="the folder to write into (created if needed)")
     parser.add_argument("--data", default=os.environ.get(DATA_ENV), help=f"the service's folder (default: ${DATA_ENV})")
     args = parser.parse_args(argv)
-    from .storage import DATABASE, Store
-
     if not args.data or not (Path(args.data) / DATABASE).is_file():
         print(f"error: no course service database in {args.data or '(no --data given)'}", file=sys.stderr)
         return 2

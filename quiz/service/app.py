@@ -29,7 +29,7 @@ from tornado import web
 from tornado.escape import xhtml_escape
 
 from ..answer_reader import parse_line
-from ..bank import Bank
+from ..bank import Bank, load_bank
 from ..report_data import report_of
 from ..report_render import live_html
 from .hub_config import ACCESS_SCOPE, READ_SCOPE, WRITE_SCOPE
@@ -219,8 +219,6 @@ def class_report(store: Store, bank: Bank | None = None):
 
 
 def _default_bank() -> Bank:
-    from ..bank import load_bank
-
     return load_bank()
 
 
