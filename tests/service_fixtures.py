@@ -1,6 +1,6 @@
 """A real JupyterHub with the course service beside it: `course_hub` (one per test module).
 
-The hub is tests/hub_fixtures.py's, its config extended by `quiz.service.hub_config.configure` exactly as
+The hub is tests/hub_fixtures.py's, under a base URL (/class/), its config extended by `quiz.service.hub_config.configure` exactly as
 INSTRUCTORS.md shows, with the service registered by URL and run by the test (managed=False): a test can then
 stop and start it at once, where a managed service is restarted only at the hub's next poll (about 30 s).
 """
@@ -26,6 +26,7 @@ from quiz.service import hub_config
 from sandbox_app.processes.child import ChildProcess
 
 LEARNERS = ("ana", "ben")
+BASE_URL = "/class/"
 INSTRUCTOR = "tess"
 
 COURSE_CONFIG = """
@@ -46,13 +47,22 @@ class CourseHub(Hub):
         self.service_port, self.service_token = free_port(), secrets.token_hex(16)
         self.data = root / f"course-service-{secrets.token_hex(4)}"
         config = Path(self.command[-1])
+        # Under a base URL, as many hubs are: the service's prefix, its OAuth and the live view's links must follow.
+        plain = f'c.JupyterHub.bind_url = "http://127.0.0.1:{self.port}/"'
+        text = config.read_text()
+        assert plain in text, "the test hub's config changed: set its base URL another way"
         config.write_text(
-            config.read_text()
+            text.replace(plain, f'c.JupyterHub.bind_url = "http://127.0.0.1:{self.port}{BASE_URL}"')
             + COURSE_CONFIG.format(
                 data=str(self.data), url=self.service_address, kernel_url=self.service_url,
                 instructor=INSTRUCTOR, token=self.service_token,
             )
         )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        """The hub's public URL (its proxy) with its base URL, ending in '/'."""
+        return f"http://127.0.0.1:{self.port}{BASE_URL}"
 
     @property
     def service_address(self) -> str:
@@ -81,8 +91,9 @@ class CourseService(ChildProcess):
 
     def __init__(self, hub: CourseHub) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "JPY_"))}
-        env.update(hub_config.service_environment(f"{hub.url}hub/api", hub.service_token, hub.service_address))
-        self.health = f"{hub.service_address}/services/{hub_config.SERVICE_NAME}/api/health"
+        env.update(hub_config.service_environment(f"{hub.url}hub/api", hub.service_token, hub.service_address,
+                                                  base_url=BASE_URL))  # fmt: skip
+        self.health = f"{hub.service_address}{BASE_URL}services/{hub_config.SERVICE_NAME}/api/health"
         command = [sys.executable, "-m", "quiz.service", "--data", hub.data]
         super().__init__(command, hub.data.parent / "course-service.log", what="the course service", env=env,
                          ready=self._answers)  # fmt: skip
