@@ -1,5 +1,6 @@
 """The kernel's side of recording without a hub: which mode it picks, what it keeps unsent, and the folder mode kept."""
 
+import io
 import json
 import os
 import time
@@ -116,3 +117,40 @@ def test_the_hub_config_grants_what_the_kernel_and_the_instructors_need():
     assert c.Spawner.environment == {"PATH": "/usr/bin", "QUIZ_SERVICE_URL": "http://127.0.0.1:8000/services/course/"}
     with pytest.raises(ValueError, match="api_token"):
         hub_config.configure(Config(), data_dir="/srv/course-service", managed=False)
+
+
+def test_the_store_keeps_an_id_once_per_learner_and_exports_what_the_report_reads(tmp_path):
+    from quiz import cli
+    from quiz.service.storage import Store
+
+    store = Store(tmp_path / "service")
+    line = {"id": "a" * 32, "learner": "ada", "session": "s", "question": "blocking", "answer": RIGHT,
+            "correct": True, "attempt": 1, "time": "2026-12-07T18:00:00Z", "version": "test"}  # fmt: skip
+    assert store.add("ada", [line]) == (1, 0)
+    assert store.add("ada", [line, line]) == (0, 2)
+    assert store.add("bo", [{**line, "learner": "bo"}]) == (1, 0)  # the same id from another learner is theirs
+    assert store.count() == 2 and store.latest() == 2
+    assert store.records("ada") == [line]
+    written = store.export(tmp_path / "out")
+    assert [path.name for path in written] == ["ada.jsonl", "bo.jsonl"]
+    store.close()
+    assert Store(tmp_path / "service").count() == 2  # on disk, not in memory
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.report_main([str(tmp_path / "out"), "--json"], stdout=out, stderr=err) == 0
+    assert err.getvalue() == "" and json.loads(out.getvalue())["questions"][0]["answered"] == 2
+
+
+def test_the_service_command_says_what_is_missing_in_one_line(tmp_path, monkeypatch, capsys):
+    from quiz.service import __main__ as service_main
+
+    monkeypatch.delenv("QUIZ_SERVICE_DATA", raising=False)
+    for argv, expected in (
+        ([], "error: name the service's folder with --data DIR or $QUIZ_SERVICE_DATA"),
+        (
+            ["export", str(tmp_path / "out"), "--data", str(tmp_path)],
+            f"error: no course service database in {tmp_path}",
+        ),
+    ):
+        assert service_main.main(argv) == 2
+        out, err = capsys.readouterr()
+        assert (err.strip(), out) == (expected, "")

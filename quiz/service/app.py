@@ -75,6 +75,16 @@ class ServiceHandler(HubOAuthenticated, web.RequestHandler):
             raise web.HTTPError(403, f"{name} may not {doing} (needs {scope})")
         return name
 
+    def class_report(self):
+        """The class report of every stored answer, counted again only when an answer arrived since."""
+        # Each instructor's live view asks every second: counting thousands of answers each time would be the
+        # service's main work, and the answers change far less often than that.
+        cache = self.settings["report_cache"]
+        latest = self.store.latest()
+        if cache.get("latest") != latest:
+            cache.update(latest=latest, report=class_report(self.store, self.settings["bank"]))
+        return cache["report"]
+
     def write_json(self, document: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
@@ -137,7 +147,7 @@ class ClassHandler(ServiceHandler):
 
     async def get(self) -> None:
         self.require(READ_SCOPE, "read the class's answers")
-        self.write_json(class_report(self.store, self.settings["bank"]).to_dict())
+        self.write_json(self.class_report().to_dict())
 
 
 class PageHandler(ServiceHandler):
@@ -166,7 +176,7 @@ class ClassPageHandler(PageHandler):
     @web.authenticated
     async def get(self) -> None:
         name = self.instructor()
-        report = class_report(self.store, self.settings["bank"])
+        report = self.class_report()
         self.set_header("Cache-Control", "no-store")
         xsrf = self.xsrf_token.decode("ascii")  # HubOAuth's: it checks the page's polls (fetches) for it
         self.finish(live_html(report, self.get_argument("part", ""), user=name, xsrf=xsrf))
@@ -177,7 +187,7 @@ class LiveHandler(PageHandler):
 
     async def get(self) -> None:
         self.instructor()
-        report = class_report(self.store, self.settings["bank"])
+        report = self.class_report()
         self.set_header("Cache-Control", "no-store")
         self.finish(live_html(report, self.get_argument("part", ""), fragment=True))
 
@@ -257,4 +267,5 @@ def make_app(store: Store, prefix: str, *, hub_auth: HubOAuth | None = None, ban
         store=store,
         bank=bank if bank is not None else _default_bank(),
         cookie_secret=cookie_secret,
+        report_cache={},
     )

@@ -73,6 +73,11 @@ class Store:
             rows = self._db.execute("SELECT record FROM answers ORDER BY rowid").fetchall()
         return [row[0].encode("utf-8") for row in rows]
 
+    def latest(self) -> int:
+        """The newest row's number (0 when empty): it changes whenever an answer is stored."""
+        with self._lock:
+            return self._db.execute("SELECT coalesce(max(rowid), 0) FROM answers").fetchone()[0]
+
     def count(self) -> int:
         """How many answers are stored."""
         with self._lock:
