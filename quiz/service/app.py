@@ -86,6 +86,7 @@ class ServiceHandler(HubOAuthenticated, web.RequestHandler):
         return cache["report"]
 
     def write_json(self, document: Any, status: int = 200) -> None:
+        """Finish with document as JSON, never cached."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
@@ -154,6 +155,7 @@ class PageHandler(ServiceHandler):
     """The instructors' pages: a browser without a hub login is sent to the hub's; a learner gets 403."""
 
     def instructor(self) -> str:
+        """The caller's name if they may read the class (the instructors group); 403 saying so otherwise."""
         name = self.identified()
         if not self.has_scope(READ_SCOPE):
             raise web.HTTPError(403, f"{name} is not in the instructors group: the class view is for instructors")
