@@ -56,6 +56,7 @@ class ServiceRecorder:
         self.problem: str | None = None
         self._memory: list[str] = []  # unsent lines, when the state folder cannot hold the file
         self._lock = threading.Lock()  # one flush at a time in this kernel (the retry thread and a click)
+        self._memory_lock = threading.Lock()  # a click may keep an answer while the retry thread forgets some
 
     enabled = True
 
@@ -124,7 +125,8 @@ class ServiceRecorder:
             with self._file_lock(), open(self.pending, "a", encoding="utf-8") as file:
                 file.write(line + "\n")
         except OSError:
-            self._memory.append(line)  # kept for this kernel's life only
+            with self._memory_lock:
+                self._memory.append(line)  # kept for this kernel's life only
 
     def _read(self) -> list[str]:
         try:
@@ -132,7 +134,9 @@ class ServiceRecorder:
         except OSError:
             text = ""
         lines = []
-        for line in [*text.splitlines(), *self._memory]:
+        with self._memory_lock:
+            memory = list(self._memory)
+        for line in [*text.splitlines(), *memory]:
             with contextlib.suppress(json.JSONDecodeError):  # a line cut short by a full disk: nothing to send
                 if isinstance(json.loads(line), dict):
                     lines.append(line)
@@ -140,7 +144,8 @@ class ServiceRecorder:
 
     def _forget(self, ids: set[str]) -> None:
         """Take the acknowledged answers out of the file (and memory), keeping any added meanwhile."""
-        self._memory = [line for line in self._memory if json.loads(line).get("id") not in ids]
+        with self._memory_lock:
+            self._memory = [line for line in self._memory if json.loads(line).get("id") not in ids]
         with contextlib.suppress(OSError), self._file_lock():
             keep = [line for line in self._read() if json.loads(line).get("id") not in ids and line not in self._memory]
             spare = self.pending.with_name(f".{PENDING_FILE}.{os.getpid()}")

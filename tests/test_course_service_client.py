@@ -154,3 +154,14 @@ def test_the_service_command_says_what_is_missing_in_one_line(tmp_path, monkeypa
         assert service_main.main(argv) == 2
         out, err = capsys.readouterr()
         assert (err.strip(), out) == (expected, "")
+
+
+def test_without_a_writable_state_folder_the_unsent_answers_wait_in_the_kernel(down_service, env, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the state folder should be")
+    env.setenv("SANDBOX_STATE_DIR", str(blocker / "state"))
+    shown = quiz.Quiz(record=True)
+    shown.answer("blocking", RIGHT)
+    assert [record["question"] for record in shown.session.recorder.unsent()] == ["blocking"]
+    assert "1 answer kept in this kernel" in shown.session.problem
+    shown.session.recorder._memory.clear()  # nothing left to send: its retry thread ends
