@@ -12,10 +12,15 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tornado.httpserver import HTTPServer
-
-from .app import MAX_BODY_BYTES, make_app
 from .storage import DATABASE, Store
+
+try:
+    from tornado.httpserver import HTTPServer
+
+    from .app import MAX_BODY_BYTES, make_app
+except ImportError as error:  # JupyterHub (with tornado) is in the hub's environment, maybe not in this one
+    HTTPServer = make_app = None
+    MAX_BODY_BYTES, NOT_INSTALLED = 0, error
 
 DATA_ENV = "QUIZ_SERVICE_DATA"
 LOG_LEVEL_ENV = "QUIZ_SERVICE_LOG_LEVEL"
@@ -44,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["export"]:
         return export_main(argv[1:])
     args = build_parser().parse_args(argv)
+    if make_app is None:
+        print(f"error: the course service runs where JupyterHub is installed (pip install jupyterhub): {NOT_INSTALLED}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if not args.data:
         print(f"error: name the service's folder with --data DIR or ${DATA_ENV}", file=sys.stderr)
         return 2
