@@ -16,10 +16,11 @@ from .storage import DATABASE, Store
 
 try:
     from tornado.httpserver import HTTPServer
+    from tornado.netutil import bind_sockets
 
     from .app import MAX_BODY_BYTES, make_app
 except ImportError as error:  # JupyterHub (with tornado) is in the hub's environment, maybe not in this one
-    HTTPServer = make_app = None
+    HTTPServer = bind_sockets = make_app = None
     MAX_BODY_BYTES, NOT_INSTALLED = 0, error
 
 DATA_ENV = "QUIZ_SERVICE_DATA"
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         level=os.environ.get(LOG_LEVEL_ENV, "WARNING").upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
     address = urlsplit(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
-    ip, port = args.ip or address.hostname or "127.0.0.1", args.port or address.port or 10101
+    ip = args.ip or address.hostname or "127.0.0.1"
+    port = args.port if args.port is not None else address.port or 10101  # 0: any free port, printed
     try:
         asyncio.run(serve(Path(args.data), ip, port))
     except OSError as error:
@@ -75,12 +77,14 @@ def main(argv: list[str] | None = None) -> int:
 async def serve(data: Path, ip: str, port: int) -> None:
     """Listen until a stop signal: the hub stops a managed service with SIGTERM."""
     store = Store(data)
-    app = make_app(store, os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/course/"),
-                   cookie_secret=_cookie_secret(data))  # fmt: skip
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/course/")
+    app = make_app(store, prefix, cookie_secret=_cookie_secret(data))
     server = HTTPServer(app, max_body_size=MAX_BODY_BYTES, xheaders=True)
-    server.listen(port, ip)
-    print(f"course service: listening on http://{ip}:{port}{app.settings['hub_auth'].base_url}"
-          f" with {store.count()} answers in {store.path}", flush=True)  # fmt: skip
+    sockets = bind_sockets(port, ip)
+    server.add_sockets(sockets)
+    port = sockets[0].getsockname()[1]
+    print(f"course service: listening on http://{ip}:{port}{prefix} with {store.count()} answers in {store.path}",
+          flush=True)  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

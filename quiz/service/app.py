@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import zipfile
 from http import HTTPStatus
@@ -253,6 +254,8 @@ def make_app(store: Store, prefix: str, *, hub_auth: HubOAuth | None = None, ban
     hub_auth = hub_auth or HubOAuth.instance()
     if not hub_auth.access_scopes:
         hub_auth.access_scopes = {ACCESS_SCOPE}  # run by hand, without the hub's environment naming it
+    if "JUPYTERHUB_SERVICE_PREFIX" not in os.environ:
+        hub_auth.base_url = prefix  # the browser login's cookies belong to the service's pages
     handlers = [
         (prefix, ClassPageHandler),
         (prefix.rstrip("/"), web.RedirectHandler, {"url": prefix}),
