@@ -13,6 +13,7 @@ In a notebook::
     quiz.ask("blocking-two-mails")                 # a lesson's own question, at its end
 
     quiz.class_report("/srv/quiz-responses")       # the instructor's view of the class
+    quiz.recording()                               # where answers go: the course service, a folder, or nowhere
 
 ``quiz.Quiz(...)`` builds a quiz widget to keep a handle on (recording nothing unless
 record=True); ``python -m quiz`` plays the same questions in a terminal, and
@@ -21,6 +22,7 @@ record=True); ``python -m quiz`` plays the same questions in a terminal, and
 
 from __future__ import annotations
 
+from .answer_writer import recording
 from .bank import Bank, BankError, Option, Question, load_bank, parse_bank
 from .grading import Grader, Report, Result, Status, grade, grade_all
 from .public import public_markdown
@@ -60,6 +62,7 @@ __all__ = [
     "load_bank",
     "parse_bank",
     "public_markdown",
+    "recording",
     "report",
     "reset",
     "show",

@@ -1,4 +1,7 @@
-"""Write answers as they are given: one JSON line per Check or revealed checkpoint, in <dir>/<learner>.jsonl."""
+"""Write answers as they are given: one JSON line per Check or revealed checkpoint, in <dir>/<learner>.jsonl.
+
+On a hub with the course service (QUIZ_SERVICE_URL set), quiz.answer_sender sends the same lines there instead.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,11 @@ import json
 import os
 import sys
 import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from . import learner as learners
+from .answer_sender import SERVICE_ENV, ServiceRecorder, utc_now
 
 try:
     import fcntl
@@ -46,6 +49,12 @@ class Recorder:
         """True when a folder is set."""
         return self.folder is not None
 
+    def describe(self) -> str:
+        """The recording mode, as one sentence."""
+        if not self.enabled:
+            return f"Answers are not recorded: neither {SERVICE_ENV} nor {ENV_VAR} is set."
+        return f"Answers are written to {self.path}."
+
     @property
     def learner(self) -> str:
         """Whose answers these are (worked out on first use, so an unset folder touches nothing)."""
@@ -73,7 +82,7 @@ class Recorder:
         """Write one record as one line, with learner, time and version; False if it could not be written."""
         if not self.enabled:
             return False
-        line = {"learner": self.learner, **record, "time": _now(), "version": learners.course_version()}
+        line = {"learner": self.learner, **record, "time": utc_now(), "version": learners.course_version()}
         data = (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
         try:
             append_line(self.path, data)
@@ -97,7 +106,7 @@ class Recorder:
 class Session:
     """One run of a quiz or checkpoint: its lines share a session id, and count attempts per item."""
 
-    def __init__(self, recorder: Recorder | None):
+    def __init__(self, recorder: Recorder | ServiceRecorder | None):
         self.recorder = recorder
         self.id = uuid.uuid4().hex
         self._attempts: dict[tuple[str, str], int] = {}
@@ -124,9 +133,20 @@ class Session:
         return self.recorder.append(record)
 
 
+def recorder_from_env() -> Recorder | ServiceRecorder:
+    """The course service when QUIZ_SERVICE_URL names one, else the folder of QUIZ_RESPONSES_DIR (off when unset)."""
+    url = os.environ.get(SERVICE_ENV, "").strip()
+    return ServiceRecorder(url) if url else Recorder.from_env()
+
+
+def recording() -> str:
+    """Where this kernel's answers go, as one sentence: the course service, a folder, or nowhere."""
+    return recorder_from_env().describe()
+
+
 def session_for(record: bool) -> Session:
-    """A session that records when record is true and QUIZ_RESPONSES_DIR is set; checks the folder now."""
-    recorder = Recorder.from_env() if record else None
+    """A session that records when record is true and the service or a folder is set; checks it now."""
+    recorder = recorder_from_env() if record else None
     if recorder is not None and not recorder.enabled:
         recorder = None  # unset: nothing is written, not even the learner id
     if recorder is not None:
@@ -175,8 +195,3 @@ def _locked(fd: int):
     finally:
         if locked:
             fcntl.lockf(fd, fcntl.LOCK_UN)
-
-
-def _now() -> str:
-    """UTC time with microseconds: orders the lines of a session."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -74,6 +74,7 @@ class CheckpointStats:
     measurements: list[float] = field(default_factory=list)
     predictions: dict[str, int] = field(default_factory=dict)
     measured: dict[str, int] = field(default_factory=dict)
+    pairs: list[tuple[Any, float]] = field(default_factory=list)  # (prediction or None, measurement), numeric only
 
     @property
     def median_relative_error(self) -> float | None:
@@ -192,6 +193,12 @@ def build_report(folders, bank: Bank | str | Path | None = None) -> ClassReport:
         bank = load_bank(bank)
     folders = [str(folder) for folder in folders]
     responses, skipped = read_folders(folders)
+    return report_of(responses, skipped, bank, folders)
+
+
+def report_of(responses: list[Response], skipped: list[Skipped], bank: Bank, sources: list[str]) -> ClassReport:
+    """Count responses read from anywhere (folders, the course service's database); sources name where."""
+    skipped = list(skipped)
     usable = []
     for response in responses:
         problem = _problem(bank, response)
@@ -207,7 +214,7 @@ def build_report(folders, bank: Bank | str | Path | None = None) -> ClassReport:
     ids = [spec.id for spec in bank.checkpoints] + [item for item in seen if bank.checkpoint(item) is None]
     checkpoints = [_checkpoint_stats(item, bank.checkpoint(item), latest) for item in ids]
     skipped.sort(key=lambda skip: (skip.file, skip.line if skip.line is not None else math.inf))
-    return ClassReport(folders, bank, learners, questions, checkpoints, skipped, lesson_questions)
+    return ClassReport(sources, bank, learners, questions, checkpoints, skipped, lesson_questions)
 
 
 def latest_sessions(responses: list[Response]) -> dict[tuple[str, str, str], list[Response]]:
@@ -286,6 +293,7 @@ def _checkpoint_stats(item: str, spec: Question | None, latest) -> CheckpointSta
         stats.close += line.correct is True
         if numeric:
             stats.measurements.append(float(line.measured))
+            stats.pairs.append((line.answer, float(line.measured)))
             if _is_number(line.answer) and line.measured:
                 stats.relative_errors.append((line.answer - line.measured) / abs(line.measured))
             continue

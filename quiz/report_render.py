@@ -217,3 +217,11 @@ def class_report(*folders: str | Path, bank: Bank | str | Path | None = None) ->
     for skip in report.skipped:
         print(f"quiz report: skipped {skip}", file=sys.stderr)
     return ShownReport(report)
+
+
+def live_html(
+    report: ClassReport, part: str = "", *, fragment: bool = False, user: str = "", xsrf: str = "", poll_ms: int = 1000
+) -> str:
+    """The course service's live class view (a whole page, or only its sections for the page's poll), without charts."""
+    context = {"report": report, "part": part, "fragment": fragment, "user": user, "xsrf": xsrf, "poll_ms": poll_ms}
+    return _HTML.get_template("live.html.j2").render(**context).strip() + "\n"

@@ -18,6 +18,7 @@ pytest_plugins = [
     "server_environment",
     "browser_fixtures",
     "hub_fixtures",
+    "service_fixtures",
     "queue_fixtures",
     "notebooks_twice",
     "redis_notebooks",

@@ -47,6 +47,10 @@ LAZY_IMPORTS = {
 # Deliberate conditional imports at module level: (file, module) -> why it may be missing.
 CONDITIONAL_IMPORTS = {
     ("quiz/answer_writer.py", "fcntl"): "POSIX only: on Windows, O_APPEND alone keeps each recorded line whole",
+    ("quiz/answer_sender.py", "fcntl"): "POSIX only: on Windows, one kernel's own lock guards the unsent answers",
+    ("quiz/service/__main__.py", "tornado.httpserver"): "JupyterHub's stack: without it, one line says to install it",
+    ("quiz/service/__main__.py", "tornado.netutil"): "JupyterHub's stack: without it, one line says to install it",
+    ("quiz/service/__main__.py", "quiz.service.app"): "JupyterHub's stack: without it, one line says to install it",
 }
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 IMPORTS = (ast.Import, ast.ImportFrom)
