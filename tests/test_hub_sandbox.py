@@ -73,7 +73,7 @@ def test_learner_reaches_the_sandbox_from_a_notebook_through_the_hub(hub, chromi
 
 
 def test_learners_on_one_machine_get_sandboxes_of_their_own(hub):
-    names = ["ana", "ben"]
+    names = ["amy", "bob"]
     tokens = hub.start_learners(names)
 
     def call(name, method, path, body=None):
@@ -86,12 +86,12 @@ def test_learners_on_one_machine_get_sandboxes_of_their_own(hub):
     # Both open the launcher's sandbox at once; each gets their own app and mail server.
     with ThreadPoolExecutor(len(names)) as pool:
         smtp = dict(zip(names, pool.map(lambda name: call(name, "GET", "api/smtp"), names), strict=True))
-    assert smtp["ana"]["address"] != smtp["ben"]["address"]
-    call("ana", "POST", "send/blocking", {"to": "ana@example.com", "subject": "from ana", "body": "hi"})
-    assert [m["subject"] for m in call("ana", "GET", "api/messages")["messages"]] == ["from ana"]
-    assert call("ben", "GET", "api/messages")["count"] == 0
+    assert smtp["amy"]["address"] != smtp["bob"]["address"]
+    call("amy", "POST", "send/blocking", {"to": "amy@example.com", "subject": "from amy", "body": "hi"})
+    assert [m["subject"] for m in call("amy", "GET", "api/messages")["messages"]] == ["from amy"]
+    assert call("bob", "GET", "api/messages")["count"] == 0
 
     # Each sandbox keeps its state in its learner's own folder, in a file named by its port.
     logs = {name: sorted((hub.homes / name / STATE_DIR / "logs").glob("sandbox-*.log")) for name in names}
     assert all(len(found) == 1 for found in logs.values()), logs
-    assert logs["ana"][0].name != logs["ben"][0].name  # two app ports
+    assert logs["amy"][0].name != logs["bob"][0].name  # two app ports
