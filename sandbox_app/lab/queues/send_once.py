@@ -18,6 +18,7 @@ from .common import (
     send_tagged,
     signal_and_wait,
     wait_until_quiet,
+    workers_for,
 )
 from .stops import AT_LEAST_ONCE, victims
 
@@ -42,15 +43,21 @@ def killed_after_send(sandbox, pattern: str, guard: bool, *, window: bool = Fals
         return _killed_after_send(sandbox, pattern, guard, window, sends)
 
 
-def _killed_after_send(sandbox, pattern: str, guard: bool, window: bool, sends: int) -> dict:
+def _killed_after_send(sandbox, pattern: str, guard: bool, window: bool = False, sends: int = 2) -> dict:
     reset(sandbox, settle=())
     web, worker = AT_LEAST_ONCE[pattern]
     worker = {**worker, "QUEUE_SEND_ONCE": guard, "QUEUE_TASK_TAIL": 0.0 if window else TASK_TAIL}
     label = f"once {pattern} {guard} {window}"
-    processes = sandbox.start_worker(pattern, sends, **worker)
-    with mail_server_settings(sandbox, reply_delay=REPLY_DELAY if window else 0.0):
-        accepted = send_tagged(sandbox, pattern, sends, label)
-        target = BACKENDS[pattern].sender  # whichever runs the send: the worker, or RQ's work horse
+    processes = workers_for(sandbox, pattern, sends, worker)
+    target = BACKENDS[pattern].sender  # whichever runs the send: the worker, or RQ's work horse
+    with mail_server_settings(sandbox) as server:
+        if window:
+            with server.holding():  # every send waits at DATA; then each is kept, and its reply comes late
+                accepted = send_tagged(sandbox, pattern, sends, label)
+                wait_until(lambda: server.waiting_at_gate >= sends, 15, "the sends at DATA")
+                server.configure(reply_delay=REPLY_DELAY)
+        else:
+            accepted = send_tagged(sandbox, pattern, sends, label)
         _kill_when_kept(sandbox, processes, target, label, sends, pause=0.0 if window else TASK_TAIL / 2)
     if target == "worker":
         sandbox.start_worker(pattern, sends, **worker)  # back up; RQ's workers lost only their horses
@@ -66,12 +73,12 @@ def late_reply_copies(sandbox, pattern: str, guard: bool, timeout: float = 0.5, 
         return _late_reply_copies(sandbox, pattern, guard, timeout, stall)
 
 
-def _late_reply_copies(sandbox, pattern: str, guard: bool, timeout: float, stall: float) -> dict:
+def _late_reply_copies(sandbox, pattern: str, guard: bool, timeout: float = 0.5, stall: float = 1.0) -> dict:
     reset(sandbox, settle=())
     handler = SlowToConfirm(stall)
     settings = {**WITHOUT_LOGIN, "MAIL_SERVER": LOOPBACK, "MAIL_TIMEOUT": timeout, "QUEUE_SEND_ONCE": guard}
     with LoopbackController(handler) as server:
-        sandbox.start_worker(pattern, 1, **settings, MAIL_PORT=server.port)
+        workers_for(sandbox, pattern, 1, {**settings, "MAIL_PORT": server.port})
         accepted = send_tagged(sandbox, pattern, 1, f"late {pattern} {guard}")
         wait_until(lambda: sandbox.stats.snapshot()[pattern]["delivered"] >= accepted, 15, "the retried mail")
     kept = len(handler.received)
@@ -80,10 +87,10 @@ def _late_reply_copies(sandbox, pattern: str, guard: bool, timeout: float, stall
 
 
 GUARD_CASES = [
-    ("killed after its mail went out and was marked", "rq", killed_after_send, {}),
-    ("killed after its mail went out and was marked", "celery", killed_after_send, {}),
-    ("killed after the server kept it, before its reply", "rq", killed_after_send, {"window": True}),
-    ("a reply later than MAIL_TIMEOUT", "rq", late_reply_copies, {}),
+    ("killed after its mail went out and was marked", "rq", _killed_after_send, {}),
+    ("killed after its mail went out and was marked", "celery", _killed_after_send, {}),
+    ("killed after the server kept it, before its reply", "rq", _killed_after_send, {"window": True}),
+    ("a reply later than MAIL_TIMEOUT", "rq", _late_reply_copies, {}),
 ]
 
 
@@ -91,7 +98,7 @@ def guard_table(sandbox, cases=GUARD_CASES) -> list[dict]:
     """Per case: the mails sent twice without the guard, and with it."""
     sandbox = running_sandbox(sandbox)
     rows = []
-    with queues_paused(sandbox):  # once for the table: each case then finds nothing to pause or restart
+    with queues_paused(sandbox):  # once for the table: a case keeps the workers of the one before if they fit
         for what, pattern, experiment, options in cases:
             without = experiment(sandbox, pattern, False, **options)
             with_guard = experiment(sandbox, pattern, True, **options)
