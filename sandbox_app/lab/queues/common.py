@@ -70,9 +70,10 @@ def unsent(sandbox, pattern: str) -> int:
     return sandbox.backend(pattern).unsent()
 
 
-# How long nothing may change before a queue counts as quiet. A task is out of every count only between a
-# worker taking it and noting it (a few milliseconds): half a second covers a busy machine's stall there.
-QUIET = 0.5
+# How long nothing may change before a queue counts as quiet. A task is out of every count while a worker
+# moves it (between taking it from Redis and noting it, or between kombu's two steps handing it out again):
+# milliseconds, but a worker stalled there on 2 busy cores once let half a second pass and lost a mail.
+QUIET = 1.0
 
 
 def wait_until_quiet(
