@@ -24,7 +24,7 @@ from .stops import AT_LEAST_ONCE, victims
 
 TASK_TAIL = 1.0  # seconds of other work after the send (say, a database write): the kill lands in it
 # (shorter than the visibility timeout: a task slower than that would run twice anyway, see visibility.py)
-REPLY_DELAY = 0.5  # seconds before each SMTP reply: the kill lands after the mail server kept the mail
+REPLY_DELAY = 0.5  # seconds before the reply to DATA (set while the sends wait at the gate): the kill lands in it
 WITHOUT_LOGIN = {"MAIL_USERNAME": None, "MAIL_PASSWORD": None}  # the stalling server asks for none
 
 
