@@ -12,7 +12,7 @@ import signal
 from ..processes.env import exit_with_parent
 from ..queues.registry import get_backend
 from ..web.factory import create_app
-from .startup import child_settings
+from .startup import child_settings, exit_now
 
 
 def main() -> None:
@@ -20,6 +20,7 @@ def main() -> None:
     app = create_app(child_settings())
     exit_with_parent(signal.SIGTERM)
     get_backend(app.config["SENDS_FOR_QUEUE"], app).work()
+    exit_now()
 
 
 if __name__ == "__main__":

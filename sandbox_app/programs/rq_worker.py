@@ -12,7 +12,7 @@ import signal
 from ..processes.env import exit_with_parent
 from ..queues.rq_queue import work
 from ..web.factory import create_app
-from .startup import child_settings
+from .startup import child_settings, exit_now
 
 
 def main() -> None:
@@ -20,6 +20,7 @@ def main() -> None:
     app = create_app(child_settings())
     exit_with_parent(signal.SIGTERM)
     work(app)
+    exit_now()  # a warm shutdown is over: the job under way finished
 
 
 if __name__ == "__main__":

@@ -148,6 +148,7 @@ class QueueBackend(ABC):
         self.app = app
         self.workers_count = app.config.setdefault(self.workers_setting.key, self.workers_setting.default)
         self.processes: list[WorkerProcess] = []  # what sends: the workers, and any helper (RQ's scheduler)
+        self.killed: list[WorkerProcess] = []  # workers that died, stopped with the next stop: see start_workers
         self.settings: dict = {}  # the Flask settings the running workers were started with on top of the app's
         self.used = False  # its workers were started once: never again behind a lesson's back
         self._lock = threading.RLock()
@@ -212,7 +213,14 @@ class QueueBackend(ABC):
     def start_workers(self, count: int | None = None, settings: dict | None = None) -> list[WorkerProcess]:
         """(Re)start the workers, `count` of them, with Flask `settings` on top of the app's; ChildError if one fails."""
         with self._lock:
-            self.stop_workers()
+            # A killed worker may have left processes running (RQ's work horses finish their sends): the new
+            # workers start meanwhile, as a supervisor's do, and the next stop waits for what is left.
+            self.killed += [process for process in self.processes if not process.running]
+            self.processes = [process for process in self.processes if process.running]
+            self.stop_workers(keep_killed=True)
+            done = [process for process in self.killed if not process.processes()]  # nothing of theirs runs now
+            side_by_side(lambda process: process.stop(), done)
+            self.killed = [process for process in self.killed if process not in done]
             self.used = True
             self.settings = dict(settings or {})
             count = self.workers_count if count is None else count
@@ -232,11 +240,17 @@ class QueueBackend(ABC):
             running = self.running_workers()
             return running if running and not self.settings else self.start_workers(count)
 
-    def stop_workers(self, timeout: float = 15.0) -> None:
-        """Stop the workers gracefully (the sends under way finish); queued mail waits for the next ones."""
+    def stop_workers(self, timeout: float = 15.0, keep_killed: bool = False) -> None:
+        """Stop the workers gracefully (the sends under way finish); queued mail waits for the next ones.
+
+        Whatever killed workers left running is stopped too, unless `keep_killed`.
+        """
         with self._lock:
-            side_by_side(lambda process: process.stop(timeout), self.processes)
+            stopped = self.processes if keep_killed else [*self.processes, *self.killed]
+            side_by_side(lambda process: process.stop(timeout), stopped)
             self.processes = []
+            if not keep_killed:
+                self.killed = []
 
     def workers(self) -> list[WorkerProcess]:
         """The worker processes started (not helpers such as RQ's scheduler)."""
@@ -273,6 +287,10 @@ class QueueBackend(ABC):
 
     def held(self) -> int:
         """Mail taken by a worker that died: back only after a timeout (Celery's visibility timeout); else 0."""
+        return 0
+
+    def discard_held(self) -> int:
+        """Drop what `held` counts, so that no later worker sends it when its timeout has passed; how many."""
         return 0
 
     def unsent(self) -> int:

@@ -297,6 +297,15 @@ class CeleryBackend(RedisBackend):
     def held(self) -> int:
         return len(self._reserved()) if self.opened() else 0
 
+    def discard_held(self) -> int:
+        if not self.opened():
+            return 0
+        client = self.redis.client()
+        tags = [tag for tag, value in client.hgetall("unacked").items() if json.loads(value)[2] == self.queue_name]
+        if tags:  # kombu keeps each in two places: the message, and when it was taken
+            client.pipeline().hdel("unacked", *tags).zrem("unacked_index", *tags).execute()
+        return len(tags)
+
 
 def _timestamp(iso: str) -> float:
     """Seconds since the epoch of an ISO 8601 time, as Celery writes an eta."""

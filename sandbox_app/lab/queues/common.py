@@ -12,6 +12,7 @@ import psutil
 
 from ...examples import DEFAULT_EMAIL
 from ...measuring import measure_send
+from ...queues.registry import BACKENDS
 from ...waiting import wait_until
 
 
@@ -69,8 +70,14 @@ def unsent(sandbox, pattern: str) -> int:
     return sandbox.backend(pattern).unsent()
 
 
+# How long nothing may change before a queue counts as quiet. A task is out of every count while a worker
+# moves it (between taking it from Redis and noting it, or between kombu's two steps handing it out again):
+# milliseconds, but a worker stalled there on 2 busy cores once let half a second pass and lost a mail.
+QUIET = 1.0
+
+
 def wait_until_quiet(
-    sandbox, pattern: str, label: str, *, redelivers: bool = False, quiet: float = 1.0, timeout: float = 20.0
+    sandbox, pattern: str, label: str, *, redelivers: bool = False, quiet: float = QUIET, timeout: float = 20.0
 ) -> Counter:
     """Wait until nothing is under way or waiting and nothing changed for `quiet` s (or `timeout` s); the copies.
 
@@ -78,6 +85,7 @@ def wait_until_quiet(
     late) the tasks held by a killed worker must come back too. A queue that lost mail never delivers it:
     waiting for it would only wait out the timeout.
     """
+    backend = sandbox.backend(pattern)
     deadline = time.monotonic() + timeout
     last, since = None, time.monotonic()
     while time.monotonic() < deadline:
@@ -86,6 +94,7 @@ def wait_until_quiet(
             in_flight(sandbox),
             unsent(sandbox, pattern),
             held(sandbox, pattern),
+            backend.in_flight() if backend.opened() else 0,  # taken by a worker, not yet at the mail server
         )
         if now != last:
             last, since = now, time.monotonic()
@@ -93,6 +102,26 @@ def wait_until_quiet(
             break  # nothing under way, nothing queued, and no change for a while: what is left never comes
         time.sleep(0.05)
     return copies(sandbox, label)
+
+
+def workers_for(sandbox, pattern: str, count: int, settings: dict) -> list:
+    """`pattern`'s workers sending `count` mails at once with Flask `settings`, and no other queue's running.
+
+    Workers that already run so (a table's previous case) are kept: a start costs about a second.
+    """
+    for other in BACKENDS:  # one queue's workers at a time
+        if other != pattern and sandbox.running_workers(other):
+            sandbox.stop_worker(other)
+    backend = sandbox.backend(pattern)
+    workers = backend.workers()
+    if (
+        workers
+        and backend.settings == settings
+        and sum(process.workers for process in workers) == count
+        and all(process.running for process in backend.processes)
+    ):
+        return workers
+    return sandbox.start_worker(pattern, count, **settings)
 
 
 @contextmanager

@@ -18,12 +18,13 @@ from .common import (
     send_tagged,
     signal_and_wait,
     wait_until_quiet,
+    workers_for,
 )
 from .stops import AT_LEAST_ONCE, victims
 
 TASK_TAIL = 1.0  # seconds of other work after the send (say, a database write): the kill lands in it
 # (shorter than the visibility timeout: a task slower than that would run twice anyway, see visibility.py)
-REPLY_DELAY = 0.5  # seconds before each SMTP reply: the kill lands after the mail server kept the mail
+REPLY_DELAY = 0.5  # seconds before the reply to DATA (set while the sends wait at the gate): the kill lands in it
 WITHOUT_LOGIN = {"MAIL_USERNAME": None, "MAIL_PASSWORD": None}  # the stalling server asks for none
 
 
@@ -42,15 +43,22 @@ def killed_after_send(sandbox, pattern: str, guard: bool, *, window: bool = Fals
         return _killed_after_send(sandbox, pattern, guard, window, sends)
 
 
-def _killed_after_send(sandbox, pattern: str, guard: bool, window: bool, sends: int) -> dict:
+def _killed_after_send(sandbox, pattern: str, guard: bool, window: bool = False, sends: int = 2) -> dict:
     reset(sandbox, settle=())
     web, worker = AT_LEAST_ONCE[pattern]
-    worker = {**worker, "QUEUE_SEND_ONCE": guard, "QUEUE_TASK_TAIL": 0.0 if window else TASK_TAIL}
+    # The same task in either kill: the workers of one serve the other (see guard_table).
+    worker = {**worker, "QUEUE_SEND_ONCE": guard, "QUEUE_TASK_TAIL": TASK_TAIL}
     label = f"once {pattern} {guard} {window}"
-    processes = sandbox.start_worker(pattern, sends, **worker)
-    with mail_server_settings(sandbox, reply_delay=REPLY_DELAY if window else 0.0):
-        accepted = send_tagged(sandbox, pattern, sends, label)
-        target = BACKENDS[pattern].sender  # whichever runs the send: the worker, or RQ's work horse
+    processes = workers_for(sandbox, pattern, sends, worker)
+    target = BACKENDS[pattern].sender  # whichever runs the send: the worker, or RQ's work horse
+    with mail_server_settings(sandbox) as server:
+        if window:
+            with server.holding():  # every send waits at DATA; then each is kept, and its reply comes late
+                accepted = send_tagged(sandbox, pattern, sends, label)
+                wait_until(lambda: server.waiting_at_gate >= sends, 15, "the sends at DATA")
+                server.configure(reply_delay=REPLY_DELAY)
+        else:
+            accepted = send_tagged(sandbox, pattern, sends, label)
         _kill_when_kept(sandbox, processes, target, label, sends, pause=0.0 if window else TASK_TAIL / 2)
     if target == "worker":
         sandbox.start_worker(pattern, sends, **worker)  # back up; RQ's workers lost only their horses
@@ -66,12 +74,12 @@ def late_reply_copies(sandbox, pattern: str, guard: bool, timeout: float = 0.5, 
         return _late_reply_copies(sandbox, pattern, guard, timeout, stall)
 
 
-def _late_reply_copies(sandbox, pattern: str, guard: bool, timeout: float, stall: float) -> dict:
+def _late_reply_copies(sandbox, pattern: str, guard: bool, timeout: float = 0.5, stall: float = 1.0) -> dict:
     reset(sandbox, settle=())
     handler = SlowToConfirm(stall)
     settings = {**WITHOUT_LOGIN, "MAIL_SERVER": LOOPBACK, "MAIL_TIMEOUT": timeout, "QUEUE_SEND_ONCE": guard}
     with LoopbackController(handler) as server:
-        sandbox.start_worker(pattern, 1, **settings, MAIL_PORT=server.port)
+        workers_for(sandbox, pattern, 1, {**settings, "MAIL_PORT": server.port})
         accepted = send_tagged(sandbox, pattern, 1, f"late {pattern} {guard}")
         wait_until(lambda: sandbox.stats.snapshot()[pattern]["delivered"] >= accepted, 15, "the retried mail")
     kept = len(handler.received)
@@ -80,24 +88,31 @@ def _late_reply_copies(sandbox, pattern: str, guard: bool, timeout: float, stall
 
 
 GUARD_CASES = [
-    ("killed after its mail went out and was marked", "rq", killed_after_send, {}),
-    ("killed after its mail went out and was marked", "celery", killed_after_send, {}),
-    ("killed after the server kept it, before its reply", "rq", killed_after_send, {"window": True}),
-    ("a reply later than MAIL_TIMEOUT", "rq", late_reply_copies, {}),
+    ("killed after its mail went out and was marked", "rq", _killed_after_send, {}),
+    ("killed after its mail went out and was marked", "celery", _killed_after_send, {}),
+    ("killed after the server kept it, before its reply", "rq", _killed_after_send, {"window": True}),
+    ("a reply later than MAIL_TIMEOUT", "rq", _late_reply_copies, {}),
 ]
 
 
 def guard_table(sandbox, cases=GUARD_CASES) -> list[dict]:
     """Per case: the mails sent twice without the guard, and with it."""
     sandbox = running_sandbox(sandbox)
-    rows = []
-    with queues_paused(sandbox):  # once for the table: each case then finds nothing to pause or restart
-        for what, pattern, experiment, options in cases:
-            without = experiment(sandbox, pattern, False, **options)
-            with_guard = experiment(sandbox, pattern, True, **options)
-            rows.append({
-                "what happened": what, "queue": BACKENDS[pattern].library, "accepted": without["accepted"],
-                "twice without the guard": without["twice"], "twice with it": with_guard["twice"],
-                "lost": without["lost"] + with_guard["lost"],
-            })  # fmt: skip
-    return rows
+    # Every case without the guard and with it, run queue by queue and guard by guard: a run keeps the workers
+    # of the one before when they fit (a start costs a second or more).
+    runs = sorted(
+        (pattern, guard, number) for number, (_, pattern, _, _) in enumerate(cases) for guard in (False, True)
+    )
+    result = {}
+    with queues_paused(sandbox):  # once for the table
+        for pattern, guard, number in runs:
+            _what, _pattern, experiment, options = cases[number]
+            result[number, guard] = experiment(sandbox, pattern, guard, **options)
+    return [
+        {
+            "what happened": what, "queue": BACKENDS[pattern].library, "accepted": result[number, False]["accepted"],
+            "twice without the guard": result[number, False]["twice"], "twice with it": result[number, True]["twice"],
+            "lost": result[number, False]["lost"] + result[number, True]["lost"],
+        }
+        for number, (what, pattern, _experiment, _options) in enumerate(cases)
+    ]  # fmt: skip

@@ -21,6 +21,7 @@ from .common import (
     wait_for_sends,
     wait_until_quiet,
     web_settings,
+    workers_for,
 )
 
 # What makes each queue deliver at least once: (the view's settings, the workers' settings). Huey has nothing.
@@ -81,17 +82,17 @@ def worker_stopped(
     meanwhile, and the queues run as before afterwards (see queues_paused).
     """
     sandbox = running_sandbox(sandbox)
-    if connect_delay is None:
-        connect_delay = 2.0 if case.signal == "SIGKILL" else 1.0
     with queues_paused(sandbox):
         return _stopped(sandbox, case, sends, workers, connect_delay)
 
 
-def _stopped(sandbox, case: StopCase, sends: int, workers: int, connect_delay: float) -> dict:
+def _stopped(sandbox, case: StopCase, sends: int = 8, workers: int = 2, connect_delay: float | None = None) -> dict:
+    if connect_delay is None:
+        connect_delay = 2.0 if case.signal == "SIGKILL" else 1.0
     reset(sandbox, settle=())
     label = f"{case.signal} {case.pattern} {case.setting} {case.target}"
     with web_settings(sandbox, **case.web):
-        processes = sandbox.start_worker(case.pattern, workers, **case.worker)
+        processes = workers_for(sandbox, case.pattern, workers, case.worker)  # the previous case's, if they fit
         with mail_server_settings(sandbox, connect_delay=connect_delay):
             accepted = send_tagged(sandbox, case.pattern, sends, label)
             caught = wait_for_sends(sandbox, min(sends, workers))
@@ -106,6 +107,7 @@ def _stopped(sandbox, case: StopCase, sends: int, workers: int, connect_delay: f
             sandbox.start_worker(case.pattern, workers, **case.worker)  # back up, as a supervisor restarts it
         received = wait_until_quiet(sandbox, case.pattern, label, redelivers=case.redelivers)
         still_held = held(sandbox, case.pattern)
+    sandbox.backend(case.pattern).discard_held()  # back in an hour, not in the next case's run
     row = result_row(
         accepted, received,
         queue=BACKENDS[case.pattern].library, setting=case.setting, killed=case.target, **{"in flight": caught},
@@ -124,5 +126,5 @@ TERM_COLUMNS = ["queue", "setting", "in flight", "sent before it exited", "accep
 def stop_table(sandbox, cases=KILL_CASES, **options) -> list[dict]:
     """One row per case: in flight at the signal, delivered, lost, held back until the visibility timeout, sent twice."""
     sandbox = running_sandbox(sandbox)
-    with queues_paused(sandbox):  # once for the table: each case then finds nothing to pause or restart
-        return [worker_stopped(sandbox, case, **options) for case in cases]
+    with queues_paused(sandbox):  # once for the table: a case keeps the workers of the one before if they fit
+        return [_stopped(sandbox, case, **options) for case in cases]
