@@ -430,7 +430,7 @@ def check_after_commit_hook(sandbox: Sandbox, on_commit) -> Report:
               "gone@example.com" not in mail and mail.count("next@example.com") == 1 and "last@example.com" in mail,
               "drop the callbacks in after_rollback: SQLite gives the next user the rolled-back id, welcomed twice"),
         Check("a failed INSERT queues nothing (its rollback is a soft one)", mail.count("dup@example.com") == 1,
-              "drop them in after_soft_rollback too: a failed flush's session.rollback() fires only that event"),
+              "drop them when the transaction rolls back: the failed INSERT rolled it back"),
         Check("one task per user committed", tasks == 4, f"{tasks} tasks were queued for 4 users committed"),
     ]  # fmt: skip
     afresh(sandbox)
