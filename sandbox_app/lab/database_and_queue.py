@@ -6,7 +6,6 @@ Each experiment runs on the sandbox (Huey's consumer and one outbox relay runnin
 
 from __future__ import annotations
 
-import statistics
 import sys
 import threading
 import time
@@ -175,7 +174,6 @@ class RelayWindow:
 
     handed_over: int  # times the mail went to the queue
     sent: int  # copies the mail server received
-    lost: int
 
 
 def relay_killed_in_its_window(sandbox: Sandbox) -> RelayWindow:
@@ -197,7 +195,7 @@ def relay_killed_in_its_window(sandbox: Sandbox) -> RelayWindow:
     time.sleep(0.2)  # a copy still on its way would be counted too
     handed = sandbox.stats.snapshot()["queue"]["accepted"]
     sent = welcomed(sandbox).count("window@example.com")
-    return RelayWindow(handed_over=handed, sent=sent, lost=int(sent == 0))
+    return RelayWindow(handed_over=handed, sent=sent)
 
 
 # -- response times at 20 clients, beside /ping's ------------------------------------------------------------------
@@ -298,10 +296,6 @@ class AgeTrace:
         """The samples taken before the relay stopped."""
         return [value for at, value in zip(self.times, values, strict=True) if at < self.stopped_at]
 
-    def after_restart(self, values: list, settle: float = 1.0) -> list:
-        """The samples taken `settle` s after the relay restarted."""
-        return [value for at, value in zip(self.times, values, strict=True) if at > self.restarted_at + settle]
-
     def plot(self):
         """Waiting mail and the oldest one's age over time, the relay's stop shaded and the alert marked."""
         figure, (count_axis, age_axis) = new_figure(height=4.2, nrows=2, sharex=True)
@@ -365,11 +359,6 @@ def oldest_age_trace(
         sampler.join(5)
     afresh(sandbox)
     return trace
-
-
-def median(values: list[float]) -> float:
-    """The median, 0 for no values."""
-    return statistics.median(values) if values else 0.0
 
 
 # -- the exercise: the learner's after-commit hook -----------------------------------------------------------------
