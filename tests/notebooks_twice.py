@@ -30,8 +30,10 @@ STATE = textwrap.dedent(
     if _sandbox is not None:
         wait_until_settled(_sandbox)
         # What the running sandbox listens on in this process: its mail server, its HTTP server and, with the app in
-        # a process of its own, the launcher's channel.
+        # a process of its own, the launcher's channel; with outbox relays started, the channel they ask it through.
         _owned = [_sandbox.smtp_port, _sandbox.http_server.port] + ([_sandbox.channel.port] if _sandbox.channel else [])
+        _relays = _sandbox.relays if _sandbox.in_process else None
+        _owned += [_relays.channel.port] if _relays is not None and _relays.channel is not None else []
     print(repr((os.getpid(), sorted(t.name for t in threading.enumerate()), sorted(_owned))))
     """
 )

@@ -146,7 +146,7 @@ def test_no_page_shows_an_answer_or_its_feedback(site):
         shown = text_of(page)
         leaks = [text[:60] for text in forbidden if text[:80] in shown]
         assert not leaks, f"{page.relative_to(site)} shows {leaks}"
-    quiz = text_of(site / "lessons" / "20-quiz.html")
+    quiz = text_of(site / "lessons" / "21-quiz.html")
     assert "Question 3." in quiz and "Answer it in the notebook" in quiz  # the questions are there, as text
 
 

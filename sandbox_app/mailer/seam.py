@@ -12,7 +12,7 @@ then tagged so, and the task the lesson shows needs no line for it): the seam co
 counts its failures (a failure there may be retried). Any other untagged message (a learner's own exercise, a
 lesson's experiment) is sent uncounted. Tags stay in this process: a message pickled onto a queue arrives untagged.
 
-Why a subclass of the lesson-19 `SandboxMail` here, not changes to it: lesson 19 shows `SandboxMail` and
+Why a subclass of the lesson-20 `SandboxMail` here, not changes to it: lesson 20 shows `SandboxMail` and
 `TimeoutConnection` as the timeout fix a learner copies into their own app, and nothing else may be in them.
 """
 
@@ -182,7 +182,7 @@ class ObservedConnection(TimeoutConnection):
 
 
 class ObservedMail(SandboxMail):
-    """The sandbox's `mail`: lesson 19's SandboxMail, its sends seen by the seam."""
+    """The sandbox's `mail`: lesson 20's SandboxMail, its sends seen by the seam."""
 
     def connect(self) -> ObservedConnection:
         plain = super().connect()

@@ -64,7 +64,7 @@ def for_the_site(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if cell.cell_type != "code":
             continue
         if cell.metadata.get("jupyter", {}).get("outputs_hidden"):
-            # A cell the notebook keeps closed (lesson 20's spoilers: the answers, graded): not on a page.
+            # A cell the notebook keeps closed (lesson 21's spoilers: the answers, graded): not on a page.
             cell.metadata["tags"] = [*cell.metadata.get("tags", []), REMOVE]
             continue
         replaced = question_outputs(cell.source)
