@@ -400,11 +400,14 @@ def test_the_course_banks_checkpoints_have_feedback_for_every_gap():
     # tests/test_lesson_questions.py checks that every checkpoint a lesson uses is one of these.
     bank = load_bank()
     ids = [spec.id for spec in bank.checkpoints]
-    assert ids == ["blocking-response", "threaded-response", "crowd-p50", "crash-loses-mail", "gevent-ping"]
+    assert ids == [
+        "blocking-response", "threaded-response", "crowd-p50", "crash-loses-mail", "gevent-ping",
+        "in-transaction-missing", "oldest-age-alert",
+    ]  # fmt: skip
     for spec in bank.checkpoints:
         assert spec.explanation, spec.id
         if spec.kind == "numeric":
-            assert spec.unit == "ms" and spec.feedback is not None, spec.id
+            assert spec.unit in ("ms", "s", "users") and spec.feedback is not None, spec.id
         else:
             assert all(option.feedback for option in spec.options), spec.id
     blocking = bank.checkpoint("blocking-response")

@@ -32,13 +32,16 @@ def test_{name}(request):
 """
 
 
-def test_units_run_longest_first_each_whole_and_in_order(pytester):
+def test_units_run_longest_first_each_whole_and_in_order(pytester, monkeypatch):
     pytester.makeconftest('pytest_plugins = ["scheduling"]')
     pytester.makepyfile(
         test_short="def test_a(): pass\ndef test_b(): pass",
         test_site="def test_c(): pass\ndef test_d(): pass",  # a name on scheduling's list of long files
     )
-    result = pytester.runpytest("-p", "no:cacheprovider", "--collect-only", "-q")
+    # In a process of its own: in this one, the suite's own test_site module may be imported already.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS_DIR), str(TESTS_DIR.parent)]))
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--collect-only", "-q")
     collected = [line for line in result.outlines if "::" in line]
     assert collected == [
         "test_site.py::test_c",
