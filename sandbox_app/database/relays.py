@@ -16,7 +16,7 @@ from flask import Flask, current_app
 
 from ..config import SandboxConfig, get_settings
 from ..processes.channel import LauncherChannel
-from ..queues.backend import QUEUES_AT_LAUNCHER, WorkerProcess, launcher, side_by_side, unavailable
+from ..queues.backend import QUEUES_AT_LAUNCHER, WorkerProcess, launcher, side_by_side, start_side_by_side, unavailable
 from ..queues.registry import BACKENDS, serve_queues
 from .sqlite import check_returning, is_sqlite
 
@@ -82,13 +82,7 @@ class OutboxRelays:
             self.stop()
             self.used = True
             started = [RelayProcess(self.relay_settings(settings or {})) for _ in range(count)]
-            try:
-                side_by_side(lambda process: process.start(), started)
-            except BaseException:
-                for process in started:
-                    process.stop(timeout=0)
-                raise
-            self.processes = started
+            self.processes = start_side_by_side(started)
             return started
 
     def ensure(self) -> None:

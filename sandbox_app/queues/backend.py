@@ -126,6 +126,17 @@ def side_by_side(action, processes: list) -> None:
             list(pool.map(action, processes))  # list(): an exception in any one is raised here
 
 
+def start_side_by_side(processes: list) -> list:
+    """Start every process at once; if one fails, stop them all (none is left half started) and raise."""
+    try:
+        side_by_side(lambda process: process.start(), processes)
+    except BaseException:
+        for process in processes:
+            process.stop(timeout=0)
+        raise
+    return processes
+
+
 class QueueBackend(ABC):
     """One queue library behind the sandbox: where its mail waits, its workers, its settings, its state.
 
@@ -225,13 +236,7 @@ class QueueBackend(ABC):
             self.settings = dict(settings or {})
             count = self.workers_count if count is None else count
             started = self.make_processes(count, self.worker_settings(self.settings)) if count else []
-            try:
-                side_by_side(lambda process: process.start(), started)
-            except BaseException:
-                for process in started:
-                    process.stop(timeout=0)
-                raise
-            self.processes = started
+            self.processes = start_side_by_side(started)
             return self.workers()
 
     def ensure_workers(self, count: int | None = None) -> list[WorkerProcess]:
