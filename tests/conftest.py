@@ -52,9 +52,10 @@ def pytest_configure(config):
         os.environ[variable] = _session_state
     os.environ["MPLCONFIGDIR"] = os.path.join(_session_state, "matplotlib")
     os.environ["IPYTHONDIR"] = os.path.join(_session_state, "ipython")
-    os.environ["XDG_CACHE_HOME"] = os.path.join(
-        _session_state, "cache"
-    )  # jedi's cache, and any tool's that follows XDG
+    # jedi's cache, Chromium's crash-report settings, npm's logs: any tool that follows XDG or reads npm's variable.
+    os.environ["XDG_CACHE_HOME"] = os.path.join(_session_state, "cache")
+    os.environ["XDG_CONFIG_HOME"] = os.path.join(_session_state, "config")
+    os.environ["npm_config_cache"] = os.path.join(_session_state, "npm")  # noqa: SIM112 (npm's own spelling)
     # Kernels write their connection files into Jupyter's runtime folder; a learner's own Jupyter settings
     # would change what the tests see.
     os.environ["JUPYTER_RUNTIME_DIR"] = os.path.join(_session_state, "jupyter-runtime")

@@ -30,9 +30,11 @@ def server_environment(folder: Path, **extra: str) -> dict[str, str]:
     if not _at_session_start:
         raise RuntimeError("server_environment() before the session started: list server_environment in pytest_plugins")
     folders = {
-        "SANDBOX_STATE_DIR": "state", "XDG_STATE_HOME": "state", "XDG_CACHE_HOME": "cache",
+        "SANDBOX_STATE_DIR": "state", "XDG_STATE_HOME": "state", "XDG_CACHE_HOME": "cache", "XDG_CONFIG_HOME": "config",
         "MPLCONFIGDIR": "matplotlib", "IPYTHONDIR": "ipython",
         "JUPYTER_CONFIG_DIR": "jupyter-config", "JUPYTER_RUNTIME_DIR": "jupyter-runtime",
         "JUPYTER_DATA_DIR": "jupyter-data",  # the notebook trust database and signing key
+        # JupyterLab's language-server extension (jupyter_lsp) runs `npm prefix -g` at start: npm's logs go to its cache.
+        "npm_config_cache": "npm",
     }  # fmt: skip
     return {**_at_session_start, **{name: str(folder / sub) for name, sub in folders.items()}, **extra}
