@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 
 import psutil
@@ -58,20 +59,14 @@ def _stop_with_mail_in_flight(sandbox: Sandbox, pattern: str, sends: int) -> Sto
             replies = [clients.submit(post, sandbox, f"send/{pattern}") for _ in range(sends)]
             wait_until(lambda: sandbox.mail_server.waiting_at_gate == sends, 10, "the sends held at DATA")
             worker.send_signal(signal.SIGTERM)
-            exited_while_held = _waits_for(lambda: not worker.is_running(), WAIT_FOR_EXIT)
+            with suppress(TimeoutError):
+                wait_until(lambda: not worker.is_running(), WAIT_FOR_EXIT, "the old worker's exit")
+            waited = worker.is_running()  # still running with the mail held: it waits for its sends
         wait_until(lambda: not worker.is_running(), GRACEFUL_TIMEOUT + 5, "the old worker's exit")
         answered = Counter(_status(reply) for reply in replies)
     wait_until(lambda: _has_a_new_worker(sandbox, worker), 10, "gunicorn's new worker")
     wait_until(lambda: get(sandbox, "ping").status == 200, 10, "the new worker's first answer")  # booted: it can stop
-    return Stop(pattern, dict(answered), sandbox.mail_server.total - before, not exited_while_held)
-
-
-def _waits_for(condition, seconds: float) -> bool:
-    """Whether `condition` came true within `seconds`."""
-    try:
-        return bool(wait_until(condition, seconds, "a condition"))
-    except TimeoutError:
-        return False
+    return Stop(pattern, dict(answered), sandbox.mail_server.total - before, waited)
 
 
 def _status(reply) -> int:

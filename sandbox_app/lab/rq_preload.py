@@ -50,8 +50,7 @@ def per_job_cost(jobs: int = 5) -> list[PerJob]:
     folder = state_dir() / "rq-preload"
     folder.mkdir(parents=True, exist_ok=True)
     results = []
-    with start_redis(folder / "redis") as redis_server:
-        connection = Redis.from_url(redis_server.url)
+    with start_redis(folder / "redis") as redis_server, Redis.from_url(redis_server.url) as connection:
         for way, command in (
             ("stock rq worker (the Mega-Tutorial's)", STOCK),
             ("the app loaded before the fork", PRELOADED),
@@ -59,11 +58,10 @@ def per_job_cost(jobs: int = 5) -> list[PerJob]:
             queue = Queue(f"per-job-{len(results)}", connection=connection)
             enqueued = [queue.enqueue(JOB) for _ in range(jobs)]
             _run_burst(command, redis_server.url, queue.name, folder / f"worker-{len(results)}.log")
-            finished = [job for job in enqueued if job.get_status(refresh=True) == "finished"]
-            for job in finished:
-                job.refresh()
+            for job in enqueued:
+                job.refresh()  # one read of each job: its status and its times
+            finished = [job for job in enqueued if job.get_status(refresh=False) == "finished"]
             results.append(PerJob(way, [(job.ended_at - job.started_at).total_seconds() for job in finished]))
-        connection.close()
     return results
 
 

@@ -47,7 +47,7 @@ class DeliveryStats:
                 self._pid = os.getpid()
                 # An app nobody stopped (a test's, a notebook's) still closes it when collected: Python 3.13 warns
                 # about a connection left open, and the suite turns warnings into errors.
-                weakref.finalize(self, self._db.close)
+                weakref.finalize(self, close_if_opened_here, self._db, self._pid)
             return self._db.execute(sql, parameters).fetchall()
 
     def _count(self, pattern: str, field: str, error: str | None = None) -> None:
@@ -89,6 +89,12 @@ class DeliveryStats:
             self._db = self._pid = None
         if self.made_here:
             remove_sqlite_database(self.path)
+
+
+def close_if_opened_here(db: sqlite3.Connection, pid: int) -> None:
+    """Close `db` in the process that opened it; a forked child leaves its parent's connection alone, as close() does."""
+    if os.getpid() == pid:
+        db.close()
 
 
 def zeros() -> dict:
