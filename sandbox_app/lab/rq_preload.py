@@ -13,6 +13,7 @@ from rq import Queue
 from ..paths import state_dir
 from ..processes.child import ChildError, ChildProcess
 from ..queues.redis_server import start_redis
+from ..waiting import wait_until
 from .tables import Table
 
 JOB = "sandbox_app.programs.tutorial_tasks.welcome_job"
@@ -38,11 +39,21 @@ class PerJob:
         return statistics.median(self.seconds) * 1000
 
 
-def _run_burst(command: list[str], url: str, queue_name: str, log: Path) -> None:
-    """Run a worker until its queue is empty (RQ's burst mode); ChildError with its log if it fails."""
-    worker = ChildProcess([*command, url, queue_name], log, what="an RQ worker in burst mode", tethered=True)
-    if worker.run(timeout=120) != 0:
-        raise ChildError(f"{worker.what} failed; its log:\n{worker.read_log()}")
+def _run_burst(command: list[str], url: str, queue: Queue, jobs: list, log: Path) -> None:
+    """Run a worker in burst mode until every job has ended, then stop it; ChildError with its log if it fails.
+
+    A burst worker exits by itself once its queue is empty, but RQ's exit can wait up to a minute for its command
+    listener's 60 s poll (redis-py 8.2 joins that thread; see queues/rq_queue.PromptWorker): not a cost of the jobs.
+    """
+    worker = ChildProcess(
+        [*command, url, queue.name], log, what="an RQ worker in burst mode", ready=lambda: True, tethered=True
+    ).start()
+    try:
+        wait_until(lambda: all(job.get_status() in ("finished", "failed") for job in jobs), 120, worker.what, 0.05)
+    except TimeoutError:
+        raise ChildError(f"{worker.what} did not run its jobs in 120 s; its log:\n{worker.read_log()}") from None
+    finally:
+        worker.stop(timeout=2)
 
 
 def per_job_cost(jobs: int = 5) -> list[PerJob]:
@@ -57,7 +68,7 @@ def per_job_cost(jobs: int = 5) -> list[PerJob]:
         ):
             queue = Queue(f"per-job-{len(results)}", connection=connection)
             enqueued = [queue.enqueue(JOB) for _ in range(jobs)]
-            _run_burst(command, redis_server.url, queue.name, folder / f"worker-{len(results)}.log")
+            _run_burst(command, redis_server.url, queue, enqueued, folder / f"worker-{len(results)}.log")
             for job in enqueued:
                 job.refresh()  # one read of each job: its status and its times
             finished = [job for job in enqueued if job.get_status(refresh=False) == "finished"]

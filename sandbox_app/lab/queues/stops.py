@@ -76,9 +76,10 @@ def worker_stopped(
 ) -> dict:
     """Signal `case`'s target while each worker is in a send, start the workers again, count what arrived.
 
-    The mail server waits `connect_delay` before it greets (2 s for a kill, 1 s for a SIGTERM, whose
+    The mail server waits `connect_delay` before it greets (4 s for a kill, 1 s for a SIGTERM, whose
     graceful stops wait for it), so each worker is caught before the mail went out: what is lost was
-    never sent, and a copy can only come from a task run again. The other queues' workers stop
+    never sent, and a copy can only come from a task run again. A kill comes as soon as the sends are
+    under way (and, for Celery, the rest reserved), so the longer greeting costs nothing. The other queues' workers stop
     meanwhile, and the queues run as before afterwards (see queues_paused).
     """
     sandbox = running_sandbox(sandbox)
@@ -88,7 +89,7 @@ def worker_stopped(
 
 def _stopped(sandbox, case: StopCase, sends: int = 8, workers: int = 2, connect_delay: float | None = None) -> dict:
     if connect_delay is None:
-        connect_delay = 2.0 if case.signal == "SIGKILL" else 1.0
+        connect_delay = 4.0 if case.signal == "SIGKILL" else 1.0
     reset(sandbox, settle=())
     label = f"{case.signal} {case.pattern} {case.setting} {case.target}"
     with web_settings(sandbox, **case.web):
@@ -99,7 +100,7 @@ def _stopped(sandbox, case: StopCase, sends: int = 8, workers: int = 2, connect_
             backend = sandbox.backend(case.pattern)
             if backend.prefetches:  # the worker reserves the rest before the signal lands
                 with suppress(TimeoutError):  # a busy machine may take a while; the greeting waits meanwhile
-                    wait_until(lambda: backend.waiting() == 0, connect_delay - 0.5, "the rest reserved")  # noqa: B023
+                    wait_until(lambda: backend.waiting() == 0, connect_delay - 1.0, "the rest reserved")  # noqa: B023
             signal_and_wait(victims(processes, case.target), getattr(signal, case.signal))
             before_restart = sum(copies(sandbox, label).values())
         held_at_kill = held(sandbox, case.pattern)
