@@ -54,10 +54,11 @@ def test_each_field_follows_the_mail_through_real_workers(queue_sandbox):
     with mail_server_settings(sandbox, connect_delay=3.0):
         workers = sandbox.start_worker(pattern, 2)
         eventually(lambda: sandbox.mail_server.counters()["open_connections"] == 2, timeout=10)
-        held = state(sandbox, pattern)
+        # Celery's worker reserves the third at once (its prefetch): in flight too, though not sent yet. kombu
+        # moves a message in two steps (off the list, into its unacked hash): between them it is in neither.
+        held = eventually(lambda: (s := state(sandbox, pattern))["in_flight"] + s["waiting"] == 3 and s, timeout=2)
         assert [w["pid"] for w in held["workers"]] == [w.pid for w in workers if w.workers], held
-        # Celery's worker reserves the third at once (its prefetch): in flight too, though not sent yet.
-        assert held["in_flight"] >= 2 and held["in_flight"] + held["waiting"] == 3, held
+        assert held["in_flight"] >= 2, held
         assert held["retries_scheduled"] == 0
     sandbox.mail_server.wait_for(3, timeout=20)
     eventually(lambda: state(sandbox, pattern)["in_flight"] == 0, timeout=10)
