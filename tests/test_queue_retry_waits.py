@@ -102,6 +102,7 @@ def test_celery_and_rq_retry_a_451_after_1_2_and_4_s_and_never_a_550(pattern, st
     assert len(later) == len(RETRY_DELAYS) + 1  # the first try, one per retry; the last one delivered
     waits = [after - before for before, after in zip(later, later[1:], strict=False)]
     for wait, delay in zip(waits, RETRY_DELAYS, strict=True):
-        # Never early; late by RQ's scheduler's one-second poll at most (Celery's countdown is its own timer),
-        # and a little more on a busy machine: 1 s, 2 s, 4 s can be told from each other and from a fixed wait.
-        assert delay * 0.95 <= wait <= delay + 2.0, (waits, RETRY_DELAYS)
+        # Never early; late by RQ's scheduler's one-second poll at most (Celery's countdown is a timer of its
+        # own: measured 0.05 s late), and a little more on a busy machine. Measured: Celery 1.05, 2.05, 4.05 s;
+        # RQ 1.52, 2.02, 4.01 s. A fixed wait, or one that does not double, fails one of the bounds.
+        assert delay * 0.95 <= wait <= delay + 1.5, (waits, RETRY_DELAYS)
