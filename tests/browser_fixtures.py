@@ -339,12 +339,14 @@ def lab_page(chromium, jupyter_lab, request, tmp_path):
     """A new page in its own browser context; shuts down the kernels it started afterwards."""
     kernels_before = jupyter_lab.kernel_ids()
     context = chromium.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    yield page
-    report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed:
-        shot = tmp_path / "failure.png"
-        page.screenshot(path=shot, full_page=True)
-        print(f"screenshot of the failure: {shot}")
-    context.close()
-    jupyter_lab.shutdown_kernels(keep=kernels_before)
+    try:
+        page = context.new_page()
+        yield page
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            shot = tmp_path / "failure.png"
+            page.screenshot(path=shot, full_page=True)
+            print(f"screenshot of the failure: {shot}")
+    finally:  # closed, and its kernels shut down, even when the screenshot fails
+        context.close()
+        jupyter_lab.shutdown_kernels(keep=kernels_before)

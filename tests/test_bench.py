@@ -1,6 +1,7 @@
 """`python -m sandbox_app bench`: every pattern measured in one run, as a table or as JSON."""
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -68,6 +69,21 @@ def test_the_table_names_every_pattern_and_the_bulk_comparison(state_dir):
     assert "pool - ping (p50):" in done.stdout and "queue / blocking" not in done.stdout
     assert "bulk: 10 messages, mail server connect delay 50 ms, no per-message delay" in done.stdout
     assert "connection reuse:" in done.stdout
+
+
+@pytest.mark.slow  # the app under waitress in a process of its own, and two mail servers timed
+def test_under_waitress_with_the_capture_rate_compared(state_dir):
+    args = ["--server", "waitress", "--workers", "2", "--patterns", "blocking,threaded", "--requests", "6",
+            "--concurrency", "2", "--smtp-delay", str(DELAY), "--capture"]  # fmt: skip
+    done = bench(state_dir / "bench", *args)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"SMTP delay {DELAY} s, 6 requests per pattern, 2 client(s) at once, app waitress with 2 threads"
+    assert [line.split()[0] for line in lines[4:7]] == ["ping", "blocking", "threaded"]
+    capture = re.search(r"sandbox (\d+)/s, bare aiosmtpd Sink (\d+)/s, ratio ([\d.]+)$", done.stdout, re.MULTILINE)
+    assert capture, done.stdout
+    sandbox_per_s, sink_per_s, ratio = int(capture[1]), int(capture[2]), float(capture[3])
+    assert sandbox_per_s > 0 and sink_per_s > 0 and ratio == pytest.approx(sandbox_per_s / sink_per_s, abs=0.01)
 
 
 @pytest.mark.slow  # the mail server takes 4 s per mail

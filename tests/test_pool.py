@@ -8,6 +8,7 @@ from helpers import EMAIL, eventually, started_since
 from sandbox_app.lab import measure_send
 from sandbox_app.mailer.background import get_background
 from sandbox_app.mailer.stats import get_stats
+from sandbox_app.patterns.pool import get_pool
 
 
 def test_pool_answers_at_once_and_delivers(client, mail_server):
@@ -39,10 +40,12 @@ def test_a_failure_is_counted_and_logged_from_the_future(client, mail_server, ca
 
 def test_the_pool_never_opens_more_connections_than_it_has_threads(make_app, mail_server):
     app = make_app({"MAIL_POOL_SIZE": 3})
-    mail_server.configure(delay=0.1)
-    with app.test_client() as client:
+    with app.test_client() as client, mail_server.holding():
         for _ in range(12):
             assert client.post("/send/pool", json=EMAIL).status_code == 202
+        # Held at the gate, each thread keeps its connection open however slow the machine: all three at once.
+        eventually(lambda: mail_server.waiting_at_gate == 3)
+        assert mail_server.counters()["open_connections"] == 3
     get_background(app).finish(timeout=10)
     assert len(mail_server.messages) == 12
     assert mail_server.counters()["peak_connections"] == 3
@@ -65,11 +68,18 @@ def test_stopping_the_sandbox_drains_the_pool_first(start_sandbox):
 
 def test_a_drain_that_runs_out_of_time_counts_what_it_cancels(make_app, mail_server):
     app = make_app({"MAIL_POOL_SIZE": 1, "MAIL_POOL_DRAIN_TIMEOUT": 0.1})
-    mail_server.configure(delay=0.5)
-    with app.test_client() as client:
-        for _ in range(3):
-            client.post("/send/pool", json=EMAIL)
-    get_background(app).finish(timeout=10)
+    stopping = threading.Thread(target=get_background(app).finish, args=(10,))
+    with mail_server.holding():
+        with app.test_client() as client:
+            for _ in range(3):
+                assert client.post("/send/pool", json=EMAIL).status_code == 202
+        eventually(lambda: mail_server.waiting_at_gate == 1)  # the first in progress, held; two queued behind it
+        stopping.start()
+        # The drain's 0.1 s ran out while the first was still held, whatever the machine's speed: the two
+        # queued ones are cancelled (and forgotten by the pool), the one in progress is waited for.
+        eventually(lambda: get_pool(app).held() == 1)
+    stopping.join(10)  # released: the send in progress finishes, then the stop does
+    assert not stopping.is_alive()
     stats = get_stats(app).snapshot()["pool"]
     # The send in progress finishes; the two still queued are cancelled and counted, not dropped.
     assert (stats["delivered"], stats["failed"]) == (1, 2)

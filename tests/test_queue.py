@@ -8,7 +8,7 @@ from contextlib import suppress
 
 import psutil
 import pytest
-from helpers import EMAIL, eventually, get_json, process_exists, run_program, wait_gone
+from helpers import EMAIL, eventually, get_json, process_exists, refusing_port, run_program, wait_gone
 
 from sandbox_app import create_app
 from sandbox_app.config import SandboxConfig
@@ -128,15 +128,15 @@ def test_a_permanent_error_is_not_retried(sandbox):
 
 
 def test_a_mail_interrupted_by_a_fast_stop_goes_back_on_the_queue(sandbox):
-    sandbox.mail_server.configure(delay=2.0)
     consumer = sandbox.start_consumer(workers=1)
-    measure_send(sandbox, "queue", 1, warmup=0)
-    eventually(lambda: sandbox.mail_server.counters()["open_connections"] == 1)  # the send is under way
-    consumer.process.send_signal(signal.SIGTERM)  # Huey's immediate stop: the send is cut off
-    assert consumer.process.wait(10) == 0
+    with sandbox.mail_server.holding():  # the send stays under way until the consumer is gone, however slow the machine
+        measure_send(sandbox, "queue", 1, warmup=0)
+        eventually(lambda: sandbox.mail_server.waiting_at_gate == 1, timeout=10)  # the send is under way, held
+        consumer.process.send_signal(signal.SIGTERM)  # Huey's immediate stop: the send is cut off
+        assert consumer.process.wait(10) == 0
+        eventually(lambda: sandbox.mail_server.waiting_at_gate == 0)  # its connection closed: the held DATA dropped
     mail_queue = huey_backend(sandbox.app)
     assert mail_queue.unsent() == 1 and sandbox.mail_server.messages == []
-    sandbox.mail_server.configure(delay=0.0)
     sandbox.start_consumer(workers=1)  # the next consumer sends it: once
     sandbox.mail_server.wait_for(1, timeout=10)
     eventually(lambda: mail_queue.unsent() == 0)
@@ -182,17 +182,18 @@ def test_a_consumer_that_cannot_start_says_why(state_dir):
 
 
 def test_a_queue_storage_that_is_down_is_a_503_not_a_500(state_dir, make_app):
-    app = make_app({"QUEUE_URL": f"redis://127.0.0.1:{free_port()}/0"})
-    client = app.test_client()
-    response = client.post("/send/queue", json=EMAIL)
-    assert response.status_code == 503
-    assert response.json["error"].startswith("queue unavailable: ConnectionError")
-    stats = client.get("/api/stats")
-    assert stats.status_code == 200  # the counters live apart from the queue's storage
-    assert (stats.json["queue"]["accepted"], stats.json["queue"]["failed"]) == (1, 1)  # never queued: lost, counted
-    assert stats.json["queue"]["last_error"].startswith("queue unavailable: ConnectionError")
-    assert stats.json["blocking"]["accepted"] == 0
-    assert client.get("/api/queue").status_code == 503  # the queue's own state needs its storage
+    with refusing_port() as down:  # held without listening: no other process can start a server there meanwhile
+        app = make_app({"QUEUE_URL": f"redis://127.0.0.1:{down}/0"})
+        client = app.test_client()
+        response = client.post("/send/queue", json=EMAIL)
+        assert response.status_code == 503
+        assert response.json["error"].startswith("queue unavailable: ConnectionError")
+        stats = client.get("/api/stats")
+        assert stats.status_code == 200  # the counters live apart from the queue's storage
+        assert (stats.json["queue"]["accepted"], stats.json["queue"]["failed"]) == (1, 1)  # never queued: lost, counted
+        assert stats.json["queue"]["last_error"].startswith("queue unavailable: ConnectionError")
+        assert stats.json["blocking"]["accepted"] == 0
+        assert client.get("/api/queue").status_code == 503  # the queue's own state needs its storage
 
 
 def test_a_consumer_started_by_hand_without_its_config_says_what_to_set(tmp_path):

@@ -1,14 +1,17 @@
-"""The queue's retry waits, measured: a real consumer process against a real SMTP server that answers 451."""
+"""The queues' retry waits, measured: real worker processes (Huey's consumer, Celery's, RQ's) against a real SMTP
+server that answers 451 (and 550, never retried)."""
 
 import time
 
 import pytest
-from helpers import EMAIL
+from helpers import EMAIL, eventually, http_post
+from queue_fixtures import need_redis
 
 from sandbox_app import create_app
 from sandbox_app.mailer.background import get_background
+from sandbox_app.queues.delivery import RETRY_DELAYS
 from sandbox_app.queues.huey_queue import DEFAULT_RETRIES, DEFAULT_RETRY_DELAY, huey_backend
-from sandbox_app.smtp.loopback import LoopbackController
+from sandbox_app.smtp.loopback import LOOPBACK, LoopbackController
 
 
 class TryLater:
@@ -57,3 +60,49 @@ def test_each_retry_waits_twice_as_long_as_the_one_before(try_later):
     assert 4 / 3 - 0.03 <= waits[2] / waits[1] <= 5 / 2 + 0.03, waits
     for wait, delay in zip(waits, asked, strict=True):
         assert wait - delay <= 1.5 * DEFAULT_RETRY_DELAY, (waits, asked)
+
+
+LATER, NEVER = "later@example.com", "never@example.com"
+
+
+class Refusing:
+    """aiosmtpd handler: `later@` gets 451 for its first `refusals` tries, then 250; `never@` gets 550 every time.
+
+    Notes when each try came, per recipient, in this test's process.
+    """
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.attempts: dict[str, list[float]] = {LATER: [], NEVER: []}
+
+    async def handle_DATA(self, server, session, envelope):
+        (recipient,) = envelope.rcpt_tos
+        tries = self.attempts[recipient]
+        tries.append(time.monotonic())
+        if recipient == NEVER:
+            return "550 5.1.1 No such user"
+        return "451 4.3.0 Try again later" if len(tries) <= self.refusals else "250 OK"
+
+
+@pytest.mark.slow  # the waits are the point: 1 + 2 + 4 s, through a Redis and the queue's real workers
+@pytest.mark.parametrize("pattern", ["celery", "rq"])
+def test_celery_and_rq_retry_a_451_after_1_2_and_4_s_and_never_a_550(pattern, start_sandbox):
+    need_redis()
+    with LoopbackController(Refusing(refusals=len(RETRY_DELAYS))) as refusing:
+        sandbox = start_sandbox(smtp_server=f"{LOOPBACK}:{refusing.port}")  # the app's and the workers' mail server
+        attempts = refusing.handler.attempts
+        assert http_post(sandbox, f"send/{pattern}", {**EMAIL, "to": NEVER}).status == 202
+        # Refused for good: counted failed after its one try, with no retry scheduled before it.
+        eventually(lambda: sandbox.stats.snapshot()[pattern]["failed"] == 1, timeout=30)
+        assert len(attempts[NEVER]) == 1, attempts
+        assert http_post(sandbox, f"send/{pattern}", {**EMAIL, "to": LATER}).status == 202
+        eventually(lambda: sandbox.stats.snapshot()[pattern]["delivered"] == 1, timeout=30)
+        assert len(attempts[NEVER]) == 1  # still one: the 550 was never tried again meanwhile
+    later = attempts[LATER]
+    assert len(later) == len(RETRY_DELAYS) + 1  # the first try, one per retry; the last one delivered
+    waits = [after - before for before, after in zip(later, later[1:], strict=False)]
+    for wait, delay in zip(waits, RETRY_DELAYS, strict=True):
+        # Never early; late by RQ's scheduler's one-second poll at most (Celery's countdown is a timer of its
+        # own: measured 0.05 s late), and a little more on a busy machine. Measured: Celery 1.05, 2.05, 4.05 s;
+        # RQ 1.52, 2.02, 4.01 s. A fixed wait, or one that does not double, fails one of the bounds.
+        assert delay * 0.95 <= wait <= delay + 1.5, (waits, RETRY_DELAYS)

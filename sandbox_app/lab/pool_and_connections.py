@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from statistics import median
 
 from flask import Flask
 from flask_mail import Mail, Message
@@ -119,18 +120,22 @@ def pool_backlog(
 
 @dataclass
 class ConnectionCost:
-    """`messages` mails sent with one `mail.send` each, then over one connection, with or without STARTTLS."""
+    """Rounds of one mail with a connection of its own and one over a connection already open, plain or STARTTLS."""
 
     tls: bool
-    messages: int
     reply_delay: float
-    seconds_each: float  # one connection per mail
-    seconds_reused: float  # one connection for all
+    own_ms: list[float]  # per round: `mail.send`, which connects, greets, logs in, sends and quits
+    reused_ms: list[float]  # per round: the same mail over the connection opened before the rounds
 
     @property
     def per_connection_ms(self) -> float:
-        """What each extra connection cost: connect, greeting, EHLO, (STARTTLS, EHLO,) AUTH, QUIT."""
-        return (self.seconds_each - self.seconds_reused) * 1000 / (self.messages - 1)
+        """What a connection of its own added to one mail: the median of the rounds' differences."""
+        return median(own - reused for own, reused in zip(self.own_ms, self.reused_ms, strict=True))
+
+    @property
+    def reused_share(self) -> float:
+        """A mail over the open connection as a share of one with its own: the median of the rounds' ratios."""
+        return median(reused / own for own, reused in zip(self.own_ms, self.reused_ms, strict=True))
 
     @property
     def label(self) -> str:
@@ -148,55 +153,75 @@ def provider_app(port: int, password: str | None, tls: bool) -> tuple[Flask, Mai
     return app, Mail(app)
 
 
-def send_all(app: Flask, mail: Mail, messages: int, reuse: bool) -> float:
-    """Send `messages` mails, one connection each or all over one; the seconds it took."""
+def timed_send(app: Flask, send, msg: Message) -> float:
+    """Milliseconds `send(msg)` took, inside the app's context (Flask-Mail signals the send to current_app)."""
     with app.app_context():
-        mails = [Message(DEFAULT_EMAIL["subject"], recipients=[DEFAULT_EMAIL["to"]], body=DEFAULT_EMAIL["body"])
-                 for _ in range(messages)]  # fmt: skip
         started = time.perf_counter()
-        if reuse:
-            with mail.connect() as connection:
-                for msg in mails:
-                    connection.send(msg)
-        else:
-            for msg in mails:
-                mail.send(msg)
-        return time.perf_counter() - started
+        send(msg)
+        return (time.perf_counter() - started) * 1000
+
+
+def one_mail(app: Flask) -> Message:
+    """The lesson's mail, from the app's default sender."""
+    with app.app_context():
+        return Message(DEFAULT_EMAIL["subject"], recipients=[DEFAULT_EMAIL["to"]], body=DEFAULT_EMAIL["body"])
 
 
 @dataclass
 class ConnectionCosts:
-    """The same mails over plain connections and over STARTTLS ones."""
+    """The same rounds over plain connections and over STARTTLS ones."""
 
     plain: ConnectionCost
     tls: ConnectionCost
 
+    @property
+    def starttls_extra_ms(self) -> float:
+        """What STARTTLS added to a connection's cost: the median of the rounds' differences."""
+        plain = [own - reused for own, reused in zip(self.plain.own_ms, self.plain.reused_ms, strict=True)]
+        tls = [own - reused for own, reused in zip(self.tls.own_ms, self.tls.reused_ms, strict=True)]
+        return median(secure - bare for secure, bare in zip(tls, plain, strict=True))
+
     def table(self) -> Table:
-        """The costs side by side: total seconds both ways, and what one connection cost."""
-        columns = ["connection", "one per mail, s", "one for all, s", "each extra connection, ms"]
+        """The medians side by side: one mail with a connection of its own, one over an open one, the difference."""
+        columns = ["connection", "own connection, ms", "open connection, ms", "each connection, ms"]
         rows = [
-            [cost.label, round(cost.seconds_each, 2), round(cost.seconds_reused, 2), round(cost.per_connection_ms, 1)]
+            [cost.label, round(median(cost.own_ms), 1), round(median(cost.reused_ms), 1),
+             round(cost.per_connection_ms, 1)]
             for cost in (self.plain, self.tls)
-        ]
-        caption = f"{self.plain.messages} mails, each SMTP reply {self.plain.reply_delay * 1000:g} ms late"
+        ]  # fmt: skip
+        caption = (
+            f"one mail per side, {len(self.plain.own_ms)} rounds taking turns, each SMTP reply "
+            f"{self.plain.reply_delay * 1000:g} ms late: medians of the rounds"
+        )
         return Table(columns, rows, caption)
 
 
-def connection_costs(sandbox: Sandbox, messages: int = 20, reply_delay: float = 0.02) -> ConnectionCosts:
-    """Plain, then STARTTLS: `messages` mails one connection each and over one, each reply `reply_delay` s late.
+def connection_costs(sandbox: Sandbox, rounds: int = 9, reply_delay: float = 0.02) -> ConnectionCosts:
+    """What a connection of its own adds to one mail, plain and with STARTTLS, each reply `reply_delay` s late.
 
     `reply_delay` stands for the network: a provider 20 ms away answers every SMTP command 20 ms later.
-    The sandbox's mail server has no per-message delay meanwhile, so only the connections differ.
+    Each round takes turns, plain then STARTTLS: one mail with `mail.send` (a connection of its own), then
+    one over a connection opened before the rounds. A busy moment of the machine slows both mails of a
+    pair alike, and each figure is a median of the rounds. The mail server has no per-message delay.
     """
     sandbox = running_sandbox(sandbox)
     server = sandbox.mail_server
-    costs = []
-    for tls in (False, True):
-        app, mail = provider_app(server.port, server.key, tls)
-        with mail_server_settings(sandbox, delay=0.0, connect_delay=0.0, reply_delay=reply_delay, starttls=tls):
-            send_all(app, mail, 2, reuse=True)  # warm the code path (and make the certificate)
-            reset(sandbox, settle=())
-            each = send_all(app, mail, messages, reuse=False)
-            reused = send_all(app, mail, messages, reuse=True)
-        costs.append(ConnectionCost(tls, messages, reply_delay, each, reused))
-    return ConnectionCosts(*costs)
+    kinds = {tls: provider_app(server.port, server.key, tls) for tls in (False, True)}
+    own: dict[bool, list[float]] = {False: [], True: []}
+    reused: dict[bool, list[float]] = {False: [], True: []}
+    with mail_server_settings(sandbox, delay=0.0, connect_delay=0.0, reply_delay=reply_delay):
+        for tls, (app, mail) in kinds.items():  # warm the code path (and make the certificate)
+            server.configure(starttls=tls)
+            timed_send(app, mail.send, one_mail(app))
+        reset(sandbox, settle=())
+        with ExitStack() as opened:
+            connections = {}
+            for tls, (_app, mail) in kinds.items():
+                server.configure(starttls=tls)  # each new connection reads it as it opens: STARTTLS required or not
+                connections[tls] = opened.enter_context(mail.connect())
+            for _round in range(rounds):
+                for tls, (app, mail) in kinds.items():
+                    server.configure(starttls=tls)
+                    own[tls].append(timed_send(app, mail.send, one_mail(app)))
+                    reused[tls].append(timed_send(app, connections[tls].send, one_mail(app)))
+    return ConnectionCosts(*(ConnectionCost(tls, reply_delay, own[tls], reused[tls]) for tls in (False, True)))
