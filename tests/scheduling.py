@@ -25,23 +25,29 @@ CELL_SECONDS = Path(__file__).resolve().parent.parent / "tools" / "cell_seconds.
 # Worker seconds per unit (setup, call and teardown summed), those over about 5 s, measured with
 # `pytest -n 2 --dist loadfile --durations=0` on the two-core machine; re-measure when a file changes much.
 UNIT_SECONDS = {
-    HUB_FILES: 100,  # the session's hub and every hub test
-    "test_site.py": 52,
-    "test_celery_rq.py": 21,
+    HUB_FILES: 130,  # the session's hub and every hub test
+    "test_site.py": 56,
+    "test_lessons.py": 43,  # a fresh kernel per lesson for the cells run too early
+    "test_celery_rq.py": 30,
+    "test_bench.py": 28,
+    "test_queue_retry_waits.py": 28,
+    "test_servers.py": 21,
+    "test_queue_state.py": 21,
     "test_lessons_browser.py": 20,  # the session's JupyterLab, when this worker starts it
-    "test_quiz_browser.py": 19,
-    "test_queue_state.py": 18,
-    "test_jupyter_proxy.py": 15,
-    "test_queue_retry_waits.py": 11,
+    "test_outbox.py": 18,
+    "test_kernel_kill.py": 17,
+    "test_jupyter_proxy.py": 17,
+    "test_quiz_browser.py": 15,
+    "test_suite.py": 13,
     "test_bench_http.py": 11,
-    "test_servers.py": 10,
-    "test_quiz_checkpoint_browser.py": 7,
-    "test_quiz_lesson_browser.py": 6,
-    "test_lessons.py": 6,
+    "test_quiz_lesson_browser.py": 11,
+    "test_queue_workers.py": 9,
+    "test_queue.py": 9,
+    "test_loopback.py": 8,
+    "test_quiz_checkpoint_browser.py": 6,
     "test_own_app_lesson.py": 5,
-    "test_bench.py": 5,
+    "test_redis_queue.py": 5,
     "test_queue_failures.py": 5,
-    "test_lesson_experiments.py": 5,
 }
 
 
