@@ -28,7 +28,7 @@ from ..patterns.signup.welcome import (
     welcome_message,
 )
 from ..queues.backend import WorkerProcess
-from ..queues.registry import enqueue_task, hand_over
+from ..queues.registry import FIRST_QUEUE, enqueue_task, hand_over
 from ..sandbox import Sandbox
 from ..waiting import wait_until
 from .client import call
@@ -37,6 +37,7 @@ from .plots import new_figure
 from .running import reset, running_sandbox
 from .tables import Table
 from .threads import error_text
+from .workers import only_queue, queues_paused
 
 WAYS = ("inline", "in-transaction", "in-transaction-address", "after-commit", "outbox")
 TIMED_WAYS = ("inline", "in-transaction", "after-commit", "outbox")
@@ -45,10 +46,14 @@ SETTLE_SECONDS = 20.0
 HELD_PROGRAM = "sandbox_app.programs.signup_held"
 
 
-def sign_up(sandbox, way: str, email: str, fail: bool = False, url: str | None = None) -> Sample:
-    """POST /signup/<way> (Huey behind the queued ways), timed; `fail` rolls the sign-up back after the hand-over."""
+def sign_up(
+    sandbox, way: str, email: str, fail: bool = False, url: str | None = None, via: str | None = None
+) -> Sample:
+    """POST /signup/<way> (Huey behind the queued ways, or the queue `via` names), timed; `fail` rolls the sign-up
+    back after the hand-over."""
     body = {"email": email, "name": email.split("@")[0], "fail_after_enqueue": fail}
-    return timed_request(f"{url or sandbox.url}signup/{way}", "POST", body, timeout=30, headers=auth_headers(sandbox))
+    path = f"signup/{way}" + (f"?via={via}" if via else "")
+    return timed_request(f"{url or sandbox.url}{path}", "POST", body, timeout=30, headers=auth_headers(sandbox))
 
 
 def welcomed(sandbox: Sandbox) -> list[str]:
@@ -70,23 +75,23 @@ def outbox_empty(sandbox: Sandbox) -> bool:
     return outbox["waiting"] == 0 and outbox["in_flight"] == 0
 
 
-def queue_empty(sandbox: Sandbox) -> bool:
-    """Nothing waiting in Huey's queue and nothing under way in its consumer."""
-    queue = call(sandbox, "GET", "api/queue").json["queues"]["queue"]
+def queue_empty(sandbox: Sandbox, via: str = FIRST_QUEUE) -> bool:
+    """Nothing waiting in the queue (Huey's unless `via` names another) and nothing under way in its workers."""
+    queue = call(sandbox, "GET", "api/queue").json["queues"][via]
     return queue["waiting"] == 0 and queue["in_flight"] == 0
 
 
-def settle(sandbox: Sandbox) -> None:
-    """Wait until the outbox is handed over and Huey's consumer has run every task handed to it.
+def settle(sandbox: Sandbox, via: str = FIRST_QUEUE) -> None:
+    """Wait until the outbox is handed over and the queue's workers have run every task handed to them.
 
     Not by the counters: a copy the send-once guard skips is counted nowhere (it was not sent)."""
     wait_until(lambda: outbox_empty(sandbox), SETTLE_SECONDS, "the outbox relay")
-    wait_until(lambda: queue_empty(sandbox), SETTLE_SECONDS, "Huey's consumer")
+    wait_until(lambda: queue_empty(sandbox, via), SETTLE_SECONDS, f"the {via} workers")
 
 
-def afresh(sandbox: Sandbox) -> None:
+def afresh(sandbox: Sandbox, via: str = FIRST_QUEUE) -> None:
     """No users, no outbox rows, an empty inbox and zero counters, nothing still under way."""
-    settle(sandbox)
+    settle(sandbox, via)
     call(sandbox, "DELETE", "api/users")
     reset(sandbox, settle=())
 
@@ -111,27 +116,37 @@ class WayCount:
     rollback_tasks: int  # tasks a worker ran for them
     rollback_mail: int  # welcome mails sent to them
     twice: int  # users welcomed more than once
+    refused: int = 0  # sign-ups again with an address already signed up (409)
 
 
-def count_way(sandbox: Sandbox, way: str, signups: int = CLIENTS, rollbacks: int = 4) -> WayCount:
-    """Sign `signups` users up and roll `rollbacks` back, 20 clients at once, the commit gate held (until the
-    queue has settled) so that a worker that looks before the commit looks every time (not for the outbox)."""
+def count_way(
+    sandbox: Sandbox, way: str, signups: int = CLIENTS, rollbacks: int = 4, via: str = FIRST_QUEUE,
+    duplicates: int = 0,
+) -> WayCount:  # fmt: skip
+    """Sign `signups` users up and roll `rollbacks` back, 20 clients at once, then sign the first `duplicates` up
+    again (409), on the queue `via` names (Huey's by default); the commit gate held (until the queue has settled)
+    so that a worker that looks before the commit looks every time (not for the outbox)."""
     sandbox = running_sandbox(sandbox)
-    afresh(sandbox)
+    afresh(sandbox, via)
     jobs = [(f"{way}-{n}@example.com", False) for n in range(signups)]
     jobs += [(f"{way}-gone-{n}@example.com", True) for n in range(rollbacks)]
+
+    def sign_all_up() -> list[Sample]:
+        replies = run_clients(jobs, lambda job: sign_up(sandbox, way, *job, via=via))
+        return replies + run_clients(jobs[:duplicates], lambda job: sign_up(sandbox, way, *job, via=via))
+
     if way == "outbox":
         # Its commit has nothing queued to wait for, and must not be held: the guard marks each mail sent in the
         # database, and on SQLite a held commit keeps the one write lock that mark waits for.
-        replies = run_clients(jobs, lambda job: sign_up(sandbox, way, *job))
+        replies = sign_all_up()
     else:
-        with sandbox.commit_gate.holding(until=tasks_settled("queue", sandbox.app), timeout=10):
-            replies = run_clients(jobs, lambda job: sign_up(sandbox, way, *job))
-    settle(sandbox)
+        with sandbox.commit_gate.holding(until=tasks_settled(via, sandbox.app), timeout=10):
+            replies = sign_all_up()
+    settle(sandbox, via)
     kept = users(sandbox)
     mail = welcomed(sandbox)
     gone = {email for email, fail in jobs if fail}
-    accepted = sandbox.stats.snapshot()["queue"]["accepted"]
+    accepted = sandbox.stats.snapshot()[via]["accepted"]
     return WayCount(
         way=way,
         users=sum(reply.status == 201 for reply in replies),
@@ -140,7 +155,37 @@ def count_way(sandbox: Sandbox, way: str, signups: int = CLIENTS, rollbacks: int
         rollback_tasks=max(0, accepted - len(kept)) if way != "inline" else 0,
         rollback_mail=sum(to in gone for to in mail),
         twice=sum(mail.count(email) > 1 for email in kept),
+        refused=sum(reply.status == 409 for reply in replies),
     )
+
+
+# -- the same on Celery and RQ ----------------------------------------------------------------------------------
+
+
+def on_celery_and_rq(
+    sandbox: Sandbox, ways=("after-commit", "outbox"), vias=("celery", "rq"), duplicates: int = 4
+) -> dict[str, WayCount]:
+    """`ways` on Celery's and on RQ's workers (each queue's alone, Huey's consumer stopped meanwhile and started again
+    with its default settings): 20 sign-ups, 4 rollbacks and `duplicates` addresses again, by "way, queue"."""
+    sandbox = running_sandbox(sandbox)
+    counts = {}
+    with queues_paused(sandbox):
+        for via in vias:
+            with only_queue(sandbox, via):
+                for way in ways:
+                    counts[f"{way}, {via}"] = count_way(sandbox, way, via=via, duplicates=duplicates)
+    return counts
+
+
+def queues_table(counts: dict[str, WayCount]) -> Table:
+    """One row per way and queue: users welcomed once, missing, welcomed twice, and what the 409s and rollbacks did."""
+    columns = ["way, queue", "welcomed once", "missing", "welcomed twice", "409s", "rollbacks: tasks run, mailed"]
+    rows = [
+        [name, f"{c.users - c.missing - c.twice} of {c.users}", c.missing, c.twice, c.refused,
+         f"{c.rollback_tasks}, {c.rollback_mail} (of {c.rolled_back})"]
+        for name, c in counts.items()
+    ]  # fmt: skip
+    return Table(columns, rows, caption=f"{CLIENTS} clients, each queue's workers alone, no gate for the outbox")
 
 
 # -- the web process killed between the commit and the enqueue ----------------------------------------------------
