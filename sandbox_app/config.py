@@ -26,6 +26,7 @@ SETTINGS_EXTENSION = "sandbox_settings"  # where an app keeps the settings it wa
 KEY_ENV = "SANDBOX_KEY"  # a fixed key, for tools and tests
 OPEN_ENV = "SANDBOX_OPEN"  # "1": no key and no SMTP AUTH, for a laptop that wants plain URLs
 SMTP_PASSWORD_ENV = "SANDBOX_SMTP_PASSWORD"  # the login to an outside --smtp-server (user "sandbox")
+DATABASE_URL_ENV = "SANDBOX_DATABASE_URL"  # the users' and the outbox's database, for a kernel's sandbox too
 KEY_CHARACTERS = "-_"  # besides letters and digits: a key travels in a URL, a header and an SMTP password
 
 
@@ -124,6 +125,7 @@ class SandboxConfig:
         """The settings given, completed from the environment ($SANDBOX_KEY, $SANDBOX_OPEN, ...) and defaults.
 
         The key is `key`, else $SANDBOX_KEY, else a random one; `open=True` (or $SANDBOX_OPEN=1) means none.
+        The database is `database_url`, else $SANDBOX_DATABASE_URL, else a SQLite file of the sandbox's own.
         ValueError says what does not fit together.
         """
         environ = os.environ if environ is None else environ
@@ -138,6 +140,8 @@ class SandboxConfig:
                 )
             smtp_password = smtp_password or environ.get(SMTP_PASSWORD_ENV)
         check_server(server)
+        if settings.get("database_url") is None and environ.get(DATABASE_URL_ENV):
+            settings["database_url"] = environ[DATABASE_URL_ENV]
         if settings.get("database_url") is not None:
             settings["database_url"] = check_database_url(settings["database_url"])
         return cls(

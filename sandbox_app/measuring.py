@@ -236,6 +236,7 @@ def measure(
     n: int = 30,
     *,
     json: dict | None = None,
+    bodies: list[dict] | None = None,
     warmup: int = 3,
     concurrency: int = 1,
     outside: bool | None = None,
@@ -244,21 +245,25 @@ def measure(
 ) -> Samples:
     """Time `n` requests to `path` (after `warmup` untimed ones), `concurrency` clients at once; POST when `json`.
 
+    `bodies` POSTs one body per timed request instead (`n` of them, no warm-up): a new address for each sign-up.
     `outside=True` runs the clients in a process of their own, as real users are: by default whenever
     the app runs in its own process(es), so that the clients never share the app's CPU or GIL.
     """
+    if bodies is not None and (len(bodies) != n or warmup):
+        raise ValueError(f"give one body per timed request ({n}, got {len(bodies)}) and no warm-up")
     if outside is None:
         outside = not getattr(target, "in_process", True)
     where, label = endpoint(target), label or path.strip("/")
     if outside:
-        options = {"json": json, "warmup": warmup, "concurrency": concurrency, "label": label}
+        options = {"json": json, "bodies": bodies, "warmup": warmup, "concurrency": concurrency, "label": label}
         return measure_outside(where, path, n, **options)
-    url, method = where.route(path), "GET" if json is None else "POST"
+    url, method = where.route(path), "GET" if json is None and bodies is None else "POST"
     for _ in range(warmup):
         timed_request(url, method, json, headers=where.headers)
     # Each of `concurrency` threads sends its next request as soon as the last one is answered.
     with ThreadPoolExecutor(concurrency, thread_name_prefix="measure-client") as pool:
-        samples = pool.map(lambda _: timed_request(url, method, json, headers=where.headers), range(n))
+        each = bodies if bodies is not None else [json] * n
+        samples = pool.map(lambda body: timed_request(url, method, body, headers=where.headers), each)
         if progress:  # a bar only when asked: tqdm starts a monitor thread that outlives the measurement
             samples = progress_bar(samples, total=n, desc=label)
         samples = list(samples)

@@ -10,9 +10,12 @@ from ..config import SandboxConfig
 from ..lab import bench as lab_bench
 from ..lab.bench import BENCH_CHOICES, BULK, DEFAULT_PATTERNS, format_bulk, format_table, headline, run_table
 from ..lab.capture import capture_rates
+from ..lab.signup_bench import PREFIX, SIGNUP_ROWS
+from ..patterns.signup import WAYS
 from ..processes.child import ChildError
 from ..processes.servers import ServerUnavailable, serving
 from .options import add_server_options, non_negative, positive_int
+from .serve import shown_url
 
 
 def patterns_list(text: str) -> list[str]:
@@ -31,13 +34,18 @@ def describe(config: SandboxConfig, args: argparse.Namespace) -> str:
         f"SMTP delay {config.smtp_delay:g} s, {args.requests} requests per pattern, {args.concurrency} client(s) "
         f"at once, app {config.server} with {serving(config.server, config.workers)}"
         + (f", queue on {config.queue_url}" if config.queue_url else "")
+        + (f", database {shown_url(config.database_url)}" if config.database_url else "")
     )
 
 
 def bench(args: argparse.Namespace) -> int:
     """The bench subcommand: measure, then print the table (or JSON)."""
     config = SandboxConfig.resolve(
-        smtp_delay=args.smtp_delay, server=args.server, workers=args.workers, queue_url=args.queue_url
+        smtp_delay=args.smtp_delay,
+        server=args.server,
+        workers=args.workers,
+        queue_url=args.queue_url,
+        database_url=args.database_url,
     )
     try:
         patterns = lab_bench.check_patterns(
@@ -84,8 +92,9 @@ def add_bench(subcommands) -> None:
         "--patterns",
         type=patterns_list,
         default=None,
-        help=f"comma-separated, from {','.join(BENCH_CHOICES)} (default: {','.join(DEFAULT_PATTERNS)}; "
-        f"gevent too with --server {lab_bench.GREENLET_SERVER})",
+        help=f"comma-separated, from {','.join(name for name in BENCH_CHOICES if name not in SIGNUP_ROWS)} "
+        f"(default: {','.join(DEFAULT_PATTERNS)}; gevent too with --server {lab_bench.GREENLET_SERVER}), and "
+        f"lesson 18's sign-ups, {PREFIX}<way> (Huey behind it) or {PREFIX}<way>-celery|-rq, ways {','.join(WAYS)}",
     )
     parser.add_argument(
         "--bulk-messages", type=positive_int, default=100, help="messages in the bulk comparison (default 100)"

@@ -89,10 +89,13 @@ class OutboxRelays:
         """One relay on the outbox's first use, if none was ever started. An app process of its own asks its launcher."""
         client = launcher(self.app)
         if client is not None:
+            if self.used:  # asked once: a round trip to the launcher per sign-up queued the sign-ups behind it
+                return
             try:
                 client.call("outbox.prepare")
             except OSError as error:
                 raise unavailable(error) from None
+            self.used = True
             return
         with self._lock:
             if not self.used:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 
 from ..config import SandboxConfig
@@ -12,14 +13,15 @@ from ..patterns import ASYNC_PATTERNS, GREENLET_PATTERNS, PATTERNS
 from ..queues.registry import BACKENDS, FIRST_QUEUE
 from ..sandbox import Sandbox, SandboxNotRunning
 from .client import call
-from .running import settle
+from .running import reset, settle
+from .signup_bench import SIGNUP_ROWS, new_signups, not_delivered, welcomed
 from .smtp_delay import blocks_worker
 from .tables import Table
 from .workers import only_queue, queues_paused
 
 BULK = "bulk"
 # What `--patterns` may name, and what it measures when it names none.
-BENCH_CHOICES = (*PATTERNS, *ASYNC_PATTERNS, *GREENLET_PATTERNS, BULK)
+BENCH_CHOICES = (*PATTERNS, *ASYNC_PATTERNS, *GREENLET_PATTERNS, BULK, *SIGNUP_ROWS)
 DEFAULT_PATTERNS = (
     *(p for p in PATTERNS if p not in BACKENDS or not BACKENDS[p].needs_redis),
     BULK,
@@ -57,24 +59,32 @@ def quiet_seconds(delay: float) -> float:
     return max(QUIET_SECONDS, 3 * delay)
 
 
-def drain(sandbox, pattern: str, quiet: float) -> float:
-    """Wait until all mail `pattern` accepted is delivered or failed, or none was for `quiet` s.
+def drain(progress: Callable[[], tuple[int, int]], quiet: float) -> float:
+    """Wait until `progress()`, (mail delivered or failed, mail expected), says all is done, or none was for `quiet` s.
 
     Returns when it drained (the epoch time its last mail was seen delivered or failed), or when it gave up.
     """
-    stats = sandbox.stats
     last_change = time.time()
     done_before = None
     while True:
-        counters = stats.snapshot()[pattern]
-        done = counters["delivered"] + counters["failed"]
+        done, expected = progress()
         if done != done_before:
             done_before, last_change = done, time.time()
-        if done >= counters["accepted"]:
+        if done >= expected:
             return last_change
         if time.time() - last_change >= quiet:
             return time.time()
         time.sleep(POLL_SECONDS)
+
+
+def pattern_progress(sandbox, pattern: str) -> Callable[[], tuple[int, int]]:
+    """`drain`'s progress for a pattern: its mail delivered or failed, and accepted, from its counters."""
+
+    def progress() -> tuple[int, int]:
+        counters = sandbox.stats.snapshot()[pattern]
+        return counters["delivered"] + counters["failed"], counters["accepted"]
+
+    return progress
 
 
 def still_queued(sandbox, pattern: str) -> int:
@@ -100,7 +110,7 @@ def bench_pattern(
         sandbox, pattern, requests, warmup=0, concurrency=concurrency, progress=progress, outside=outside
     )
     answered_at = max(sample.started_at + sample.seconds for sample in samples.samples)
-    drained_at = drain(sandbox, pattern, quiet_seconds(delay))
+    drained_at = drain(pattern_progress(sandbox, pattern), quiet_seconds(delay))
     queued = still_queued(sandbox, pattern)  # before the counters: a mail sent in between is counted twice, not lost
     counters = stats.snapshot()[pattern]
     drain_s = max(0.0, drained_at - answered_at)
@@ -114,6 +124,43 @@ def bench_pattern(
         # The response waited for the mail server: the worker was held for the whole send.
         blocks=blocks_worker(samples, delay),
     )  # fmt: skip
+
+
+def bench_signup(
+    sandbox, name: str, requests: int, concurrency: int, delay: float, progress: bool, outside: bool | None = None
+) -> dict:
+    """A sign-up row (`signup-<way>[-<queue>]`): `requests` sign-ups, a new address each, and what became of each
+    welcome mail. It adds `signed_up` (the 201s: the mail expected) to the keys of every row."""
+    row, quiet = SIGNUP_ROWS[name], quiet_seconds(delay)
+    # Warm the route, the queue's workers and, for the outbox, the relay it starts on its first use.
+    warm = new_signups(f"warm-{name}", concurrency)
+    measure(sandbox, row.path, len(warm), bodies=warm, warmup=0, concurrency=concurrency, outside=outside)
+    warm_emails = {body["email"] for body in warm}
+    drain(lambda: (welcomed(sandbox, warm_emails) + not_delivered(sandbox, row).failed, len(warm)), quiet)
+    reset(sandbox, settle=())  # an empty inbox, zero counters
+    failed_before = not_delivered(sandbox, row).failed  # the outbox's rows given up on stay in its table
+    bodies = new_signups(name, requests)
+    samples = measure(
+        sandbox, row.path, requests, bodies=bodies, warmup=0, concurrency=concurrency, progress=progress,
+        outside=outside, label=name,
+    )  # fmt: skip
+    emails, signed_up = {body["email"] for body in bodies}, samples.statuses[201]
+    answered_at = max(sample.started_at + sample.seconds for sample in samples.samples)
+
+    def mail_done() -> tuple[int, int]:
+        return welcomed(sandbox, emails) + not_delivered(sandbox, row).failed - failed_before, signed_up
+
+    drained_at = drain(mail_done, quiet)
+    left = not_delivered(sandbox, row)  # before the deliveries: a mail sent in between is counted twice, not lost
+    delivered = welcomed(sandbox, emails)
+    drain_s = max(0.0, drained_at - answered_at)
+    timed = timing_row(
+        name, samples,
+        delivered=delivered, lost=max(0, signed_up - delivered - left.queued), failed=left.failed - failed_before,
+        still_queued=left.queued, drain_s=round(drain_s, 2),
+        mail_per_s=round(delivered / (samples.span_seconds + drain_s), 1), blocks=blocks_worker(samples, delay),
+    )  # fmt: skip
+    return {**timed, "signed_up": signed_up}
 
 
 # What became of the mail, for a row that sends none.
@@ -223,6 +270,8 @@ def measure_rows(
 ) -> list[dict]:
     """/ping and each pattern (bulk last) on this sandbox, with the mail server waiting `delay` per message.
 
+    A `signup-...` name measures lesson 18's sign-ups (bench_signup) with the queue it names behind them.
+
     A queue is measured with its own workers running and no other queue's; the queues run as before afterwards.
 
     `outside=True` runs the clients in a process of their own (the default when the app runs in its own).
@@ -233,9 +282,12 @@ def measure_rows(
     rows = [bench_ping(sandbox, requests, concurrency, progress, outside)]
     with queues_paused(sandbox):  # once: each queue's workers then start and stop around its own row
         for pattern in (p for p in patterns if p != BULK):
+            signup = SIGNUP_ROWS.get(pattern)
+            queue = signup.via if signup else pattern
+            bench_row = bench_signup if signup else bench_pattern
             # A queue's workers alone, in processes of their own as in production.
-            with only_queue(sandbox, pattern) if pattern in BACKENDS else nullcontext():
-                rows.append(bench_pattern(sandbox, pattern, requests, concurrency, delay, progress, outside))
+            with only_queue(sandbox, queue) if queue in BACKENDS else nullcontext():
+                rows.append(bench_row(sandbox, pattern, requests, concurrency, delay, progress, outside))
     if BULK in patterns:
         rows.append(bench_bulk(sandbox, bulk_count, connect_delay))
     return rows
