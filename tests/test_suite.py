@@ -62,14 +62,15 @@ def test_a_skip_of_any_kind_fails_when_every_test_must_run(pytester, monkeypatch
 
 
 # A server that binds the port it is given, as redis-server, JupyterLab and JupyterHub do: Python says
-# "[Errno 98] Address already in use" when another process holds it.
-LISTENER = "import socket, sys, time; s = socket.create_server(('127.0.0.1', int(sys.argv[1]))); print('listening'); time.sleep(60)"
+# "[Errno 98] Address already in use" when another process holds it. It says where it listens: Python 3.13's
+# traceback of a -c program quotes the program's line, so a fixed word in it would also be in a failure's log.
+LISTENER = "import socket, sys, time; s = socket.create_server(('127.0.0.1', int(sys.argv[1]))); print('listening on', s.getsockname()[1]); time.sleep(60)"
 
 
 def listener(port: int, folder) -> ChildProcess:
     """A ChildProcess listening on `port`, ready once it says so."""
     child = ChildProcess([sys.executable, "-uc", LISTENER, port], folder / f"listener-{port}.log", what="a listener")
-    child.ready = lambda: "listening" in child.read_log()
+    child.ready = lambda: f"listening on {port}" in child.read_log()
     return child
 
 

@@ -2,11 +2,12 @@
 
 The send-once guard, checked before the send and marked after it. The window, honestly: a task that
 dies (or whose reply comes late) between the send and the mark has no mark, and its redelivery sends
-the mail again.
+the mail again. Two runs of a task at once both pass the check: ClaimingGuard's claim lets one send.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import smtplib
 import time
@@ -21,6 +22,10 @@ from .redis_server import shared_redis
 CALLABLE_PACKAGE = "sandbox_app."  # a queued call names a function of the course's own code, nothing else
 RETRY_DELAYS = (1, 2, 4)  # seconds before each retry of a temporary failure, as the Huey queue waits
 MARK_SECONDS = 7 * 24 * 3600  # how long a mark is kept: longer than any redelivery can come
+# How long a claim (ClaimingGuard) holds a send: more than a send takes here (lesson 17's mail server holds one
+# about 3 s), and less than the retries wait in all (1 + 2 + 4 s): the claim of a run that died, or whose send
+# failed, refuses the retries that come before it expires, and the last one must come after.
+CLAIM_SECONDS = 6
 # Where an app keeps the guard whose marks are rows of its own database (sandbox_app.database.guard), for
 # QUEUE_SEND_ONCE="database": any queue, Huey's on SQLite too, with no Redis.
 DATABASE_GUARD = "sandbox_send_once_database_guard"
@@ -56,15 +61,46 @@ class RedisGuard:
         self.redis.set(self.prefix + message_id, 1, nx=True, ex=MARK_SECONDS)
 
 
+class SendInProgress(BlockingIOError):
+    """Another run of the task holds the claim on this mail: it may be sending it now.
+
+    A claim taken without waiting, and refused, as a non-blocking call is (EALREADY): an OSError, so the
+    queue tries the task again later (is_temporary).
+    """
+
+
+class ClaimingGuard(RedisGuard):
+    """A RedisGuard that also claims each mail before its send, `SET claim:<Message-ID> 1 NX EX <seconds>`:
+    of two runs at once, one sends and the other is tried again later."""
+
+    def __init__(
+        self, redis, prefix: str = "sent:", claims: str = "claim:", claim_seconds: int = CLAIM_SECONDS
+    ) -> None:
+        super().__init__(redis, prefix)
+        self.claims, self.claim_seconds = claims, claim_seconds
+
+    def already_sent(self, message_id: str) -> bool:
+        """Whether a copy of this mail was delivered and marked; if not, claim its send (SendInProgress if taken)."""
+        if super().already_sent(message_id):
+            return True
+        # Never deleted, only expired: deleted at the mark, it would let in a run that checked just before the mark.
+        if not self.redis.set(self.claims + message_id, 1, nx=True, ex=self.claim_seconds):
+            raise SendInProgress(errno.EALREADY, f"another run is sending {message_id}")
+        return False
+
+
 def send_once_guard() -> RedisGuard | None:
     """The guard that skips a mail already sent, when the app asks for it (QUEUE_SEND_ONCE: True for marks in Redis,
-    "database" for marks in the app's database), else None."""
+    "claim" for those and a claim before each send, "database" for marks in the app's database), else None."""
     mode = current_app.config.get("QUEUE_SEND_ONCE")
     if not mode:
         return None
     if mode == "database":
         return current_app.extensions[DATABASE_GUARD]
-    return RedisGuard(shared_redis(current_app).client(), prefix=f"{current_app.config['QUEUE_NAME']}:sent:")
+    queue, redis = current_app.config["QUEUE_NAME"], shared_redis(current_app).client()
+    if mode == "claim":
+        return ClaimingGuard(redis, prefix=f"{queue}:sent:", claims=f"{queue}:claim:")
+    return RedisGuard(redis, prefix=f"{queue}:sent:")
 
 
 def send_queued(data: dict, guard: RedisGuard | None = None) -> None:

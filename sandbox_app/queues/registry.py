@@ -39,7 +39,7 @@ def queue_senders() -> dict[str, Callable]:
 
 def init_queues(app: Flask) -> dict[str, QueueBackend]:
     """Give the app one backend per queue, closed (workers stopped, Redis too) when the app stops."""
-    app.config.setdefault("QUEUE_SEND_ONCE", False)  # lesson 17: skip a redelivered mail already sent
+    app.config.setdefault("QUEUE_SEND_ONCE", False)  # lesson 17: skip a mail already sent (True, "claim", "database")
     app.config.setdefault("QUEUE_TASK_TAIL", 0.0)  # lesson 17: seconds of other work a task does after its send
     # One name for the app's queues (Huey's; Celery's and RQ's are made from it): given, to share them with other
     # processes, else made up, this sandbox's alone.

@@ -1,4 +1,5 @@
-"""Duplicates with and without the send-once guard: a task killed after its mail went out, and the guard's window."""
+"""Duplicates with and without the send-once guard: a task killed after its mail went out, the guard's window, and
+two runs at once (with and without a claim before the send)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ from .common import (
     workers_for,
 )
 from .stops import AT_LEAST_ONCE, victims
+from .visibility import SECOND_RUN_WAIT
 
 TASK_TAIL = 1.0  # seconds of other work after the send (say, a database write): the kill lands in it
-# (shorter than the visibility timeout: a task slower than that would run twice anyway, see visibility.py)
+# (shorter than the visibility timeout: a task slower than that runs twice, see _overlapping_runs)
 REPLY_DELAY = 0.5  # seconds before the reply to DATA (set while the sends wait at the gate): the kill lands in it
 WITHOUT_LOGIN = {"MAIL_USERNAME": None, "MAIL_PASSWORD": None}  # the stalling server asks for none
 
@@ -87,32 +89,66 @@ def _late_reply_copies(sandbox, pattern: str, guard: bool, timeout: float = 0.5,
             "lost": accepted - min(kept, 1), "twice": max(kept - 1, 0)}  # fmt: skip
 
 
+def _overlapping_runs(sandbox, pattern: str, guard: bool | str) -> dict:
+    """One mail whose send the mail server holds until its task's second run has come: Redis hands the task out
+    again after the visibility timeout (Celery, acknowledged late) while its first run still sends."""
+    reset(sandbox, settle=())
+    _web, worker = AT_LEAST_ONCE[pattern]
+    # The settings and count of the kills: the workers of a kill run on into this case.
+    worker = {**worker, "QUEUE_SEND_ONCE": guard, "QUEUE_TASK_TAIL": TASK_TAIL}
+    workers_for(sandbox, pattern, 2, worker)
+    label = f"overlap {pattern} {guard}"
+    with mail_server_settings(sandbox) as server:
+        with server.holding():  # the first run waits at DATA
+            accepted = send_tagged(sandbox, pattern, 1, label)
+            # The second run joins it there, or, refused the claim, is scheduled to try again: then the gate opens.
+            wait_until(lambda: server.waiting_at_gate + _retried(sandbox, pattern) >= 2, SECOND_RUN_WAIT, "run two")
+        received = wait_until_quiet(sandbox, pattern, label, redelivers=True)
+    return result_row(accepted, received, queue=BACKENDS[pattern].library, guard=guard)
+
+
+def _retried(sandbox, pattern: str) -> int:
+    """Runs of `pattern`'s tasks that failed and were scheduled to try again (a run refused the claim is one)."""
+    return sandbox.stats.snapshot()[pattern]["retried"]
+
+
+# (what happened, queue, experiment, its options, the workers' QUEUE_SEND_ONCE for the column "twice with it")
 GUARD_CASES = [
-    ("killed after its mail went out and was marked", "rq", _killed_after_send, {}),
-    ("killed after its mail went out and was marked", "celery", _killed_after_send, {}),
-    ("killed after the server kept it, before its reply", "rq", _killed_after_send, {"window": True}),
-    ("a reply later than MAIL_TIMEOUT", "rq", _late_reply_copies, {}),
+    ("killed after its mail went out and was marked", "rq", _killed_after_send, {}, True),
+    ("killed after its mail went out and was marked", "celery", _killed_after_send, {}, True),
+    ("killed after the server kept it, before its reply", "rq", _killed_after_send, {"window": True}, True),
+    ("a reply later than MAIL_TIMEOUT", "rq", _late_reply_copies, {}, True),
+    ("two runs at once (a send slower than the visibility timeout)", "celery", _overlapping_runs, {}, True),
+    ("the same, with a claim taken before the send", "celery", _overlapping_runs, {}, "claim"),
 ]
 
 
 def guard_table(sandbox, cases=GUARD_CASES) -> list[dict]:
-    """Per case: the mails sent twice without the guard, and with it."""
+    """Per case: the mails sent twice without the guard, and with it (with a claim too, for "claim")."""
     sandbox = running_sandbox(sandbox)
+
+    def run(pattern, guard, experiment, options) -> tuple:
+        return pattern, str(guard), experiment.__name__, tuple(sorted(options.items()))
+
     # Every case without the guard and with it, run queue by queue and guard by guard: a run keeps the workers
-    # of the one before when they fit (a start costs a second or more).
-    runs = sorted(
-        (pattern, guard, number) for number, (_, pattern, _, _) in enumerate(cases) for guard in (False, True)
-    )
+    # of the one before when they fit (a start costs a second or more). Cases that differ only in the guard
+    # they use share the run without one.
+    runs = {
+        run(pattern, guard, experiment, options): (pattern, guard, experiment, options)
+        for _what, pattern, experiment, options, guarded in cases
+        for guard in (False, guarded)
+    }
     result = {}
     with queues_paused(sandbox):  # once for the table
-        for pattern, guard, number in runs:
-            _what, _pattern, experiment, options = cases[number]
-            result[number, guard] = experiment(sandbox, pattern, guard, **options)
-    return [
-        {
-            "what happened": what, "queue": BACKENDS[pattern].library, "accepted": result[number, False]["accepted"],
-            "twice without the guard": result[number, False]["twice"], "twice with it": result[number, True]["twice"],
-            "lost": result[number, False]["lost"] + result[number, True]["lost"],
-        }
-        for number, (what, pattern, _experiment, _options) in enumerate(cases)
-    ]  # fmt: skip
+        for key in sorted(runs):
+            pattern, guard, experiment, options = runs[key]
+            result[key] = experiment(sandbox, pattern, guard, **options)
+    rows = []
+    for what, pattern, experiment, options, guarded in cases:
+        without, with_it = (result[run(pattern, guard, experiment, options)] for guard in (False, guarded))
+        rows.append({
+            "what happened": what, "queue": BACKENDS[pattern].library, "accepted": without["accepted"],
+            "twice without the guard": without["twice"], "twice with it": with_it["twice"],
+            "lost": without["lost"] + with_it["lost"],
+        })  # fmt: skip
+    return rows
