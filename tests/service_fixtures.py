@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from contextlib import suppress
 
 import pytest
 from hub_fixtures import INSTRUCTOR, Hub, HubError
@@ -75,4 +76,14 @@ async def _run_in_kernel(hub: Hub, name: str, code: str, timeout: float) -> str:
                 return "".join(printed)
     finally:
         connection.close()
+        # Wait for the server to answer the close (tornado gives up after 5 s): the socket is closed then, not
+        # left for the garbage collector to find after asyncio.run has ended this loop.
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(_closed(connection), 6)
         hub.request("DELETE", hub.user_url(name) + f"api/kernels/{kernel['id']}", token=token)
+
+
+async def _closed(connection) -> None:
+    """Return once the websocket connection is closed (read_message gives None then)."""
+    while await connection.read_message() is not None:
+        pass
