@@ -1,134 +1,39 @@
-"""A real JupyterHub with the course service beside it: `course_hub` (one per test module).
+"""The course service's tests on the session's hub: two learners' servers running (`course_hub`), and their kernels.
 
-The hub is tests/hub_fixtures.py's, under a base URL (/class/), its config extended by `quiz.service.hub_config.configure` exactly as
-INSTRUCTORS.md shows, with the service registered by URL and run by the test (managed=False): a test can then
-stop and start it at once, where a managed service is restarted only at the hub's next poll (about 30 s).
+The service is the one tests/hub_fixtures.py's hub starts itself (managed), configured by
+`quiz.service.hub_config.configure` exactly as INSTRUCTORS.md shows. `run_in_kernel` runs code in a new kernel of a
+learner's server, started through the hub's proxy as JupyterLab starts one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import secrets
-import sys
-import urllib.error
-import urllib.request
 import uuid
-from pathlib import Path
+from contextlib import suppress
 
-import psutil
 import pytest
-from helpers import free_port, missing, start_on_free_port
-from hub_fixtures import Hub, HubError, configurable_http_proxy
+from hub_fixtures import INSTRUCTOR, Hub, HubError
 
-from quiz.service import hub_config
-from sandbox_app.processes.child import ChildProcess
+from quiz.service.hub_config import ACCESS_SCOPE, READ_SCOPE
 
 LEARNERS = ("ana", "ben")
-BASE_URL = "/class/"
-INSTRUCTOR = "tess"
-
-COURSE_CONFIG = """
-# The course service, as INSTRUCTORS.md configures it (run beside the hub: the test starts and stops it).
-from quiz.service import hub_config
-hub_config.configure(
-    c, data_dir={data!r}, url={url!r}, kernel_url={kernel_url!r}, instructors=[{instructor!r}],
-    managed=False, api_token={token!r},
-)
-"""
-
-
-class CourseHub(Hub):
-    """The test hub, with the course service's scopes, roles, group and registration added to its config."""
-
-    def __init__(self, root: Path, chp: str) -> None:
-        super().__init__(root, chp)
-        self.service_port, self.service_token = free_port(), secrets.token_hex(16)
-        self.data = root / f"course-service-{secrets.token_hex(4)}"
-        config = Path(self.command[-1])
-        # Under a base URL, as many hubs are: the service's prefix, its OAuth and the live view's links must follow.
-        plain = f'c.JupyterHub.bind_url = "http://127.0.0.1:{self.port}/"'
-        text = config.read_text()
-        assert plain in text, "the test hub's config changed: set its base URL another way"
-        config.write_text(
-            text.replace(plain, f'c.JupyterHub.bind_url = "http://127.0.0.1:{self.port}{BASE_URL}"')
-            + COURSE_CONFIG.format(
-                data=str(self.data), url=self.service_address, kernel_url=self.service_url,
-                instructor=INSTRUCTOR, token=self.service_token,
-            )
-        )  # fmt: skip
-
-    @property
-    def url(self) -> str:
-        """The hub's public URL (its proxy) with its base URL, ending in '/'."""
-        return f"http://127.0.0.1:{self.port}{BASE_URL}"
-
-    @property
-    def service_address(self) -> str:
-        """Where the service listens (only the proxy calls it there)."""
-        return f"http://127.0.0.1:{self.service_port}"
-
-    @property
-    def service_url(self) -> str:
-        """The service through the hub's proxy: QUIZ_SERVICE_URL, what kernels and browsers use."""
-        return f"{self.url}services/{hub_config.SERVICE_NAME}/"
-
-    def server_token(self, name: str) -> str:
-        """The JUPYTERHUB_API_TOKEN the hub gave the learner's running server (server_token_scopes): their kernels'."""
-        for process in self.processes():
-            try:
-                environ = process.environ()
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
-            if environ.get("JUPYTERHUB_USER") == name and "jupyterhub-singleuser" in " ".join(process.cmdline()):
-                return environ["JUPYTERHUB_API_TOKEN"]
-        raise HubError(f"no running server of {name}'s found")
-
-
-class CourseService(ChildProcess):
-    """`python -m quiz.service` beside the hub, with the variables a managed service would get; ready when it answers."""
-
-    def __init__(self, hub: CourseHub) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "JPY_"))}
-        env.update(hub_config.service_environment(f"{hub.url}hub/api", hub.service_token, hub.service_address,
-                                                  base_url=BASE_URL))  # fmt: skip
-        self.health = f"{hub.service_address}{BASE_URL}services/{hub_config.SERVICE_NAME}/api/health"
-        command = [sys.executable, "-m", "quiz.service", "--data", hub.data]
-        super().__init__(command, hub.data.parent / "course-service.log", what="the course service", env=env,
-                         ready=self._answers)  # fmt: skip
-
-    def _answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.health, timeout=2) as response:
-                return response.status == 200
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return False
 
 
 @pytest.fixture(scope="module")
-def course_hub(tmp_path_factory):
-    """A hub with the course service beside it and two learners' servers running; stopped with every process."""
-    chp = configurable_http_proxy()
-    if chp is None:
-        missing(
-            "configurable-http-proxy (the hub's proxy, from npm) is not installed",
-            "npm install -g configurable-http-proxy (`make test` does, as root)",
-        )
-    root = tmp_path_factory.mktemp("course-hub")
-    hub = start_on_free_port(lambda: CourseHub(root, chp), "address already in use")
-    service = None
-    try:
-        service = hub.service = CourseService(hub).start()
-        hub.start_learners(list(LEARNERS))
-        yield hub
-    finally:
-        killed = []
-        if service is not None:
-            service.stop()
-            killed += service.killed
-        killed += hub.stop()
-        assert killed == [], f"processes still running after the hub stopped: {killed}"
+def course_hub(session_hub):
+    """The session's hub, its course service answering and two learners' servers running; their servers stopped after."""
+    session_hub.service.wait_ready()
+    session_hub.start_learners(list(LEARNERS))
+    yield session_hub
+    killed = session_hub.stop_servers()
+    assert killed == [], f"processes still running after the learners' servers stopped: {killed}"
+
+
+def instructor_token(hub: Hub) -> str:
+    """A token of the instructor's with the read scope (their browser's OAuth token carries the same)."""
+    reply = hub.api("POST", f"users/{INSTRUCTOR}/tokens", {"scopes": [READ_SCOPE, ACCESS_SCOPE], "expires_in": 600})
+    return reply["token"]
 
 
 def run_in_kernel(hub: Hub, name: str, code: str, timeout: float = 60) -> str:
@@ -171,4 +76,14 @@ async def _run_in_kernel(hub: Hub, name: str, code: str, timeout: float) -> str:
                 return "".join(printed)
     finally:
         connection.close()
+        # Wait for the server to answer the close (tornado gives up after 5 s): the socket is closed then, not
+        # left for the garbage collector to find after asyncio.run has ended this loop.
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(_closed(connection), 6)
         hub.request("DELETE", hub.user_url(name) + f"api/kernels/{kernel['id']}", token=token)
+
+
+async def _closed(connection) -> None:
+    """Return once the websocket connection is closed (read_message gives None then)."""
+    while await connection.read_message() is not None:
+        pass

@@ -1,8 +1,8 @@
 """The course service on a real JupyterHub: identity from the hub, custom scopes, answers stored exactly once.
 
 Two learners' servers run (their hub tokens are the ones the hub gave their servers, with
-Spawner.server_token_scopes); the instructor is in the `instructors` group. The service is stopped and
-started in the middle while a learner keeps answering.
+Spawner.server_token_scopes); the instructor is in the `instructors` group. The hub runs the service itself
+(managed): a test ends it in the middle while a learner keeps answering, and the hub starts it again.
 """
 
 import io
@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 from helpers import eventually, missing
+from hub_fixtures import INSTRUCTOR
 from playwright.sync_api import expect
-from service_fixtures import INSTRUCTOR, run_in_kernel
+from service_fixtures import LEARNERS, instructor_token, run_in_kernel
 
 from quiz import answer_sender, cli, load_bank
 from quiz.answer_sender import ServiceRecorder
 from quiz.service import __main__ as service_main
-from quiz.service.hub_config import ACCESS_SCOPE, READ_SCOPE, WRITE_SCOPE
+from quiz.service.hub_config import READ_SCOPE, SERVICE_NAME, WRITE_SCOPE
 
 pytestmark = pytest.mark.hub
 AXE = Path(__file__).resolve().parent.parent / "build" / "test-tools" / "node_modules" / "axe-core" / "axe.min.js"
@@ -53,12 +54,6 @@ def answer(learner, choice=None, answer_id=None):
         "answer": choice or BLOCKING.answer, "correct": (choice or BLOCKING.answer) == BLOCKING.answer,
         "attempt": 1, "time": "2026-12-07T18:00:00.000000Z", "version": "test",
     }  # fmt: skip
-
-
-def instructor_token(hub):
-    """A token of the instructor's with the read scope (their browser's OAuth token carries the same)."""
-    reply = hub.api("POST", f"users/{INSTRUCTOR}/tokens", {"scopes": [READ_SCOPE, ACCESS_SCOPE], "expires_in": 600})
-    return reply["token"]
 
 
 def test_a_learner_records_with_their_servers_token_and_reads_only_their_own(course_hub):
@@ -115,8 +110,13 @@ def bad_reason(record):
     raise AssertionError("the record was meant to be malformed")
 
 
-def test_answers_given_while_the_service_restarts_are_kept_and_delivered_exactly_once(course_hub, tmp_path, capsys):
+def test_answers_given_while_the_service_restarts_are_kept_and_delivered_exactly_once(
+    course_hub, tmp_path, capsys, monkeypatch
+):
     hub = course_hub
+    # The kernel's retry thread, every second: its own schedule (2 s, 5 s, then every 10 s) is the client tests'
+    # (tests/test_course_service_client.py); the wait here is the hub's, which restarts the service at its next poll.
+    monkeypatch.setattr(answer_sender, "RETRY_DELAYS", (1.0,))
     pending = tmp_path / "state" / answer_sender.PENDING_FILE
     recorder = ServiceRecorder(hub.service_url, token=hub.server_token("ana"), learner="ana", pending=pending)
     session = "restart-" + uuid.uuid4().hex[:8]
@@ -124,7 +124,8 @@ def test_answers_given_while_the_service_restarts_are_kept_and_delivered_exactly
                                        "correct": True, "attempt": n})]  # fmt: skip
     assert sent(1) == [True] and recorder.unsent() == [] and recorder.problem is None
 
-    hub.service.stop()
+    stopped = hub.service.stop()  # SIGTERM, as a crash or a redeploy ends it: only the hub starts it again
+    down = time.monotonic()
     results = [sent(n)[0] for n in (2, 3, 4)]
     assert results == [False, False, False]
     assert [record["attempt"] for record in recorder.unsent()] == [2, 3, 4]  # kept, in the learner's state folder
@@ -135,9 +136,15 @@ def test_answers_given_while_the_service_restarts_are_kept_and_delivered_exactly
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
 
-    hub.service.start()
-    # Nobody clicks again: the kernel's retry thread sends them once the service answers.
-    eventually(lambda: not recorder.unsent(), timeout=20, interval=0.2)
+    # Nobody clicks again and nobody starts the service: the hub does at its next poll (every 30 s), then the
+    # kernel's retry thread sends what was kept.
+    eventually(lambda: not recorder.unsent(), timeout=60, interval=0.2)
+    print(
+        f"the hub restarted the course service; the kept answers arrived {time.monotonic() - down:.1f} s after it stopped"
+    )
+    restarted = hub.service.process()
+    assert restarted is not None and restarted.pid != stopped
+    assert f"Service {SERVICE_NAME} exited" in hub.log()
     assert pending.read_text() == ""
     # The same answers sent again (another kernel read the same file before it was emptied): stored once.
     again = [{**record, "learner": "ana"} for record in stored_in(hub, "ana", session)]
@@ -154,20 +161,22 @@ def stored_in(hub, learner, session):
 
 def test_the_instructor_reads_the_class_and_its_export_is_what_the_report_reads(course_hub, tmp_path):
     hub = course_hub
-    for name in ("ana", "ben"):
+    for name in LEARNERS:
         call(hub, "POST", "api/answers", hub.server_token(name), {"answers": [answer(name, "server-stops")]})
     status, live = call(hub, "GET", "api/class", instructor_token(hub))
-    assert status == 200 and live["learners"] == 2
+    assert status == 200 and live["learners"] >= len(LEARNERS)
     assert call(hub, "GET", "api/answers?learner=ben", instructor_token(hub))[0] == 200
 
     out = tmp_path / "export"
-    assert service_main.main(["export", str(out), "--data", str(hub.data)]) == 0
-    assert sorted(path.name for path in out.iterdir()) == ["ana.jsonl", "ben.jsonl"]
+    assert service_main.main(["export", str(out), "--data", str(hub.service_data)]) == 0
+    # One file per learner who answered (the session's other hub tests answer too), ana's and ben's among them.
+    files = {path.name for path in out.iterdir()}
+    assert {f"{name}.jsonl" for name in LEARNERS} <= files and len(files) == live["learners"]
     stdout, stderr = io.StringIO(), io.StringIO()
     assert cli.report_main([str(out), "--json"], stdout=stdout, stderr=stderr) == 0
     assert stderr.getvalue() == ""  # every exported line is a response the report reads unchanged
     exported = json.loads(stdout.getvalue())
-    assert exported["learners"] == 2 and exported["questions"] == live["questions"]
+    assert exported["learners"] == live["learners"] and exported["questions"] == live["questions"]
     assert exported["checkpoints"] == live["checkpoints"]
 
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 from browser_fixtures import NOTEBOOK, run_all_cells, wait_for_kernel_idle, write_notebook
-from hub_fixtures import log_in
+from hub_fixtures import FOLDER_LEARNERS, log_in
 from playwright.sync_api import expect
 
 from quiz import cli, load_bank
@@ -17,8 +17,8 @@ QUESTION = load_bank().question("blocking")
 
 
 def test_two_learners_answer_differently_and_the_report_counts_both(hub, chromium, tmp_path):
-    """The hub records into the class's folder (its Spawner.environment); each learner's file has their hub name."""
-    answers = {"eve": QUESTION.answer, "finn": "server-stops"}
+    """The folder mode on a hub: these learners get no service URL, so record into the class's folder, by hub name."""
+    answers = dict(zip(FOLDER_LEARNERS, (QUESTION.answer, "server-stops"), strict=True))
     for name in answers:
         write_notebook(hub.home(name) / "quiz.ipynb", ["import quiz\n\nquiz.show()"])  # the closing quiz's cell
     hub.start_servers(list(answers))  # both at once: the hub spawns them side by side; logging in finds them up
@@ -42,7 +42,7 @@ def test_two_learners_answer_differently_and_the_report_counts_both(hub, chromiu
 
     # Each learner's file is named by the hub's user name (JUPYTERHUB_USER), not by the Unix user.
     recorded = {path.name for path in hub.responses.iterdir()}
-    assert {"eve.jsonl", "finn.jsonl"} <= recorded and f"{getpass.getuser()}.jsonl" not in recorded, recorded
+    assert {f"{name}.jsonl" for name in answers} <= recorded and f"{getpass.getuser()}.jsonl" not in recorded, recorded
     responses = tmp_path / "responses"  # the report over these two learners: the class folder is the session's
     responses.mkdir()
     for name in answers:

@@ -3,6 +3,7 @@
 import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from browser_fixtures import NOTEBOOK, NOTEBOOKS_DIR, run_all_cells, strip_notebook_outputs, wait_for_kernel_idle
@@ -40,12 +41,13 @@ def test_learner_reaches_the_sandbox_from_a_notebook_through_the_hub(hub, chromi
         # The lesson's link goes through the hub's proxy: the kernel knows its prefix.
         link = page.locator(f"{NOTEBOOK} .jp-OutputArea a[href*='/proxy/']").first
         href = link.get_attribute("href")
-        match = re.fullmatch(rf"/user/{name}/proxy/(\d+)/([\w/]*)\?key=[\w-]+", href)
+        prefix = urlsplit(hub.user_url(name)).path  # the hub's base URL, then the learner's: /class/user/learner/
+        match = re.fullmatch(rf"{re.escape(prefix)}proxy/(\d+)/([\w/]*)\?key=[\w-]+", href)
         assert match, href
         with page.expect_popup() as opened:
             link.click()  # the one click
         tab = opened.value
-        expect(tab).to_have_url(hub.url + href.split("?")[0].lstrip("/"))  # the key traded for a cookie
+        expect(tab).to_have_url(urljoin(hub.url, href.split("?")[0]))  # the key traded for a cookie
         prefix_url = f"{hub.user_url(name)}proxy/{match.group(1)}/"
         tab.get_by_role("link", name="Inbox").click()  # the mail the lesson sent is there
         expect(tab).to_have_url(prefix_url + "inbox")
