@@ -5,7 +5,6 @@
 #   ab               the HTTP benchmark test (ApacheBench)                 apt: apache2-utils
 #   configurable-http-proxy   the proxy of the real JupyterHub test        npm (Node from apt: npm)
 #   mermaid, axe-core         the website's diagrams, and its accessibility check   npm, into build/ (no root needed)
-#   the Zero to JupyterHub chart's values schema    INSTRUCTORS.md's values checked   curl, into build/ (no root needed)
 # As root on a machine with apt-get it installs what is missing, and says so. Otherwise it installs
 # nothing and lists what is missing: the tests that need it are skipped, each with one reason.
 # With SANDBOX_REQUIRE_ALL=1 (as .ci/run sets) anything still missing is an error, here and in the tests.
@@ -17,15 +16,6 @@ REPO="$(cd "$(dirname "$0")/.." && pwd)"
 MERMAID="$REPO/build/site-tools/node_modules/mermaid/dist/mermaid.min.js"
 AXE="$REPO/build/test-tools/node_modules/axe-core/axe.min.js"
 CHROMIUM_NAMES=(chromium chromium-browser google-chrome)
-# The chart's schema, default values and licence at a pinned commit of its repository (main after chart 4.4.0, with
-# JupyterHub 5.5.0), each checked by SHA-256: tests/test_course_service_z2jh.py validates INSTRUCTORS.md's values.
-Z2JH_COMMIT=48ea50e34daddde55d76e30df6ecd47e4abd4d8e
-Z2JH_DIR="$REPO/build/test-tools/zero-to-jupyterhub"
-Z2JH_FILES=(
-    "jupyterhub/values.schema.yaml 2cedc7a009d6472ee97cff7d2aeeac3c323ac523c0535f1b4d16ca4d6b6acd1f"
-    "jupyterhub/values.yaml e9fb4f193457a4b936d33bfe227ab7c0caa59f00c92c032c2ce82d804f960856"
-    "LICENSE a192af93da9457066f3fa6e4495a4fd529528d5cef82b3d37dcc793268395953"
-)
 
 say() { printf 'test deps: %s\n' "$*"; }
 
@@ -52,32 +42,6 @@ missing_list() {
     have configurable-http-proxy || echo "configurable-http-proxy|npm|the JupyterHub tests"
     [ -f "$MERMAID" ] || echo "mermaid.js|npm|the website tests"
     [ -f "$AXE" ] || echo "axe-core|npm|the website's accessibility test"
-    [ -f "$Z2JH_DIR/values.schema.yaml" ] || echo "the Zero to JupyterHub chart's schema|curl|the chart values test"
-}
-
-sha256_of() {
-    if have sha256sum; then sha256sum "$1"; else shasum -a 256 "$1"; fi | cut -d' ' -f1
-}
-
-# The chart's files into build/, from the pinned commit: any user may, wherever curl is.
-install_chart_schema() {
-    have curl || return 0
-    local entry path sum target
-    for entry in "${Z2JH_FILES[@]}"; do
-        read -r path sum <<<"$entry"
-        target="$Z2JH_DIR/$(basename "$path")"
-        [ -f "$target" ] && continue
-        mkdir -p "$Z2JH_DIR"
-        say "downloading the Zero to JupyterHub chart's $path at ${Z2JH_COMMIT:0:8} into build/test-tools"
-        if curl -fsSL -o "$target.part" \
-            "https://raw.githubusercontent.com/jupyterhub/zero-to-jupyterhub-k8s/$Z2JH_COMMIT/$path" \
-            && [ "$(sha256_of "$target.part")" = "$sum" ]; then
-            mv "$target.part" "$target"
-        else
-            rm -f "$target.part"
-            say "could not download the chart's $path (or its SHA-256 differs)"
-        fi
-    done
 }
 
 # npm packages into build/: any user may, wherever npm is.
@@ -96,10 +60,9 @@ install_npm_packages() {
 }
 
 install_npm_packages
-install_chart_schema
 missing="$(missing_list)"
 if [ -z "$missing" ]; then
-    say "all present (a Chromium, redis-server, ab, configurable-http-proxy, mermaid, axe-core, the chart's schema)"
+    say "all present (a Chromium, redis-server, ab, configurable-http-proxy, mermaid, axe-core)"
     exit 0
 fi
 
@@ -125,7 +88,6 @@ if [ "$(id -u)" = 0 ] && have apt-get; then
         fi
     fi
     install_npm_packages  # npm may have come with apt just now
-    install_chart_schema  # and curl
     if ! have configurable-http-proxy && have npm; then
         say "installing with npm: configurable-http-proxy@$CHP_VERSION"
         npm install --global --no-fund --no-audit --loglevel=error "configurable-http-proxy@$CHP_VERSION" \
