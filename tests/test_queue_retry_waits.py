@@ -101,8 +101,11 @@ def test_celery_and_rq_retry_a_451_after_1_2_and_4_s_and_never_a_550(pattern, st
     later = attempts[LATER]
     assert len(later) == len(RETRY_DELAYS) + 1  # the first try, one per retry; the last one delivered
     waits = [after - before for before, after in zip(later, later[1:], strict=False)]
+    # RQ schedules a retry at a whole second: its registry scores the time with calendar.timegm, which drops the
+    # fraction, so a retry can come up to 1 s early (measured 0.76 s for 1 s), and its scheduler polls each second.
     for wait, delay in zip(waits, RETRY_DELAYS, strict=True):
-        # Never early; late by RQ's scheduler's one-second poll at most (Celery's countdown is a timer of its
-        # own: measured 0.05 s late), and a little more on a busy machine. Measured: Celery 1.05, 2.05, 4.05 s;
-        # RQ 1.52, 2.02, 4.01 s. A fixed wait, or one that does not double, fails one of the bounds.
-        assert delay * 0.95 <= wait <= delay + 1.5, (waits, RETRY_DELAYS)
+        earliest = delay - 1.0 if pattern == "rq" else delay * 0.95
+        # Late by a poll at most (Celery's countdown is a timer of its own: measured 0.05 s late), and a little more
+        # on a busy machine. Measured: Celery 1.05, 2.05, 4.05 s; RQ 1.52, 2.02, 4.01 s and 0.76, 2.12, 3.91 s.
+        # A fixed wait, or one that does not double, fails one of the bounds.
+        assert earliest <= wait <= delay + 1.5, (waits, RETRY_DELAYS)
