@@ -1,5 +1,5 @@
 # Two commands for people: `make lab` (learn) and `make test` (check everything).
-# While working: `make check` (the fast tier, under a minute) and `make lint` (ruff).
+# While working: `make check` (the fast tier, under 45 s) and `make lint` (ruff).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -47,7 +47,7 @@ test: $(TEST_STAMP) test-deps ## run the whole suite: unit, real SMTP, nbval, br
 test-deps: ## install what the browser, hub, Redis and ab tests need (as root; otherwise say what is missing)
 	bash tools/install_test_deps.sh
 
-check: $(TEST_STAMP) ## the fast tier: unit and real-SMTP tests; no browser, hub, nbval or whole notebooks
+check: $(TEST_STAMP) ## the fast tier: unit and real-SMTP tests; no browser, hub, notebooks, queue workers or gunicorn
 	$(PY) -m pytest tests -n 2 -m "not browser and not hub and not slow" --timeout=60 -rfEs
 
 LINTED := sandbox_app quiz tools tests

@@ -33,7 +33,7 @@ __all__ = [
 ]  # fmt: skip
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser where PyYAML has it: 5x
     """A safe loader that refuses duplicate keys, which plain YAML silently overwrites."""
 
 

@@ -5,12 +5,17 @@ nbval's cells, the same cells again, compared just as strictly (the second Run A
 committed notebook shows), between two checks of the kernel: the servers it listens on, the threads it
 runs and the processes it started, after each Run All. One kernel for both runs: the notebooks run twice in
 all, not three times.
+
+A learner also clicks a later cell first, or after stopping the sandbox. In a lesson that starts the sandbox,
+a later cell that uses it runs before the first Run All and again after `sandbox.stop()` at the end: each
+time it must say, in one line, to start the sandbox first (in the same kernel: no lesson's sandbox starts twice).
 """
 
 from __future__ import annotations
 
 import ast
 import copy
+import re
 import textwrap
 import time
 from collections import defaultdict
@@ -44,6 +49,8 @@ SECOND_FOLDER = (  # inside the session's state folder: nothing is left in /tmp
     "import os, tempfile; folder = os.environ.get('SANDBOX_STATE_DIR') or tempfile.gettempdir(); "
     "os.makedirs(folder, exist_ok=True); os.chdir(tempfile.mkdtemp(prefix='second-run-all-', dir=folder))"
 )
+# What a cell that needs the sandbox says when it has not started or was stopped (sandbox_app/lab/running.py).
+NOT_RUNNING_HINT = "start the sandbox first: run the first cell"
 TRANSIENT_THREADS = ("measure-client-", "load-client-", "lesson-thread", "mail-")
 # How long the processes a run stopped get to be gone before the second run's count is judged.
 PROCESS_GRACE_SECONDS = 5.0
@@ -53,6 +60,21 @@ def starts_the_sandbox(nb) -> bool:
     """Whether the notebook's first code cell starts the sandbox."""
     cells = [cell for cell in nb.cells if cell.cell_type == "code"]
     return bool(cells) and "sandbox_app.start(" in cells[0].source
+
+
+def too_early_cell(nb) -> str | None:
+    """A later cell that needs the sandbox and imports what it uses, as a learner clicks it in a fresh kernel.
+
+    Only a cell that imports from sandbox_app can explain itself there: nothing else has run yet.
+    """
+    if not starts_the_sandbox(nb):
+        return None
+    candidates = [
+        c.source for c in nb.cells[1:]
+        if c.cell_type == "code" and re.search(r"\w\(sandbox\b", c.source) and "sandbox_app" in c.source
+        and "sandbox_app.start(" not in c.source
+    ]  # fmt: skip
+    return candidates[0] if candidates else None
 
 
 def child_processes(pid: int) -> list[str]:
@@ -126,11 +148,29 @@ class KernelState(ExtraCell):
                 assert second == first, "the second run started other servers"
 
 
-def _extra(parent, name: str, source: str, state: bool):
+class TooEarly(ExtraCell):
+    """A later cell run before the sandbox started, or after it stopped: one line that says to start it, no
+    traceback."""
+
+    stopped = False  # run after `sandbox.stop()` (True) or before the first Run All (False)
+
+    def runtest(self):
+        super().runtest()  # check_exception: the error is kept in self.test_outputs, not raised
+        errors = [o for o in self.test_outputs if o.get("output_type") == "error"]
+        assert len(errors) == 1, f"the cell run too early should fail once: {self.test_outputs}"
+        (error,) = errors
+        if self.stopped:
+            assert error["ename"] == "SandboxNotRunning" and NOT_RUNNING_HINT in error["evalue"], error
+            assert len(error["traceback"]) == 1, "a traceback instead of the one-line hint"
+        else:
+            assert error["ename"] == "NameError" and NOT_RUNNING_HINT in error["traceback"][-1], error
+            assert len(error["traceback"]) == 2, "a traceback instead of the name and the hint"
+
+
+def _extra(parent, name: str, source: str, kind: type[ExtraCell] = ExtraCell, **options):
     """A cell nbval runs in the notebook's kernel without comparing its output."""
-    kind = KernelState if state else ExtraCell
     cell = nbformat.v4.new_code_cell(source)
-    return kind.from_parent(parent, name=name, cell_num=-1, cell=cell, options=defaultdict(bool))  # nothing compared
+    return kind.from_parent(parent, name=name, cell_num=-1, cell=cell, options=defaultdict(bool, options))
 
 
 @pytest.hookimpl(tryfirst=True)  # before the plugins that mark notebooks' items (redis_notebooks)
@@ -151,10 +191,16 @@ def pytest_collection_modifyitems(config, items):
             )
             for cell in cells
         ]
-        before = _extra(parent, "before the first Run All", BEFORE, state=True)
-        first_state = _extra(parent, "after the first Run All", STATE, state=True)
-        folder = _extra(parent, "another folder", SECOND_FOLDER, state=False)
-        second_state = _extra(parent, "after the second Run All", STATE, state=True)
-        items.insert(items.index(cells[0]), before)
+        before = _extra(parent, "before the first Run All", BEFORE, KernelState)
+        first_state = _extra(parent, "after the first Run All", STATE, KernelState)
+        folder = _extra(parent, "another folder", SECOND_FOLDER)
+        second_state = _extra(parent, "after the second Run All", STATE, KernelState)
+        first, last = [before], [second_state]
+        if (later := too_early_cell(parent.nb)) is not None:
+            first.append(_extra(parent, "a later cell run first", later, TooEarly, check_exception=True))
+            stopped = _extra(parent, "the same after sandbox.stop()", later, TooEarly, check_exception=True)
+            stopped.stopped = True
+            last += [_extra(parent, "sandbox.stop()", "sandbox.stop()"), stopped]
+        items[items.index(cells[0]) : items.index(cells[0])] = first
         at = items.index(cells[-1]) + 1
-        items[at:at] = [first_state, folder, *again, second_state]
+        items[at:at] = [first_state, folder, *again, *last]

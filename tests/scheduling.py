@@ -27,7 +27,7 @@ CELL_SECONDS = Path(__file__).resolve().parent.parent / "tools" / "cell_seconds.
 UNIT_SECONDS = {
     HUB_FILES: 130,  # the session's hub and every hub test
     "test_site.py": 56,
-    "test_lessons.py": 43,  # a fresh kernel per lesson for the cells run too early
+    "test_lessons.py": 8,  # a fresh kernel for the lesson that needs Redis where none can run
     "test_celery_rq.py": 30,
     "test_bench.py": 28,
     "test_queue_retry_waits.py": 28,

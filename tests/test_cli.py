@@ -58,6 +58,7 @@ def cli(tmp_path):
         served.stop(timeout=20)
 
 
+@pytest.mark.slow  # the command line's sandbox
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_serves_with_a_key_then_stops_cleanly(cli, stop_signal):
     served = cli("--smtp-delay", "0.05")
@@ -73,6 +74,7 @@ def test_serves_with_a_key_then_stops_cleanly(cli, stop_signal):
     assert "Traceback" not in served.read_log()
 
 
+@pytest.mark.slow  # the command line's sandbox
 def test_open_prints_no_key_and_lets_anyone_in(cli):
     served = cli("--open")
     assert served.key is None
@@ -80,6 +82,7 @@ def test_open_prints_no_key_and_lets_anyone_in(cli):
     assert http_get(served.url, "ping").status == 200
 
 
+@pytest.mark.slow  # the command line's sandbox
 def test_listens_on_loopback_only_by_default(cli):
     served = cli("--queue-workers", "1")  # the consumer process too
     addresses = listening_addresses(served.pid)
@@ -89,12 +92,14 @@ def test_listens_on_loopback_only_by_default(cli):
     assert {app_port, smtp_port} <= {port for _host, port in addresses}
 
 
+@pytest.mark.slow  # the command line's sandbox
 def test_another_host_is_listened_on_when_asked(cli):
     served = cli("--host", "0.0.0.0")  # the check above can fail: here the app is on every address
     assert "0.0.0.0" in {host for host, _port in listening_addresses(served.pid)}
     assert "beyond this machine's loopback" in served.read_log()
 
 
+@pytest.mark.slow  # the command line in a process
 @pytest.mark.parametrize(("option", "what"), [("--port", "app"), ("--smtp-port", "mail server")])
 def test_taken_port_is_a_one_line_error(option, what):
     with socket.create_server(("127.0.0.1", 0)) as taken:

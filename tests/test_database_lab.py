@@ -30,6 +30,7 @@ def lesson_sandbox(start_sandbox):
     return sandbox
 
 
+@pytest.mark.slow  # a consumer process
 def test_the_exercise_check_passes_the_sandboxs_hook_and_fails_one_that_queues_at_once(lesson_sandbox):
     assert check_after_commit_hook(lesson_sandbox, on_commit).passed
     report = check_after_commit_hook(lesson_sandbox, lambda callback: callback())  # queued before the commit
@@ -37,6 +38,7 @@ def test_the_exercise_check_passes_the_sandboxs_hook_and_fails_one_that_queues_a
     assert failed[0].startswith("a user whose commit is slow is welcomed") and "one task per user committed" in failed
 
 
+@pytest.mark.slow  # a consumer process
 def test_the_gate_makes_the_in_transaction_race_and_the_after_commit_way_misses_none(lesson_sandbox):
     raced = count_way(lesson_sandbox, "in-transaction", signups=5, rollbacks=1)
     assert (raced.users, raced.missing, raced.rollback_tasks, raced.rollback_mail) == (5, 5, 1, 0)

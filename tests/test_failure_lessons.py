@@ -31,6 +31,7 @@ def test_a_background_failure_reaches_stderr_or_nothing_and_the_sandbox_counters
     assert sandbox.mail_server.settings.faults == {}  # the experiment put the server back
 
 
+@pytest.mark.slow  # the command line in a process
 def test_the_cli_can_send_to_an_outside_mail_server(state_dir):
     with DebugMailServer() as outside, WebProcess("--smtp-server", outside.address, "--queue-workers", "0") as web:
         assert http_post(web, "send/blocking", EMAIL).status == 200
@@ -41,6 +42,7 @@ def test_the_cli_can_send_to_an_outside_mail_server(state_dir):
     assert "Stopped." in web.read_log()
 
 
+@pytest.mark.slow  # the command line in a process
 def test_the_cli_logs_in_to_an_outside_mail_server_with_the_password_in_its_environment(state_dir):
     login = "outside-login-0123456789"
     with DebugMailServer(key=login) as outside:
@@ -54,6 +56,7 @@ def test_the_cli_logs_in_to_an_outside_mail_server_with_the_password_in_its_envi
             assert len(outside.messages) == 1
 
 
+@pytest.mark.slow  # the app in a process of its own
 def test_killing_the_web_process_is_a_crash_not_a_stop(state_dir):
     with DebugMailServer() as outside:
         web = WebProcess("--smtp-server", outside.address, "--queue-workers", "0").start()

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
-from notebooks_twice import starts_the_sandbox
+from notebooks_twice import too_early_cell
 
 from tools.course import (
     NOTEBOOKS_DIR,
@@ -24,7 +24,6 @@ from tools.course import (
 LESSONS = lesson_paths()
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]-*.ipynb"))
 IGNORED = re.compile(r"^\s*#\s*NBVAL_(IGNORE_OUTPUT|SKIP)", re.MULTILINE)
-NOT_RUNNING_HINT = "start the sandbox first: run the first cell"
 # What must never appear in a compared output: it differs between machines or runs.
 MACHINE_SPECIFIC = {
     # 8000 is the port of the commands a learner types (learner_command); the sandbox's ports are free
@@ -187,27 +186,12 @@ def run_cell(client: NotebookClient, source: str):
         cells.pop()
 
 
-def too_early_cell(notebook) -> str | None:
-    """A later cell that needs the sandbox and imports what it uses, as a learner clicks it in a fresh kernel.
-
-    Only a cell that imports from sandbox_app can explain itself there: nothing else has run yet.
-    """
-    nb = nbformat.read(notebook, as_version=4)
-    if not starts_the_sandbox(nb):
-        return None
-    candidates = [
-        c.source for c in code_cells(nb)[1:]
-        if re.search(r"\w\(sandbox\b", c.source) and "sandbox_app" in c.source and "sandbox_app.start(" not in c.source
-    ]  # fmt: skip
-    return candidates[0] if candidates else None
-
-
 # Lessons that start a sandbox with no later cell to run too early, by topic (numbers move when lessons are added),
 # and why: the check below needs a cell that uses the running sandbox without starting one of its own.
 NO_TOO_EARLY_CELL: dict[str, str] = {
     "server-models": "each experiment starts the sandbox under the server it measures: no later cell uses the first's",
 }
-TOO_EARLY = [n for n in NOTEBOOKS if too_early_cell(n) is not None]
+TOO_EARLY = [n for n in NOTEBOOKS if too_early_cell(nbformat.read(n, as_version=4)) is not None]
 
 
 def topic(notebook) -> str:
@@ -222,32 +206,13 @@ def test_every_lesson_that_starts_a_sandbox_is_checked_for_cells_run_too_early()
         for n in NOTEBOOKS
         if any("sandbox_app.start(" in c.source for c in code_cells(nbformat.read(n, as_version=4)))
     }
-    assert TOO_EARLY, "no lesson has a cell to run too early: the test below would check nothing"
+    assert TOO_EARLY, "no lesson has a cell to run too early: tests/notebooks_twice.py would check nothing"
     assert set(TOO_EARLY) <= starting
     left_out = {topic(n) for n in starting - set(TOO_EARLY)}
     assert left_out == set(NO_TOO_EARLY_CELL), (
         f"lessons that start a sandbox with no cell checked for being run too early: {sorted(left_out)} "
         f"(NO_TOO_EARLY_CELL says why for {sorted(NO_TOO_EARLY_CELL)})"
     )
-
-
-@pytest.mark.slow  # a fresh kernel per notebook
-@pytest.mark.parametrize("notebook", TOO_EARLY, ids=lesson_id)
-def test_a_cell_run_too_early_says_to_start_the_sandbox(notebook, tmp_path):
-    cells = code_cells(nbformat.read(notebook, as_version=4))
-    later = too_early_cell(notebook)
-    client = NotebookClient(nbformat.v4.new_notebook(), timeout=60, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(tmp_path)}})  # fmt: skip
-    with client.setup_kernel():
-        (too_early,) = [o for o in run_cell(client, later).outputs if o.output_type == "error"]
-        run_cell(client, cells[0].source)
-        run_cell(client, "sandbox.stop()")
-        (stopped,) = [o for o in run_cell(client, later).outputs if o.output_type == "error"]
-
-    assert too_early.ename == "NameError" and NOT_RUNNING_HINT in too_early.traceback[-1]
-    assert len(too_early.traceback) == 2, "a traceback instead of the name and the hint"
-    assert stopped.ename == "SandboxNotRunning" and NOT_RUNNING_HINT in stopped.evalue
-    assert len(stopped.traceback) == 1, "a traceback instead of the one-line hint"
 
 
 def first_cell_starting_a_queue(backend: str):

@@ -45,6 +45,7 @@ def test_every_process_of_the_app_listens_on_loopback_only(server):
         assert hosts_on(launcher_ports) == {"127.0.0.1"}
 
 
+@pytest.mark.slow  # a consumer process
 def test_the_queue_consumer_listens_nowhere(sandbox):
     consumer = sandbox.start_consumer(workers=1)
     assert listening_addresses(consumer.pid) == set()

@@ -147,6 +147,7 @@ def test_sqlite_runs_one_relay_and_says_why_an_old_one_cannot(start_sandbox):
     check_returning("3.35.0")
 
 
+@pytest.mark.slow  # a relay and a consumer process
 def test_the_relay_hands_the_outbox_to_the_queue_and_the_oldest_age_shows_a_stopped_relay(start_sandbox, database_url):  # noqa: F811
     sandbox = start_sandbox(database_url=database_url)
     sandbox.start_consumer(workers=2)
@@ -242,6 +243,7 @@ def test_a_web_process_killed_between_commit_and_enqueue(tmp_path, state_dir, wa
         assert all(json.loads(message)["recipients"] == ["k@example.com"] for (message,) in outbox)
 
 
+@pytest.mark.slow  # a relay and a consumer process
 @pytest.mark.parametrize("guard", [False, "database"], ids=["no-guard", "database-guard"])
 def test_the_send_once_guard_in_the_database_removes_the_relays_duplicate(start_sandbox, guard):
     sandbox = start_sandbox(app_config={"OUTBOX_LEASE_SECONDS": 0.2})

@@ -52,6 +52,7 @@ def test_a_hung_mail_server_holds_a_send_without_a_timeout_and_a_timeout_ends_it
     assert stuck.done.wait(10) and isinstance(stuck.error, OSError)  # the hang-up at the block's end freed it
 
 
+@pytest.mark.slow  # flask run's two processes
 def test_the_debug_reloader_runs_start_up_code_twice_in_two_processes():
     reloading = flask_run(STARTUP, "--debug")
     assert (reloading.starts, reloading.processes) == (2, 2)

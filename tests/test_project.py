@@ -47,6 +47,7 @@ def test_environment_yml_lists_the_runtime_dependencies_of_pyproject():
     assert environment["channels"] == ["conda-forge"]
 
 
+@pytest.mark.slow  # a Python process per program
 @pytest.mark.parametrize(
     ("program", "absent"),
     [

@@ -30,6 +30,7 @@ def stats_of(sandbox):
     return get_json(sandbox, "api/stats")
 
 
+@pytest.mark.slow  # a consumer process
 def test_queue_answers_at_once_and_a_consumer_process_delivers(sandbox):
     sandbox.mail_server.configure(delay=0.2)
     consumer = sandbox.start_consumer(workers=2)
@@ -49,6 +50,7 @@ def test_queue_answers_at_once_and_a_consumer_process_delivers(sandbox):
     assert "Executing sandbox_app.queues.huey_queue.deliver_email" in consumer.read_log()
 
 
+@pytest.mark.slow  # a consumer process
 def test_queued_mail_waits_in_the_state_folder_until_a_consumer_runs(sandbox, state_dir):
     mail_queue = huey_backend(sandbox.app)
     assert measure_send(sandbox, "queue", 3, warmup=0).statuses == {202: 3}
@@ -84,6 +86,7 @@ def test_a_stopped_sandbox_says_what_it_leaves_unsent(start_sandbox, caplog):
     assert not sqlite_path(name).exists()
 
 
+@pytest.mark.slow  # two consumer processes
 def test_a_shared_queue_keeps_its_mail_for_the_next_consumer(start_sandbox, caplog):
     sandbox = start_sandbox(queue_name="shop")
     measure_send(sandbox, "queue", 2, warmup=0)
@@ -102,6 +105,7 @@ def test_a_shared_queue_keeps_its_mail_for_the_next_consumer(start_sandbox, capl
             get_background(app).finish(timeout=10)
 
 
+@pytest.mark.slow  # a consumer process
 def test_a_temporary_error_is_retried_and_delivered(start_sandbox):
     sandbox = start_sandbox(app_config={"QUEUE_RETRY_DELAY": 0.3})  # the lesson's 1 s, shortened
     later = temporary_failure(sandbox, sends=3)
@@ -116,6 +120,7 @@ def test_a_temporary_error_is_retried_and_delivered(start_sandbox):
     assert len(sandbox.mail_server.messages) == 3
 
 
+@pytest.mark.slow  # a consumer process
 def test_a_permanent_error_is_not_retried(sandbox):
     sandbox.mail_server.configure(faults={"RCPT": {"code": 550, "message": "No such user"}})
     sandbox.start_consumer(workers=1)
@@ -127,6 +132,7 @@ def test_a_permanent_error_is_not_retried(sandbox):
     assert sandbox.mail_server.counters()["faults"] == {"RCPT": 2}  # one attempt each
 
 
+@pytest.mark.slow  # a consumer process, stopped mid-send
 def test_a_mail_interrupted_by_a_fast_stop_goes_back_on_the_queue(sandbox):
     consumer = sandbox.start_consumer(workers=1)
     with sandbox.mail_server.holding():  # the send stays under way until the consumer is gone, however slow the machine
@@ -143,6 +149,7 @@ def test_a_mail_interrupted_by_a_fast_stop_goes_back_on_the_queue(sandbox):
     assert len(sandbox.mail_server.messages) == 1
 
 
+@pytest.mark.slow  # a consumer process
 def test_stop_ends_the_consumer_process(sandbox):
     consumer = sandbox.start_consumer(workers=2)
     pid = consumer.pid
@@ -151,6 +158,7 @@ def test_stop_ends_the_consumer_process(sandbox):
     assert not process_exists(pid)
 
 
+@pytest.mark.slow  # a consumer process
 def test_a_consumer_whose_parent_dies_stops_too(state_dir, tmp_path, mail_server):
     # A parent (standing in for a notebook kernel) starts a consumer, then dies without cleaning up.
     code = (
@@ -173,6 +181,7 @@ def test_a_consumer_whose_parent_dies_stops_too(state_dir, tmp_path, mail_server
                 process.kill()
 
 
+@pytest.mark.slow  # a consumer process
 def test_a_consumer_that_cannot_start_says_why(state_dir):
     settings = SandboxConfig(app_config={"QUEUE_NAME": "no spaces allowed", "MAIL_PORT": free_port()})
     broken = ConsumerProcess(settings, workers=1)
@@ -196,6 +205,7 @@ def test_a_queue_storage_that_is_down_is_a_503_not_a_500(state_dir, make_app):
         assert client.get("/api/queue").status_code == 503  # the queue's own state needs its storage
 
 
+@pytest.mark.slow  # a consumer process
 def test_a_consumer_started_by_hand_without_its_config_says_what_to_set(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "SANDBOX_SETTINGS"}
     command = [sys.executable, "-m", "huey.bin.huey_consumer", "sandbox_app.programs.huey_worker.huey"]
@@ -205,6 +215,7 @@ def test_a_consumer_started_by_hand_without_its_config_says_what_to_set(tmp_path
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow  # a consumer process
 def test_api_queue_shows_the_waiting_mail_and_the_consumer(sandbox):
     mail_queue = huey_backend(sandbox.app)
     # Celery's and RQ's queues are listed, but asking does not start their Redis: nobody has used them.
@@ -255,6 +266,7 @@ def test_a_kernel_restart_leaves_no_consumer_behind(tmp_path, state_dir, now):
         manager.shutdown_kernel(now=True)
 
 
+@pytest.mark.slow  # a killed sandbox's consumer and the next
 def test_the_queue_of_a_killed_sandbox_is_swept_up_by_the_next(state_dir, tmp_path):
     gone = run_program([sys.executable, "-c", "import os; print(os.getpid())"], tmp_path / "gone", timeout=30)
     name = f"mail-{this_host()}-{int(gone.stdout)}-deadbeef"  # made up by a process that no longer exists
@@ -275,6 +287,7 @@ def test_the_queue_of_a_killed_sandbox_is_swept_up_by_the_next(state_dir, tmp_pa
     assert list((state_dir / "logs").iterdir()) == []
 
 
+@pytest.mark.slow  # the command line's sandbox and its consumer
 def test_the_command_line_sandbox_leaves_no_queue_behind(state_dir, mail_server):
     from sandbox_app.processes.webprocess import WebProcess
 

@@ -80,6 +80,7 @@ def test_the_command_line_has_each_backend_s_workers_flag():
     assert {"--queue-workers", "--celery-workers", "--rq-workers"} <= flags  # the README's names stay
 
 
+@pytest.mark.slow  # a worker process
 def test_a_backend_s_work_runs_in_the_generic_worker_program(start_sandbox):
     """What a fourth backend would use: one process of programs.queue_worker calling its `work()` (RQ's here)."""
     need_redis()

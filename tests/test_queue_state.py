@@ -36,6 +36,7 @@ def queue_sandbox(start_sandbox, request):
     sandbox.stop()
 
 
+@pytest.mark.slow  # real workers per queue
 @pytest.mark.parametrize("queue_sandbox", list(BACKENDS), indirect=True)
 def test_each_field_follows_the_mail_through_real_workers(queue_sandbox):
     sandbox, pattern = queue_sandbox

@@ -253,6 +253,7 @@ def test_what_the_quiz_records_the_report_counts(tmp_path, monkeypatch):
     assert first_answers == {"mail-later": 0, "blocks-response": 1, "cpu-cost": 0, "server-stops": 1}
 
 
+@pytest.mark.slow  # a Python process
 def test_python_m_quiz_report_runs_as_a_process(class_dir, tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "quiz", "report", str(class_dir)], capture_output=True, text=True, timeout=60

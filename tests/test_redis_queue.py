@@ -45,6 +45,7 @@ def test_the_queue_lives_in_redis(redis_sandbox, redis_url):
     assert mail_queue.unsent() == 5 and redis_sandbox.mail_server.messages == []
 
 
+@pytest.mark.slow  # Redis and a consumer process
 def test_one_consumer_delivers_every_mail_exactly_once(redis_sandbox):
     sandbox = redis_sandbox
     sandbox.mail_server.configure(delay=0.02)

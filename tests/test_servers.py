@@ -16,13 +16,9 @@ from sandbox_app.processes import servers
 from sandbox_app.processes.child import ChildProcess
 from sandbox_app.sandbox import AppNotInProcess
 
-# make check starts the app under waitress and gunicorn's sync workers; its threads and gevent are left to
-# make test (each starts a master and its workers: the fast tier's minute cannot hold them all).
-OUTSIDE = [
-    "waitress",
-    "gunicorn-sync",
-    *(pytest.param(s, marks=pytest.mark.slow) for s in ("gunicorn-gthread", "gunicorn-gevent")),
-]
+# The app in processes of its own, under each server: make test's (a process costs a second of start-up, and each
+# gunicorn a master and its workers: the fast tier's 45 s cannot hold them).
+OUTSIDE = ["waitress", "gunicorn-sync", "gunicorn-gthread", "gunicorn-gevent"]
 DELAY = 0.3
 # Python's make_msgid: <time.PID.random@host>: the process that built each message, read from outside.
 BUILT_BY = re.compile(r"<\d+\.(\d+)\.")
@@ -57,6 +53,7 @@ def launch():
         sandbox.stop()
 
 
+@pytest.mark.slow  # the app's own processes
 @pytest.mark.parametrize("server", OUTSIDE)
 def test_each_server_serves_the_same_app_and_stop_leaves_no_process(launch, server):
     sandbox = launch(server, smtp_delay=0.0)
@@ -72,6 +69,7 @@ def test_each_server_serves_the_same_app_and_stop_leaves_no_process(launch, serv
     assert not any(process.is_running() and process.status() != psutil.STATUS_ZOMBIE for process in family)
 
 
+@pytest.mark.slow  # the app's own processes
 @pytest.mark.parametrize("server", OUTSIDE)
 def test_the_launcher_keeps_the_mail_server_and_the_app_sees_its_live_settings(launch, server):
     sandbox = launch(server)
@@ -90,6 +88,7 @@ def sandbox_put(sandbox, settings):
     return put(sandbox, "api/smtp", settings).status
 
 
+@pytest.mark.slow  # the app's own processes
 @pytest.mark.parametrize("server", ["waitress", "gunicorn-sync"])
 def test_memory_counts_every_process_of_the_app(launch, server, bare_app_mb):
     sandbox = launch(server, smtp_delay=0.0)
@@ -103,6 +102,7 @@ def test_memory_counts_every_process_of_the_app(launch, server, bare_app_mb):
     assert sandbox.memory_mb() >= 0.5 * bare_app_mb
 
 
+@pytest.mark.slow  # gunicorn's master and four workers
 def test_stats_count_every_send_across_four_sync_workers(launch):
     sandbox = launch("gunicorn-sync", workers=4, smtp_delay=0.05)
     samples = measure_send(sandbox, "blocking", 40, warmup=0, concurrency=8)
@@ -147,6 +147,7 @@ def test_an_awaited_async_send_takes_the_delay_and_a_forgotten_one_is_lost(launc
     assert sandbox.mail_server.total == 6  # accepted 16, captured 6 (the marker too): the 10 forgotten ones are lost
 
 
+@pytest.mark.slow  # the app and the clients in processes of their own
 def test_measuring_an_outside_app_runs_the_clients_in_a_process_of_their_own(launch):
     sandbox = launch("waitress")
     with background_sends(sandbox, "threaded", 2) as load:
@@ -175,6 +176,7 @@ def app_processes(launcher: ChildProcess) -> list[psutil.Process]:
     return named(family, "gunicorn", "programs.wsgi")
 
 
+@pytest.mark.slow  # gunicorn's master and workers
 def test_the_cli_serves_under_gunicorn_and_sigint_ends_every_process(tmp_path):
     with cli(tmp_path, "--server", "gunicorn-sync", "--workers", "2", "--queue-workers", "0").start(30) as launcher:
         assert "server:      gunicorn-sync, 2 processes" in launcher.read_log()
@@ -187,6 +189,7 @@ def test_the_cli_serves_under_gunicorn_and_sigint_ends_every_process(tmp_path):
         assert alive == []
 
 
+@pytest.mark.slow  # the command line's launcher and app processes
 @pytest.mark.parametrize("server", ["waitress", "gunicorn-sync"])
 def test_the_app_processes_end_when_their_launcher_is_killed(tmp_path, server):
     with cli(tmp_path, "--server", server, "--workers", "2", "--queue-workers", "0").start(30) as launcher:
@@ -205,6 +208,7 @@ def test_gunicorn_modes_say_why_on_windows():
     assert servers.check_server("gunicorn-gevent", system="posix") == "gunicorn-gevent"
 
 
+@pytest.mark.slow  # the command line in a process
 def test_an_unknown_server_is_refused_in_one_line(tmp_path):
     done = run_program([sys.executable, "-m", "sandbox_app", "--server", "uwsgi"], tmp_path / "cli", timeout=30)
     assert done.returncode == 2 and "invalid choice: 'uwsgi'" in done.stderr and "Traceback" not in done.stderr

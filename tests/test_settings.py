@@ -102,6 +102,7 @@ def test_a_child_gets_its_settings_in_one_object_and_reports_ready_through_its_f
         assert not list(state_dir.glob("ready-*"))  # the ready file's folder went once it was read
 
 
+@pytest.mark.slow  # a child process
 def test_a_child_that_never_reports_ready_fails_with_its_log(state_dir):
     code = "import time; print('started, but says nothing'); time.sleep(60)"
     child = ChildProcess([sys.executable, "-uc", code], state_dir / "quiet.log", reports_ready=True, startup_timeout=1)
@@ -111,6 +112,7 @@ def test_a_child_that_never_reports_ready_fails_with_its_log(state_dir):
     assert not list(state_dir.glob("ready-*"))
 
 
+@pytest.mark.slow  # the app in a process of its own
 def test_the_web_process_reports_its_url_and_key_without_reading_its_banner(state_dir):
     with WebProcess("--queue-workers", "0", env={"SANDBOX_KEY": "web-process-key-0123"}) as web:
         assert web.key == "web-process-key-0123"
@@ -141,6 +143,7 @@ def test_a_launcher_that_is_gone_is_an_oserror():
         LauncherClient(port, "k" * 64, timeout=1).call("mail.running")
 
 
+@pytest.mark.slow  # the app in a process of its own
 def test_a_sandbox_out_of_process_owns_its_channel_and_stops_it(state_dir):
     sandbox = Sandbox(SandboxConfig.resolve(server="waitress", workers=1, open=True))
     with sandbox:

@@ -78,6 +78,7 @@ def listener(port: int, folder) -> ChildProcess:
 HANGING = "import subprocess, sys, time; print(subprocess.Popen(['sleep', '300']).pid, flush=True); time.sleep(300)"
 
 
+@pytest.mark.slow  # waits out a program's timeout
 def test_a_program_run_past_its_timeout_is_stopped_with_what_it_started(tmp_path):
     with pytest.raises(ChildError, match="did not finish in 1 s") as error:
         run_program([sys.executable, "-uc", HANGING], tmp_path / "hanging", timeout=1)

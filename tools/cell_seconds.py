@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import os
 import platform
@@ -55,8 +57,15 @@ def load(path: Path = CELL_SECONDS_FILE) -> dict:
     """The file's content, {'machine': {...}, 'lessons': {stem: [{cell, source, seconds}, ...]}}; empty if none."""
     if not path.exists():
         return {"machine": {}, "lessons": {}}
+    stat = path.stat()
+    return copy.deepcopy(_parsed(path, stat.st_mtime_ns, stat.st_size))  # a copy: record() changes what it loads
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(path: Path, _mtime_ns: int, _size: int) -> dict:
+    """The file parsed once per version of it (the schedule asks once per lesson); libyaml's parser if PyYAML has it."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except yaml.YAMLError as error:
         raise CellSecondsError(f"{path.name} is not valid YAML: {error}") from None
     if not isinstance(data, dict) or not isinstance(data.get("lessons") or {}, dict):
