@@ -288,7 +288,7 @@ class Hub(ChildProcess):
         return [member.pid for member in alive]
 
     def stop(self, timeout: float = 30) -> list[int]:
-        """Stop the hub (it stops the servers and the proxy), then the course service; the pids any left to kill."""
+        """Stop the hub (it stops the servers and the proxy), then the course service; the pids that had to be killed."""
         self.processes()  # the learners' servers and kernels, while they are still its descendants
         super().stop(timeout)
         killed = list(self.killed)
