@@ -91,7 +91,7 @@ def epoch(stamp):
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def test_eight_learners_answer_at_once_and_the_instructors_live_view_shows_each_as_it_arrives(hub, chromium, tmp_path):
+def test_eight_learners_answer_at_once_and_the_instructors_live_view_shows_each_as_it_arrives(chromium, hub, tmp_path):
     token = instructor_token(hub)
     before = class_view(hub, token)
     for name in CLASS:
