@@ -2,11 +2,12 @@
 
 `start_hub(root)` returns a running `Hub`; `Hub.stop()` ends it with every process it started.
 Learners are the hub's users; each gets a home folder of their own under `root/homes/`. The hub runs under a base
-URL (/class/), as many hubs do, and its config ends with `quiz.service.hub_config.configure` exactly as
-INSTRUCTORS.md gives it for a plain hub: the hub starts the course service itself (managed) and restarts it at its
-next poll, and every learner's kernel records to it. The FOLDER_LEARNERS' kernels record into the class's folder
-(`Hub.responses`) instead, as on a hub without the service. Its environment, and its learners', is built, never a
-test's.
+URL (/class/), as many hubs do, and its config ends with `quiz.service.hub_config.configure` as INSTRUCTORS.md gives
+it for a service run beside the hub (`managed=False`, registered by URL with its own token, as on Zero to
+JupyterHub): the fixture, not the hub, runs the course service (`Hub.service`), so a test can end it and start it
+again at once instead of waiting for the hub's next poll (30 s). Every learner's kernel records to it; the
+FOLDER_LEARNERS' kernels record into the class's folder (`Hub.responses`) instead, as on a hub without the
+service. Its environment, and its learners', is built, never a test's.
 
 The session starts one hub (`session_hub`, skipped with the reason where npm never installed the proxy); the
 `hub` fixture gives it to a test and stops every learner's server the test started once it ends. A test picks
@@ -73,10 +74,14 @@ c.Spawner.default_url = "/lab"
 c.Spawner.environment = {environment!r}
 c.Spawner.start_timeout = 90
 c.Spawner.http_timeout = 90
-# The course service as INSTRUCTORS.md configures a plain hub: the hub starts it, and restarts it at its next poll.
+# The API's start and stop of a server answer at once (202) and the tests poll for the outcome: otherwise each
+# call waits up to 10 s for its server, and a class's servers start (and stop) one after another.
+c.JupyterHub.tornado_settings = {{"slow_spawn_timeout": 0, "slow_stop_timeout": 0}}
+# The course service as INSTRUCTORS.md registers one run beside the hub: by its URL, with its own token.
 from quiz.service import hub_config
 hub_config.configure(
-    c, data_dir={service_data!r}, url={service_address!r}, kernel_url={service_url!r}, instructors=[{instructor!r}]
+    c, data_dir={service_data!r}, url={service_address!r}, kernel_url={service_url!r}, instructors=[{instructor!r}],
+    managed=False, api_token={service_token!r},
 )
 # The folder mode on the same hub: these learners' kernels are given no service, so they record into the folder.
 _kernel_url = c.Spawner.environment["QUIZ_SERVICE_URL"]
@@ -104,17 +109,18 @@ class Hub(ChildProcess):
         learners_env = {name: env[name] for name in ("PATH", "SANDBOX_TEST_RUN", "SANDBOX_NO_REDIS") if name in env}
         learners_env["QUIZ_RESPONSES_DIR"] = str(self.responses)
         self.own_pids: set[int] = set()  # the hub's and its proxy's, once it answers
-        self.port, self.service_port = free_port(), free_port()
+        self.port, self.hub_port, self.service_port = free_port(), free_port(), free_port()
         self.api_token, self.password = secrets.token_hex(16), secrets.token_hex(8)
-        self.service = CourseService(self)
+        self.service_token = secrets.token_hex(32)  # the service's own, as the hub's config registers it
+        self.service = CourseService(self, state)
         config = state / "jupyterhub_config.py"
         config.write_text(
             HUB_CONFIG.format(
-                port=self.port, hub_port=free_port(), proxy_api_port=free_port(), chp=chp, state=str(state),
+                port=self.port, hub_port=self.hub_port, proxy_api_port=free_port(), chp=chp, state=str(state),
                 password=self.password, api_token=self.api_token, homes=str(self.homes), singleuser=SINGLEUSER,
                 environment=learners_env, base_url=BASE_URL, service_data=str(self.service_data),
                 service_address=self.service_address, service_url=self.service_url, instructor=INSTRUCTOR,
-                folder_learners=FOLDER_LEARNERS,
+                folder_learners=FOLDER_LEARNERS, service_token=self.service_token,
             )
         )  # fmt: skip
         command = [sys.executable, "-m", "jupyterhub", "-f", config]
@@ -129,6 +135,11 @@ class Hub(ChildProcess):
     def service_address(self) -> str:
         """Where the course service listens (only the proxy calls it there)."""
         return f"http://127.0.0.1:{self.service_port}"
+
+    @property
+    def api_url(self) -> str:
+        """The hub's own API, where the service checks tokens (JupyterHub puts the base URL before hub/)."""
+        return f"http://127.0.0.1:{self.hub_port}{BASE_URL}hub/api"
 
     @property
     def service_url(self) -> str:
@@ -148,8 +159,22 @@ class Hub(ChildProcess):
             settings.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
         return path
 
+    def start(self, timeout: float | None = None) -> Hub:
+        """Start the course service, then the hub: it waits at its start for a service registered by URL to answer."""
+        self.service.start()
+        try:
+            super().start(timeout)
+        except BaseException:
+            self.service.stop()
+            raise
+        return self
+
+    def read_log(self) -> str:
+        """What the hub, its proxy and the learners' servers printed so far, then what the course service printed."""
+        return f"{super().read_log()}\n--- the course service ---\n{self.service.read_log()}"
+
     def log(self) -> str:
-        """What the hub, its proxy and the learners' servers printed so far."""
+        """What the hub, its proxy, the learners' servers and the course service printed so far."""
         return self.read_log()
 
     def is_ready(self) -> bool:
@@ -191,10 +216,18 @@ class Hub(ChildProcess):
 
     def start_servers(self, names: list[str], timeout: float = 90) -> None:
         """Create these learners if needed and start their servers together; wait until all are ready."""
+        self.ask_for_servers(names)
+        self.wait_for_servers(names, timeout)
+
+    def ask_for_servers(self, names: list[str]) -> None:
+        """Create these learners if needed and ask the hub to start their servers (it spawns them meanwhile)."""
         for name in names:
             if self.request("GET", f"{self.url}hub/api/users/{name}")[0] == 404:
                 self.api("POST", f"users/{name}")
             self.api("POST", f"users/{name}/server")
+
+    def wait_for_servers(self, names: list[str], timeout: float = 90) -> None:
+        """Wait until these learners' servers are ready; HubError with the hub's log if they are not."""
 
         def waiting() -> list[str]:
             return [n for n in names if not self.api("GET", f"users/{n}")["servers"].get("", {}).get("ready")]
@@ -247,7 +280,7 @@ class Hub(ChildProcess):
             raise HubError(
                 f"still running after {timeout:.0f} s: {self.running_servers()}\n{self.log()[-3000:]}"
             ) from None
-        left = [m for m in self.processes() if m.pid not in self.own_pids and not CourseService.runs_as(m)]
+        left = [m for m in self.processes() if m.pid not in self.own_pids]
         _gone, alive = psutil.wait_procs(left, timeout=10)  # a kernel ends itself once it sees its server gone
         for member in alive:
             with suppress(psutil.NoSuchProcess):
@@ -255,28 +288,38 @@ class Hub(ChildProcess):
         return [member.pid for member in alive]
 
     def stop(self, timeout: float = 30) -> list[int]:
-        """Stop the hub (it stops the course service, the servers and the proxy); the pids of any it left to kill."""
+        """Stop the hub (it stops the servers and the proxy), then the course service; the pids that had to be killed."""
         self.processes()  # the learners' servers and kernels, while they are still its descendants
         super().stop(timeout)
+        killed = list(self.killed)
+        self.service.stop()
+        self.killed = killed + self.service.killed
         return self.killed
 
 
-class CourseService:
-    """The course service the hub started (managed): found among the hub's processes, ended as a crash would end it."""
+class CourseService(ChildProcess):
+    """The course service run beside the hub, as the hub's config registers it: `start()`, `stop()`, `kill()` (a crash).
 
-    def __init__(self, hub: Hub) -> None:
+    It gets the variables a managed service gets from the hub (`hub_config.service_environment`), and serves on the
+    same port with the same database and token each time it starts.
+    """
+
+    def __init__(self, hub: Hub, state: Path) -> None:
         self.hub = hub
+        variables = hub_config.service_environment(hub.api_url, hub.service_token, hub.service_address, BASE_URL)
+        env = server_environment(state / "service-env", **variables)
+        command = [sys.executable, "-m", "quiz.service", "--data", str(hub.service_data)]
+        super().__init__(command, state / "course-service.log", what="the course service", env=env,
+                         ready=self.serves, startup_timeout=30)  # fmt: skip
 
-    @staticmethod
-    def runs_as(process: psutil.Process) -> bool:
-        """Whether the process is a course service (`python -m quiz.service`)."""
-        with suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            return process.cmdline()[1:3] == ["-m", "quiz.service"]
-        return False
-
-    def process(self) -> psutil.Process | None:
-        """The service's process now, None while it is down."""
-        return next((member for member in self.hub.processes() if self.runs_as(member)), None)
+    def serves(self) -> bool:
+        """Its health check answers on its own port (the proxy may not route to it yet)."""
+        url = f"{self.hub.service_address}{BASE_URL}services/{hub_config.SERVICE_NAME}/api/health"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                return reply.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
 
     def answers(self) -> bool:
         """Its health check answers through the hub's proxy."""
@@ -286,30 +329,13 @@ class CourseService:
             return False
 
     def wait_ready(self, timeout: float = 30) -> None:
-        """Wait until it answers; HubError with the hub's log (where the service prints) if it does not."""
+        """Wait until it answers through the proxy; HubError with the logs if it does not."""
         try:
             wait_until(self.answers, timeout, "the course service", interval=0.1)
         except TimeoutError:
             raise HubError(
                 f"the course service did not answer within {timeout:.0f} s\n{self.hub.log()[-3000:]}"
             ) from None
-
-    def stop(self, timeout: float = 15) -> int:
-        """End it with SIGTERM, as a crash or a redeploy would, until it no longer answers; its pid. The hub restarts it."""
-        process = self.process()
-        if process is None:
-            raise HubError(f"the course service is not running\n{self.hub.log()[-3000:]}")
-        process.terminate()
-        # The hub, its parent, reaps it only at its next poll: until then it is a zombie, so watch what it served.
-        wait_until(lambda: not self.answers(), timeout, "the course service to stop", interval=0.05)
-        return process.pid
-
-    def memory_mb(self) -> float:
-        """Its unique memory (USS) in MB; 0 while it is down."""
-        process = self.process()
-        with suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            return process.memory_full_info().uss / 1e6 if process else 0.0
-        return 0.0
 
 
 def log_in(page, hub: Hub, name: str) -> None:

@@ -1,8 +1,9 @@
 """The course service's tests on the session's hub: two learners' servers running (`course_hub`), and their kernels.
 
-The service is the one tests/hub_fixtures.py's hub starts itself (managed), configured by
+The service is the one tests/hub_fixtures.py runs beside the hub, registered by
 `quiz.service.hub_config.configure` exactly as INSTRUCTORS.md shows. `run_in_kernel` runs code in a new kernel of a
-learner's server, started through the hub's proxy as JupyterLab starts one.
+learner's server, started through the hub's proxy as JupyterLab starts one; `open_class_view` signs in to the
+service's page in a browser.
 """
 
 from __future__ import annotations
@@ -87,3 +88,16 @@ async def _closed(connection) -> None:
     """Return once the websocket connection is closed (read_message gives None then)."""
     while await connection.read_message() is not None:
         pass
+
+
+def open_class_view(page, hub: Hub, name: str) -> None:
+    """Open the service's page in a browser: the hub's login (DummyAuthenticator), then its OAuth, approved if it asks."""
+    page.goto(hub.service_url)
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(hub.password)
+    page.get_by_role("button", name="Sign in").click()
+    authorize = page.get_by_role("button", name="Authorize")
+    page.wait_for_load_state()
+    if authorize.count():
+        authorize.click()
+        page.wait_for_load_state()
