@@ -27,7 +27,7 @@ CELL_SECONDS = Path(__file__).resolve().parent.parent / "tools" / "cell_seconds.
 UNIT_SECONDS = {
     HUB_FILES: 130,  # the session's hub and every hub test
     "test_site.py": 56,
-    "test_lessons.py": 8,  # a fresh kernel for the lesson that needs Redis where none can run
+    "test_lessons.py": 8,  # a fresh kernel for the lesson that needs Redis, where none can run
     "test_celery_rq.py": 30,
     "test_bench.py": 28,
     "test_queue_retry_waits.py": 28,
@@ -39,7 +39,6 @@ UNIT_SECONDS = {
     "test_jupyter_proxy.py": 17,
     "test_quiz_browser.py": 15,
     "test_suite.py": 13,
-    "test_bench_http.py": 11,
     "test_quiz_lesson_browser.py": 11,
     "test_queue_workers.py": 9,
     "test_queue.py": 9,
