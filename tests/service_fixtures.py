@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 
 import pytest
@@ -39,7 +40,10 @@ def instructor_token(hub: Hub) -> str:
 
 def run_in_kernel(hub: Hub, name: str, code: str, timeout: float = 60) -> str:
     """Run code in a new kernel of the learner's server, started through the hub's proxy; what it printed."""
-    return asyncio.run(_run_in_kernel(hub, name, code, timeout))
+    # In an event loop of its own, on a thread of its own: Playwright's sync API, once a test of this worker started
+    # it, keeps a loop running on this one, and asyncio.run() refuses to start beside it.
+    with ThreadPoolExecutor(1, thread_name_prefix="run-in-kernel") as thread:
+        return thread.submit(asyncio.run, _run_in_kernel(hub, name, code, timeout)).result()
 
 
 async def _run_in_kernel(hub: Hub, name: str, code: str, timeout: float) -> str:
