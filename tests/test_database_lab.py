@@ -3,12 +3,15 @@ sandbox (SQLite, Huey's consumer, the outbox relay, a process of the app's own S
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 from database_fixtures import postgresql_database  # noqa: F401 (fixtures)
+from helpers import run_program
 from queue_fixtures import need_redis
 
+from sandbox_app.config import DATABASE_URL_ENV
 from sandbox_app.lab.database_and_queue import (
     check_after_commit_hook,
     count_way,
@@ -60,3 +63,12 @@ def test_after_commit_and_the_outbox_welcome_once_on_celery_and_rq_at_20_clients
         # 20 users each welcomed once; 4 addresses again refused (409) and 4 rollbacks (422): no mail, no task.
         assert (count.users, count.missing, count.twice, count.refused) == (20, 0, 0, 4), way
         assert (count.rolled_back, count.rollback_tasks, count.rollback_mail) == (4, 0, 0), way
+
+
+@pytest.mark.slow  # lesson 18's notebook, once, under nbval
+def test_the_lessons_notebook_passes_nbval_on_postgresql(postgresql_database, state_dir, monkeypatch):  # noqa: F811
+    monkeypatch.setenv(DATABASE_URL_ENV, postgresql_database)  # how a learner points the lesson at PostgreSQL
+    done = run_program([sys.executable, "-m", "pytest", str(NOTEBOOK), "-q", "-p", "no:randomly", "-n", "0"],
+                       state_dir / "nbval", timeout=240, cwd=ROOT)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert " passed" in done.stdout and " skipped" not in done.stdout

@@ -14,7 +14,7 @@ from .gate import init_gate
 from .guard import init_guard
 from .models import db
 from .relays import get_relays, init_relays
-from .sqlite import SQLITE_BUSY_SECONDS, made_up_sqlite_url, wal_on_connect
+from .sqlite import connect_args, made_up_sqlite_url, wal_on_connect
 
 _engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 
@@ -39,9 +39,7 @@ def init_database(app: Flask) -> None:
     if made_here:
         url = app.config["SQLALCHEMY_DATABASE_URI"] = made_up_sqlite_url()
     sqlite = make_url(url).get_backend_name() == "sqlite"
-    app.config.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": SQLITE_BUSY_SECONDS}} if sqlite else {}
-    )
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": connect_args()} if sqlite else {})
     db.init_app(app)
     with app.app_context():
         if sqlite:

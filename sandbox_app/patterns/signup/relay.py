@@ -1,7 +1,8 @@
-"""The outbox relay: claim rows waiting in the outbox, hand each to its queue, mark it handed over.
+"""The outbox relay: claim rows waiting in the outbox, hand each to its queue, mark them handed over.
 
 Between the hand-over and the mark is the relay's window: a relay killed there has handed the mail over, and the
-row comes back (after its claim's lease) to be handed over again, with the same Message-ID.
+row comes back (after its claim's lease) to be handed over again, with the same Message-ID. The marks of a claim
+are one write: on SQLite the web process's sign-ups wait for every write of the relay.
 """
 
 from __future__ import annotations
@@ -54,23 +55,26 @@ CLAIMS = {"postgresql": claim_skip_locked, "sqlite": claim_returning}
 
 
 def relay_once(batch: int = BATCH) -> int:
-    """Claim waiting rows, hand each mail to its queue, mark it handed over; how many rows were claimed."""
+    """Claim waiting rows, hand each mail to its queue, mark them handed over; how many rows were claimed."""
     rows = CLAIMS[db.engine.dialect.name](batch, time.time())
     db.session.commit()  # the claim is ours: other relays pass over these rows until the lease runs out
+    handed = []
     for row in rows:
         try:
             hand_over(row.queue, message_from(row.message))  # to Huey, Celery or RQ, by its pattern name
         except Exception as error:
             give_back(row.id, error)
         else:
-            mark_handed_over(row.id)  # killed just before this line, the relay hands the mail over again later
-        db.session.commit()
+            handed.append(row.id)
+    mark_handed_over(handed)  # killed just before this line, the relay hands these mails over again later
+    db.session.commit()  # one write for the batch: the web process's sign-ups wait for each
     return len(rows)
 
 
-def mark_handed_over(row_id: int) -> None:
-    """The row's mail is in its queue now."""
-    db.session.execute(update(OutboxMail).where(OutboxMail.id == row_id).values(handed_over_at=time.time()))
+def mark_handed_over(row_ids: list[int]) -> None:
+    """These rows' mail is in its queue now."""
+    if row_ids:
+        db.session.execute(update(OutboxMail).where(OutboxMail.id.in_(row_ids)).values(handed_over_at=time.time()))
 
 
 def give_back(row_id: int, error: Exception) -> None:
