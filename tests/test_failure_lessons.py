@@ -86,6 +86,7 @@ def test_bad_queue_and_smtp_options_are_explained(args, message, capsys):
     assert "Traceback" not in err
 
 
+@pytest.mark.slow  # the command line in a process
 def test_an_outside_mail_server_and_a_delay_for_the_debug_one_are_refused_together():
     # A process of its own: were the pair accepted, it would serve until stopped, not hang this one.
     args = ["--smtp-server", "127.0.0.1:25", "--smtp-delay", "0.3"]

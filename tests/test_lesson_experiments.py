@@ -62,6 +62,7 @@ def log_failure(app, future):
         app.logger.warning("mail not delivered: %s", future.exception())
 
 
+@pytest.mark.slow  # the exercise's check, twice
 def test_the_pool_exercise_check_fails_the_broken_sender_and_passes_the_fixed_one(sandbox, executor):
     def broken_sender(app, msg):
         executor.submit(unsent, msg)

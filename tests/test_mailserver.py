@@ -278,6 +278,7 @@ def test_maildir_keeps_every_message_beyond_the_bound(tmp_path):
     )
 
 
+@pytest.mark.slow  # a benchmark of the store
 def test_capture_costs_the_same_per_message_once_the_inbox_is_full(mail_server):
     """The second 1,000 (each dropping the oldest) must cost about what the first 1,000 did."""
 

@@ -47,6 +47,7 @@ def test_trace_send_refuses_a_request_the_app_refused(sandbox):
         trace_send(sandbox, "carrier-pigeon")
 
 
+@pytest.mark.slow  # an experiment: a sweep of delays
 def test_sweep_follows_the_delay_for_blocking_only_and_puts_the_delay_back(sandbox):
     sandbox.mail_server.configure(delay=0.05)
     # Medians of 5: a stall of the machine now and then moves neither a median nor the slope much.
@@ -58,6 +59,7 @@ def test_sweep_follows_the_delay_for_blocking_only_and_puts_the_delay_back(sandb
     assert sandbox.mail_server.settings.delay == 0.05
 
 
+@pytest.mark.slow  # an experiment under load
 def test_blocking_load_makes_ping_wait_for_a_worker_and_the_load_clients_stop(sandbox):
     sandbox.mail_server.configure(delay=0.2)
     before = set(threading.enumerate())

@@ -1,5 +1,6 @@
 """The pool's queue bound: a full queue answers 503 with Retry-After, holds no more, and loses nothing it accepted."""
 
+import pytest
 from helpers import EMAIL
 
 from sandbox_app import create_app
@@ -39,6 +40,7 @@ def test_without_a_bound_the_pool_takes_every_mail(mail_server):
     assert len(mail_server.messages) == 6
 
 
+@pytest.mark.slow  # an experiment: two runs under load
 def test_the_backlog_experiment_compares_no_bound_with_a_bound(sandbox):
     backlog = pool_backlog(sandbox, queue_sizes=(None, 4), requests=40, concurrency=10, delay=0.1)
     unbounded, bounded = backlog.runs

@@ -199,6 +199,7 @@ WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # two Python processes
 def test_two_kernels_of_one_learner_appending_at_once_never_interleave_a_line(tmp_path):
     folder = tmp_path / "responses"
     folder.mkdir()

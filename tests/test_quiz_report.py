@@ -194,6 +194,7 @@ def test_a_folder_that_is_not_there_is_an_error_exit_2(tmp_path):
     assert err == f"error: {tmp_path / 'nope'}: no such folder\n"
 
 
+@pytest.mark.slow  # matplotlib draws every chart
 def test_the_html_is_one_self_contained_page_with_inlined_png_charts(class_dir, tmp_path):
     page = tmp_path / "report.html"
     code, _out, err = run(str(class_dir), "--html", str(page))

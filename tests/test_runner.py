@@ -61,6 +61,7 @@ def test_hub_url(sandbox, monkeypatch):
     assert browser_url(sandbox) == sandbox.url
 
 
+@pytest.mark.slow  # a Python process
 def test_interpreter_exit_stops_the_sandbox(state_dir):
     # A queued mail with no consumer: only the sandbox's stop() discards it, logs so, and removes the queue file.
     code = (

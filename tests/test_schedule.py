@@ -160,6 +160,7 @@ def test_a_core_list_naming_no_section_is_an_error(tmp_path):
         schedule.time_lesson(lesson)
 
 
+@pytest.mark.slow  # a kernel runs the lesson it builds
 def test_a_build_records_each_cell_s_seconds_and_leaves_no_timestamps(tmp_path, capsys):
     quick, sleepy = "x = 1", "import time\n\ntime.sleep(0.3)"
     lesson = lesson_file(

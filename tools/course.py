@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import copy
+import functools
 import sys
 import time
 from datetime import datetime
@@ -67,6 +69,13 @@ def check_front_matter(lesson: Path, meta: dict) -> None:
 
 def notebook_from_lesson(lesson: Path) -> nbformat.NotebookNode:
     """The unexecuted notebook for a lesson: header cell, the lesson's cells, key points."""
+    stat = Path(lesson).stat()
+    return copy.deepcopy(_notebook_from_lesson(Path(lesson), stat.st_mtime_ns, stat.st_size))  # a copy: callers run it
+
+
+@functools.lru_cache(maxsize=64)
+def _notebook_from_lesson(lesson: Path, _mtime_ns: int, _size: int) -> nbformat.NotebookNode:
+    """The notebook of one version of the lesson file, parsed once: the tests and the schedule ask for it often."""
     nb = jupytext.read(lesson)
     check_front_matter(lesson, nb.metadata)
     cells = [nbformat.v4.new_markdown_cell(header_cell_source(nb.metadata))]
