@@ -55,7 +55,12 @@ async def _run_in_kernel(hub: Hub, name: str, code: str, timeout: float) -> str:
     if status != 201:
         raise HubError(f"no kernel for {name}: {status} {kernel}")
     url = hub.user_url(name).replace("http://", "ws://") + f"api/kernels/{kernel['id']}/channels"
-    connection = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
+    # The connection waits for the kernel to start: with a class's kernels starting at once on two busy cores, longer
+    # than tornado's default of 20 s (seen in make test). It has the call's time, as the execution does.
+    request = HTTPRequest(
+        url, headers={"Authorization": f"token {token}"}, connect_timeout=timeout, request_timeout=timeout
+    )
+    connection = await websocket_connect(request)
     msg_id = uuid.uuid4().hex
     header = {"msg_id": msg_id, "msg_type": "execute_request", "username": name, "session": uuid.uuid4().hex,
               "version": "5.3", "date": ""}  # fmt: skip

@@ -33,9 +33,10 @@ def test_blocking_waits_for_the_mail_server_and_threaded_does_not(sandbox, page)
     # a quarter of blocking's wait at most.
     floor = median(r.browser_ms for r in ping)
     assert median(r.browser_ms for r in threaded) - floor < (median(r.browser_ms for r in blocking) - floor) / 4
-    # The server says why: blocking spent the delay on SMTP; threaded and ping spent none.
-    # (the app's own share: under a quarter, with room for a machine busy with other tests)
-    assert all(r.smtp_ms >= DELAY * 1000 and r.app_ms < r.smtp_ms / 4 for r in blocking), blocking
+    # The server says why: blocking spent the delay on SMTP; threaded and ping spent none. The app's own share is
+    # judged by its median: one request of a machine busy with other tests can wait for the CPU (seen at 80 ms).
+    assert all(r.smtp_ms >= DELAY * 1000 for r in blocking), blocking
+    assert median(r.app_ms for r in blocking) < median(r.smtp_ms for r in blocking) / 4, blocking
     assert all(r.smtp_ms == 0.0 for r in threaded + ping)
     verdicts = page.locator("#results td.verdict").all_inner_texts()
     assert verdicts.count("waited for the mail server") == ROUNDS

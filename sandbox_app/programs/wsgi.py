@@ -23,6 +23,11 @@ from ..smtp.remote import RemoteMailServer
 from ..web.factory import create_app
 from .startup import child_settings
 
+# How long a thread may hold the GIL while another waits for it (Python's default: 5 ms). waitress reads requests
+# and writes responses on one I/O thread, which waits so behind its busy workers. The outbox sign-up at 20 clients
+# (README): p99 under 100 ms in 2 of 6 runs at 5 ms, 13 of 14 at 1 ms; within 5x /ping's in 4 of 6, 14 of 14.
+SWITCH_INTERVAL = 0.001
+
 
 def build() -> Flask:
     """The app its launcher's settings describe (gunicorn calls this in each worker: nothing is built at import)."""
@@ -46,6 +51,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="worker threads")
     args = parser.parse_args()
     app = build()
+    sys.setswitchinterval(SWITCH_INTERVAL)
     where = (
         {"sockets": [socket.socket(fileno=args.fd)]} if args.fd is not None else {"host": LOOPBACK, "port": args.port}
     )
