@@ -34,7 +34,8 @@ def test_blocking_waits_for_the_mail_server_and_threaded_does_not(sandbox, page)
     floor = median(r.browser_ms for r in ping)
     assert median(r.browser_ms for r in threaded) - floor < (median(r.browser_ms for r in blocking) - floor) / 4
     # The server says why: blocking spent the delay on SMTP; threaded and ping spent none. The app's own share is
-    # judged by its median: one request of a machine busy with other tests can wait for the CPU (seen at 80 ms).
+    # judged by its median: one request of a machine busy with other tests can wait that long for the CPU (seen
+    # once in three, with a third pytest worker).
     assert all(r.smtp_ms >= DELAY * 1000 for r in blocking), blocking
     assert median(r.app_ms for r in blocking) < median(r.smtp_ms for r in blocking) / 4, blocking
     assert all(r.smtp_ms == 0.0 for r in threaded + ping)
