@@ -39,12 +39,16 @@ venv: $(TEST_STAMP) ## create .venv with the course and what its tests need, to 
 lab: $(STAMP) ## open JupyterLab on the course notebooks
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG)
 
+# Both tiers compile the course's modules first, once: where PYTHONDONTWRITEBYTECODE is set (this machine sets it),
+# each of the hundreds of Python processes a run starts compiled them again (about 0.08 s each).
+COMPILE := $(PY) -m compileall -q sandbox_app quiz
+
 # Two workers, a file each at a time: a notebook's cells stay in one kernel, in order. tests/scheduling.py keeps the
 # hub files on one worker and sends the longest files first (--no-loadscope-reorder: not xdist's own order).
 # Then the benchmarks marked `alone`, with the machine to themselves: a ratio taken beside the suite's other worker
 # measures the other worker too (test_bench_http's went from 0.6 to 0.44 that way).
 test: $(TEST_STAMP) test-deps ## run the whole suite: unit, real SMTP, nbval, browser, hub; then the benchmarks alone
-	$(PY) -m compileall -q sandbox_app quiz  # once: where PYTHONDONTWRITEBYTECODE is set, each of the hundreds of processes the suite starts compiled them again
+	$(COMPILE)
 	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -rfEs -m "not alone"
 	$(PY) -m pytest tests -n 0 -rfEs -m alone
 
@@ -52,7 +56,7 @@ test-deps: ## install what the browser, hub, Redis and ab tests need (as root; o
 	bash tools/install_test_deps.sh
 
 check: $(TEST_STAMP) ## the fast tier: unit and real-SMTP tests; no browser, hub, notebooks, queue workers or gunicorn
-	$(PY) -m compileall -q sandbox_app quiz  # once: where PYTHONDONTWRITEBYTECODE is set, each of the hundreds of processes the suite starts compiled them again
+	$(COMPILE)
 	$(PY) -m pytest tests -n 2 -m "not browser and not hub and not slow" --timeout=60 -rfEs
 
 LINTED := sandbox_app quiz tools tests
